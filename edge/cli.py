@@ -1,0 +1,168 @@
+"""The `posedge` command line: run, demo, orders."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import functools
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from sync.errors import SyncError
+
+from . import __version__
+from .catalog import sample_catalog
+from .config import DEFAULT_PATH, Config, from_values, load
+from .daemon import Daemon, utc_now
+from .demo import simulate_cashier
+from .errors import ConfigError
+from .logs import configure_logging
+from .money import format_money
+from .orderbook import NodeIdentity, OrderBook
+
+log = logging.getLogger("posedge")
+
+EX_CONFIG = 78  # sysexits.h: configuration error; systemd is told not to restart on it
+EX_IOERR = 74
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="posedge", description="Point-of-sale daemon: devices, order log, replication."
+    )
+    parser.add_argument("--version", action="version", version=f"posedge {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the daemon")
+    run.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_PATH,
+        help=f"TOML configuration file (default {DEFAULT_PATH})",
+    )
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the daemon on the embedded default, with a sample catalog and "
+        "a simulated cashier; nothing to configure",
+    )
+    demo.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local/state"))
+        / "posedge-demo",
+        help="where the demo keeps its order log",
+    )
+    demo.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between simulated orders (default 5)"
+    )
+
+    orders = commands.add_parser("orders", help="list the orders of a business day")
+    source = orders.add_mutually_exclusive_group()
+    source.add_argument("--config", type=Path, help=f"configuration file (default {DEFAULT_PATH})")
+    source.add_argument("--state-dir", type=Path, help="read this state dir (e.g. the demo's)")
+    orders.add_argument(
+        "--date", type=dt.date.fromisoformat, help="business date YYYY-MM-DD (default: today's)"
+    )
+    orders.add_argument("--json", action="store_true", help="one JSON object per order")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `posedge` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(load(args.config))
+        if args.command == "demo":
+            return _demo(args)
+        return _orders(args)
+    except ConfigError as exc:
+        print(f"posedge: configuration error: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except SyncError as exc:
+        print(f"posedge: {exc}", file=sys.stderr)
+        return EX_IOERR
+
+
+def _run(config: Config, *services) -> int:
+    configure_logging(config.log_level)
+    daemon = Daemon(config, services=services)
+    asyncio.run(daemon.run())
+    return 1 if daemon.failed else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    config = from_values(
+        {"paths.state_dir": str(args.state_dir.resolve()), "store.name": "posedge demo burgers"}
+    )
+    print(
+        f"posedge demo: order log in {config.store_path}; stop with Ctrl-C.\n"
+        f"List today's orders with: posedge orders --state-dir {config.state_dir}",
+        file=sys.stderr,
+    )
+    return _run(config, functools.partial(_demo_service, interval=args.interval))
+
+
+async def _demo_service(book: OrderBook, interval: float) -> None:
+    """Load the sample catalog into an empty store, then ring up orders until stopped."""
+    if not (await book.catalog()).items:
+        catalog = await book.import_catalog(sample_catalog())
+        log.info("demo: loaded the sample catalog (%d items)", len(catalog.items))
+    await simulate_cashier(book, interval)
+
+
+def _orders(args: argparse.Namespace) -> int:
+    if args.state_dir is not None:
+        config = from_values({"paths.state_dir": str(args.state_dir.resolve())})
+    else:
+        config = load(args.config or DEFAULT_PATH)
+    if not config.store_path.exists():
+        print(f"posedge: no order log at {config.store_path}", file=sys.stderr)
+        return EX_IOERR
+    return asyncio.run(_print_orders(config, args.date, args.json))
+
+
+async def _print_orders(config: Config, day: dt.date | None, as_json: bool) -> int:
+    from sync.replica import Replica
+    from sync.store import DocStore
+
+    store = await DocStore.open(config.store_path, compact_after=sys.maxsize)
+    try:
+        store_ids = {d.guid.split("/")[0] for d in store.documents("orders")} or {config.store.id}
+        for store_id in sorted(store_ids):
+            book = OrderBook(
+                Replica(store),
+                store_id=store_id,
+                node=NodeIdentity(config.node.name, config.node.letter),
+                zone=config.store.zone,
+                rollover_hour=config.store.rollover_hour,
+                now=utc_now,
+            )
+            views = await book.list_orders(day)
+            currency = (await book.catalog()).currency
+            if as_json:
+                for view in views:
+                    print(json.dumps(view.to_dict(), default=str))
+                continue
+            print(
+                f"store {store_id}, business day {day or book.business_date()}: {len(views)} orders"
+            )
+            for v in views:
+                print(
+                    f"  {v.number:>7}  {v.status.label:<7} {v.channel:<9} "
+                    f"{len([ln for ln in v.lines if not ln.voided]):>2} lines  "
+                    f"total {format_money(v.totals.total, currency):>12}  "
+                    f"due {format_money(v.totals.balance_due, currency):>12}  {v.id}"
+                )
+    finally:
+        await store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Configuration: every setting, its default and help, and `load()` from TOML.
+
+`load` applies the defaults, then the file, then validation, and has no side effects. A bad
+file raises ConfigError naming the file, the key and what is wrong; the CLI exits with 78
+(EX_CONFIG) so systemd's RestartPreventExitStatus=78 does not restart-loop on it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+DEFAULT_PATH = Path("/etc/posedge/posedge.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One configuration key: its TOML type, default, help text and value check."""
+
+    key: str
+    kind: type
+    default: object
+    help: str
+    check: Callable[[object], str | None] = lambda _value: None
+
+
+def _pattern(regex: str, what: str) -> Callable[[object], str | None]:
+    compiled = re.compile(regex)
+    return lambda value: None if compiled.fullmatch(str(value)) else f"must be {what}"
+
+
+def _between(low: float, high: float) -> Callable[[object], str | None]:
+    return lambda value: None if low <= value <= high else f"must be between {low} and {high}"
+
+
+def _timezone(value: object) -> str | None:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        return "must be an IANA time zone such as Europe/Paris or America/New_York"
+    return None
+
+
+def _log_level(value: object) -> str | None:
+    return (
+        None
+        if value in ("debug", "info", "warning", "error")
+        else ("must be one of debug, info, warning, error")
+    )
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "store.id",
+        str,
+        "demo-store",
+        "The store's id; prefixes every document guid. Letters, digits, '-' and '_'.",
+        _pattern(r"[A-Za-z0-9_-]{1,64}", "1-64 letters, digits, '-' or '_'"),
+    ),
+    Setting("store.name", str, "Demo Store", "The store's name, printed on receipts."),
+    Setting(
+        "store.timezone",
+        str,
+        "UTC",
+        "IANA time zone of the store; business days and receipts use it.",
+        _timezone,
+    ),
+    Setting(
+        "store.rollover_hour",
+        int,
+        4,
+        "Local hour (0-23) at which one business day ends and the next begins.",
+        _between(0, 23),
+    ),
+    Setting(
+        "node.name",
+        str,
+        "node-1",
+        "This node's name, unique in the store; recorded on what it writes.",
+        _pattern(r"[A-Za-z0-9_.-]{1,64}", "1-64 letters, digits, '.', '-' or '_'"),
+    ),
+    Setting(
+        "node.letter",
+        str,
+        "A",
+        "Letter prefixing the order numbers this node gives out (A-001); unique per node.",
+        _pattern(r"[A-Z]", "one capital letter A-Z"),
+    ),
+    Setting(
+        "paths.state_dir",
+        str,
+        "/var/lib/posedge",
+        "Directory holding the order log (orders.db) and other state.",
+    ),
+    Setting(
+        "log.level",
+        str,
+        "info",
+        "Least severe log level written: debug, info, warning or error.",
+        _log_level,
+    ),
+    Setting(
+        "daemon.shutdown_timeout",
+        float,
+        10.0,
+        "Seconds allowed for in-flight work to finish on SIGTERM before it is abandoned.",
+        _between(0.1, 300),
+    ),
+    Setting(
+        "daemon.status_interval",
+        float,
+        15.0,
+        "Seconds between refreshes of the status line shown by systemctl status.",
+        _between(1, 3600),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    id: str
+    name: str
+    timezone: str
+    rollover_hour: int
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    name: str
+    letter: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The validated configuration of one posedge node."""
+
+    store: StoreConfig
+    node: NodeConfig
+    state_dir: Path
+    log_level: str
+    shutdown_timeout: float
+    status_interval: float
+    source: str  # the file it came from, or "<defaults>"
+
+    @property
+    def store_path(self) -> Path:
+        return self.state_dir / "orders.db"
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}[kind]
+
+
+def _coerce(setting: Setting, value: object, source: str) -> object:
+    kind = setting.kind
+    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(
+            source, setting.key, f"must be {_type_name(kind)}, not {type(value).__name__} {value!r}"
+        )
+    problem = setting.check(value)
+    if problem:
+        raise ConfigError(source, setting.key, f"{problem} (got {value!r})")
+    return value
+
+
+def _flatten(table: dict, source: str, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict):
+            if not any(s.key.startswith(key + ".") for s in SETTINGS):
+                raise ConfigError(source, key, "unknown table; see docs/configuration.md")
+            flat.update(_flatten(value, source, key + "."))
+        else:
+            flat[key] = value
+    return flat
+
+
+def from_values(values: dict[str, object], source: str = "<defaults>") -> Config:
+    """A Config from defaults overridden by flat `section.key` values; raises ConfigError."""
+    known = {s.key: s for s in SETTINGS}
+    for key in values:
+        if key not in known:
+            raise ConfigError(source, key, "unknown setting; see docs/configuration.md")
+    v = {key: _coerce(s, values.get(key, s.default), source) for key, s in known.items()}
+    return Config(
+        store=StoreConfig(
+            v["store.id"], v["store.name"], v["store.timezone"], v["store.rollover_hour"]
+        ),
+        node=NodeConfig(v["node.name"], v["node.letter"]),
+        state_dir=Path(v["paths.state_dir"]),
+        log_level=v["log.level"],
+        shutdown_timeout=v["daemon.shutdown_timeout"],
+        status_interval=v["daemon.status_interval"],
+        source=source,
+    )
+
+
+def load(path: Path) -> Config:
+    """Read and validate the TOML file at `path`; raises ConfigError."""
+    source = str(path)
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(source, "(file)", f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, "(file)", f"not UTF-8 text: {exc}") from exc
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "(syntax)", str(exc)) from exc
+    values = _flatten(table, source)
+    config = from_values(values, source)
+    if not config.state_dir.is_absolute():
+        # A relative state dir is relative to the config file, not to wherever we started.
+        state_dir = (Path(path).parent / config.state_dir).resolve()
+        config = from_values({**values, "paths.state_dir": str(state_dir)}, source)
+    return config

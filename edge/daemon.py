@@ -1,0 +1,162 @@
+"""The daemon's lifecycle: open the store, serve, and shut down in order on a signal.
+
+Resources open in one place and close in reverse: the store is first up and last down.
+Background tasks belong to the daemon, which cancels and awaits them on the way down.
+SIGTERM or SIGINT starts a graceful stop bounded by `daemon.shutdown_timeout`; a second
+signal skips the drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from pycrdt import Map
+
+from sync.replica import Replica
+from sync.store import DocStore
+
+from .config import Config
+from .notify import SystemdNotifier, run_watchdog, watchdog_interval
+from .orderbook import NodeIdentity, OrderBook
+
+log = logging.getLogger(__name__)
+
+Service = Callable[[OrderBook], Awaitable[None]]
+"""An extra long-running task given the order book (the demo's simulated cashier)."""
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Daemon:
+    """One posedge node: the store, the replica, the order book and their tasks."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        notifier: SystemdNotifier | None = None,
+        services: tuple[Service, ...] = (),
+    ) -> None:
+        self.config = config
+        self.notifier = notifier or SystemdNotifier()
+        self.services = services
+        self.book: OrderBook | None = None
+        self.failed = False
+        self._stop = asyncio.Event()
+        self._hurry = asyncio.Event()
+
+    def request_stop(self, signum: int | None = None) -> None:
+        """Begin a graceful stop; asked twice, stop without draining."""
+        if self._stop.is_set():
+            log.warning("second stop signal: skipping the drain")
+            self._hurry.set()
+        else:
+            name = signal.Signals(signum).name if signum else "request"
+            log.info("stopping on %s", name, extra={"signal": name})
+            self._stop.set()
+
+    async def run(self) -> None:
+        """Run until asked to stop; every resource is released on return.
+
+        If a background task fails, the daemon stops and `failed` is set, so that the
+        process exits non-zero and systemd restarts it.
+        """
+        config = self.config
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop, signum)
+        try:
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+            store = await DocStore.open(config.store_path)
+            try:
+                await self._serve(store)
+            finally:
+                await self._close_store(store)
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+
+    async def _serve(self, store: DocStore) -> None:
+        config = self.config
+        book = OrderBook(
+            Replica(store),
+            store_id=config.store.id,
+            node=NodeIdentity(config.node.name, config.node.letter),
+            zone=config.store.zone,
+            rollover_hour=config.store.rollover_hour,
+            now=utc_now,
+        )
+        await book.start()
+        self.book = book
+        tasks = [asyncio.create_task(self._refresh_status(), name="status")]
+        interval = watchdog_interval()
+        if interval:
+            tasks.append(
+                asyncio.create_task(run_watchdog(self.notifier, interval), name="watchdog")
+            )
+        tasks += [asyncio.create_task(service(book), name="service") for service in self.services]
+        self.notifier.ready(self.status_line())
+        log.info(
+            "ready: %s",
+            self.status_line(),
+            extra={"store_id": config.store.id, "node": config.node.name},
+        )
+        try:
+            stop = asyncio.create_task(self._stop.wait())
+            await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception():
+                    self.failed = True
+                    log.error(
+                        "task %s failed, stopping", task.get_name(), exc_info=task.exception()
+                    )
+        finally:
+            self.notifier.stopping("Stopping: finishing in-flight writes")
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _close_store(self, store: DocStore) -> None:
+        hurry = asyncio.create_task(self._hurry.wait())
+        close = asyncio.create_task(store.close())
+        done, _ = await asyncio.wait(
+            [close, hurry],
+            timeout=self.config.shutdown_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        hurry.cancel()
+        if close not in done:
+            log.error(
+                "the store did not close within %.1f s; abandoning pending writes",
+                self.config.shutdown_timeout,
+            )
+            close.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await close
+        log.info("stopped")
+
+    def status_line(self) -> str:
+        """One line for `systemctl status`: store, business day, orders today."""
+        book = self.book
+        if book is None:
+            return "starting"
+        today = book.business_date()
+        doc = book.replica.loaded(book.day_guid(today))
+        count = len(doc.get("orders", type=Map)) if doc is not None else 0
+        return (
+            f"store {self.config.store.id}, node {self.config.node.name}: "
+            f"business day {today}, {count} orders"
+        )
+
+    async def _refresh_status(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.status_interval)
+            self.notifier.status(self.status_line())

@@ -1,0 +1,68 @@
+"""Errors of the order domain and the daemon.
+
+Each carries a message a cashier, manager or field tech can act on; `InvalidInput` also
+names the offending field as a JSON pointer, so the HTTP layer can point at it.
+"""
+
+
+class OrderError(Exception):
+    """Root of every error the order domain raises."""
+
+
+class InvalidInput(OrderError):
+    """A value given to an operation is malformed or out of range."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class UnknownOrder(OrderError):
+    """No order with this id exists on this node."""
+
+
+class UnknownItem(OrderError):
+    """The catalog has no item (or modifier) with this code."""
+
+
+class UnknownLine(OrderError):
+    """The order has no line with this id."""
+
+
+class OrderNotEditable(OrderError):
+    """The order's status does not allow this change (e.g. it is closed or void)."""
+
+
+class BusinessDayClosed(OrderError):
+    """The order's business day is closed and read-only."""
+
+
+class BalanceDue(OrderError):
+    """The order cannot be closed while money is still owed."""
+
+
+class PaymentRejected(OrderError):
+    """A payment cannot be taken as asked (e.g. a card over-payment)."""
+
+
+class IdempotencyConflict(OrderError):
+    """The idempotency key was already used for a different request."""
+
+
+class NothingToFire(OrderError):
+    """Every line of the order has already been sent to the kitchen."""
+
+
+class ManagerRequired(OrderError):
+    """Only a manager may do this."""
+
+
+class ConfigError(Exception):
+    """The configuration file is invalid; names the file, the key and what is wrong."""
+
+    def __init__(self, path: str, key: str, reason: str) -> None:
+        super().__init__(f"{path}: {key}: {reason}")
+        self.path = path
+        self.key = key
+        self.reason = reason

@@ -1,0 +1,332 @@
+"""The derived view of an order: lines, totals, status, payments. Pure logic.
+
+`derive_order` reads the plain contents of one order map (as `Map.to_py()` gives them:
+numbers arrive as floats) and computes everything that is never stored. An entry that does
+not parse (a peer or client wrote something malformed) is left out and named in `ignored`,
+the same way on every node, so replicas still agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from .status import Event, Status, derive_status
+from .totals import DiscountRule, PricedLine, Totals, compute_totals
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    id: str
+    sku: str
+    name: str
+    qty: int
+    unit_price: int
+    modifiers: tuple[dict, ...]  # {code, name, price}
+    note: str
+    tax_rate: str
+    tax_included: bool
+    station: str | None
+    at: str
+    by: str
+    gross: int
+    net: int  # after discounts; 0 when voided
+    fired: bool
+    voided: bool
+    void_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountView:
+    id: str
+    line: str | None
+    amount: int | None
+    percent: str | None
+    reason: str
+    at: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentView:
+    key: str
+    tender: str
+    amount: int
+    tip: int
+    reference: str | None
+    at: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class TipView:
+    key: str
+    payment: str | None
+    amount: int
+    at: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    id: str
+    number: str
+    business_date: str
+    channel: str
+    table: str | None
+    guests: int
+    opened_at: str
+    opened_by: str
+    status: Status
+    lines: tuple[LineView, ...]
+    discounts: tuple[DiscountView, ...]
+    payments: tuple[PaymentView, ...]
+    tips: tuple[TipView, ...]
+    events: tuple[Event, ...]
+    totals: Totals
+    ignored: tuple[str, ...]
+
+    def line(self, line_id: str) -> LineView | None:
+        return next((line for line in self.lines if line.id == line_id), None)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form: amounts as integers, status as its label."""
+        data = asdict(self)
+        data["status"] = self.status.label
+        data["totals"]["taxes"] = [
+            {"rate": _percent_text(t.rate), "included": t.included, "base": t.base, "tax": t.tax}
+            for t in self.totals.taxes
+        ]
+        del data["totals"]["line_net"]
+        return data
+
+
+def _percent_text(value: Fraction) -> str:
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).normalize())
+
+
+def as_int(value: object) -> int:
+    """An integer stored in a Yjs doc (which returns floats); ValueError if not integral."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ValueError(f"not an integer: {value!r}")
+    return int(value)
+
+
+def _text(value: object, default: str | None = None) -> str:
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str):
+        raise ValueError(f"not a string: {value!r}")
+    return value
+
+
+def _entries(order: dict, name: str) -> list[tuple[str, dict]]:
+    entries = order.get(name) or {}
+    return sorted(entries.items()) if isinstance(entries, dict) else []
+
+
+def derive_order(order: dict) -> OrderView:
+    """Everything derived about one order, from its map's plain contents."""
+    ignored: list[str] = []
+
+    def parse(section: str, key: str, build):
+        try:
+            return build()
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            ignored.append(f"{section}/{key}: {exc}")
+            return None
+
+    voids: dict[str, str] = {}
+    for key, entry in _entries(order, "voids"):
+        voids[key] = str(entry.get("reason", "")) if isinstance(entry, dict) else ""
+
+    events = []
+    for key, entry in _entries(order, "events"):
+        event = parse("events", key, lambda e=entry, k=key: _event(k, e))
+        if event is not None:
+            events.append(event)
+    events.sort(key=lambda e: (e.at, e.id))
+    fired_lines = {
+        line_id for e in events if e.kind == "fire" for line_id in e.detail.get("lines", ())
+    }
+
+    raw_lines = []
+    for key, entry in _entries(order, "lines"):
+        line = parse("lines", key, lambda e=entry, k=key: _line(k, e))
+        if line is not None:
+            raw_lines.append(line)
+
+    discounts = []
+    for key, entry in _entries(order, "discounts"):
+        discount = parse("discounts", key, lambda e=entry, k=key: _discount(k, e))
+        if discount is not None:
+            discounts.append(discount)
+
+    payments = []
+    for key, entry in _entries(order, "payments"):
+        payment = parse("payments", key, lambda e=entry, k=key: _payment(k, e))
+        if payment is not None:
+            payments.append(payment)
+
+    tips = []
+    for key, entry in _entries(order, "tips"):
+        tip = parse("tips", key, lambda e=entry, k=key: _tip(k, e))
+        if tip is not None:
+            tips.append(tip)
+
+    counted = [
+        PricedLine(raw["id"], raw["gross"], Fraction(Decimal(raw["tax_rate"])), raw["tax_included"])
+        for raw in raw_lines
+        if raw["id"] not in voids
+    ]
+    totals = compute_totals(
+        counted,
+        [
+            DiscountRule(
+                d.id,
+                d.line,
+                d.amount,
+                None if d.percent is None else Fraction(Decimal(d.percent)),
+            )
+            for d in discounts
+        ],
+        [p.amount for p in payments],
+        [p.tip for p in payments] + [t.amount for t in tips],
+    )
+    lines = tuple(
+        LineView(
+            **raw,
+            net=totals.line_net.get(raw["id"], 0),
+            fired=raw["id"] in fired_lines,
+            voided=raw["id"] in voids,
+            void_reason=voids.get(raw["id"]),
+        )
+        for raw in sorted(raw_lines, key=lambda r: (r["at"], r["id"]))
+    )
+    fully_paid = bool(payments) and totals.balance_due == 0
+    return OrderView(
+        id=_text(order.get("id"), ""),
+        number=_text(order.get("number"), "?"),
+        business_date=_text(order.get("business_date"), ""),
+        channel=_text(order.get("channel"), "counter"),
+        table=order.get("table") if isinstance(order.get("table"), str) else None,
+        guests=as_int(order.get("guests", 0)) if _is_int(order.get("guests", 0)) else 0,
+        opened_at=_text(order.get("opened_at"), ""),
+        opened_by=_text(order.get("opened_by"), ""),
+        status=derive_status(events, fully_paid),
+        lines=lines,
+        discounts=tuple(discounts),
+        payments=tuple(sorted(payments, key=lambda p: (p.at, p.key))),
+        tips=tuple(tips),
+        events=tuple(events),
+        totals=totals,
+        ignored=tuple(ignored),
+    )
+
+
+def _is_int(value: object) -> bool:
+    try:
+        as_int(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _event(key: str, entry: dict) -> Event:
+    detail = {k: v for k, v in entry.items() if k not in ("kind", "at", "by", "epoch")}
+    if "lines" in detail:
+        detail["lines"] = [str(x) for x in detail["lines"]]
+    if "stations" in detail:
+        detail["stations"] = [str(x) for x in detail["stations"]]
+    return Event(
+        id=key,
+        kind=_text(entry["kind"]),
+        at=_text(entry["at"]),
+        by=_text(entry.get("by"), ""),
+        epoch=as_int(entry.get("epoch", 0)),
+        detail=detail,
+    )
+
+
+def _line(key: str, entry: dict) -> dict:
+    qty = as_int(entry["qty"])
+    unit_price = as_int(entry["unit_price"])
+    modifiers = tuple(
+        {"code": _text(m["code"]), "name": _text(m["name"]), "price": as_int(m["price"])}
+        for m in entry.get("modifiers") or ()
+    )
+    if qty <= 0 or unit_price < 0 or any(m["price"] < 0 for m in modifiers):
+        raise ValueError("negative quantity or price")
+    tax_rate = _text(entry["tax_rate"])
+    Decimal(tax_rate)  # raises if not a decimal
+    station = entry.get("station")
+    return {
+        "id": key,
+        "sku": _text(entry["sku"]),
+        "name": _text(entry["name"]),
+        "qty": qty,
+        "unit_price": unit_price,
+        "modifiers": modifiers,
+        "note": _text(entry.get("note"), ""),
+        "tax_rate": tax_rate,
+        "tax_included": bool(entry.get("tax_included", False)),
+        "station": station if isinstance(station, str) else None,
+        "at": _text(entry["at"]),
+        "by": _text(entry.get("by"), ""),
+        "gross": qty * (unit_price + sum(m["price"] for m in modifiers)),
+    }
+
+
+def _discount(key: str, entry: dict) -> DiscountView:
+    amount = entry.get("amount")
+    percent = entry.get("percent")
+    if (amount is None) == (percent is None):
+        raise ValueError("a discount has either an amount or a percent")
+    if percent is not None:
+        value = Decimal(_text(percent))
+        if not 0 < value <= 100:
+            raise ValueError(f"percent out of range: {percent}")
+    if amount is not None and as_int(amount) <= 0:
+        raise ValueError("discount amount must be positive")
+    line = entry.get("line")
+    return DiscountView(
+        id=key,
+        line=line if isinstance(line, str) else None,
+        amount=None if amount is None else as_int(amount),
+        percent=percent,
+        reason=_text(entry.get("reason"), ""),
+        at=_text(entry["at"]),
+        by=_text(entry.get("by"), ""),
+    )
+
+
+def _payment(key: str, entry: dict) -> PaymentView:
+    amount = as_int(entry["amount"])
+    tip = as_int(entry.get("tip", 0))
+    if amount <= 0 or tip < 0:
+        raise ValueError("payment amount must be positive and tip not negative")
+    reference = entry.get("reference")
+    return PaymentView(
+        key=key,
+        tender=_text(entry["tender"]),
+        amount=amount,
+        tip=tip,
+        reference=reference if isinstance(reference, str) else None,
+        at=_text(entry["at"]),
+        by=_text(entry.get("by"), ""),
+    )
+
+
+def _tip(key: str, entry: dict) -> TipView:
+    amount = as_int(entry["amount"])
+    if amount < 0:
+        raise ValueError("tip cannot be negative")
+    payment = entry.get("payment")
+    return TipView(
+        key=key,
+        payment=payment if isinstance(payment, str) else None,
+        amount=amount,
+        at=_text(entry["at"]),
+        by=_text(entry.get("by"), ""),
+    )

@@ -1,0 +1,579 @@
+"""The order book: every operation on the store's orders, written to the CRDT order log.
+
+One Yjs document per store business day (`<store_id>/orders/<YYYY-MM-DD>`), whose root map
+`orders` holds one map per order: write-once fields plus maps of immutable entries keyed
+by a fresh id (`lines`, `voids`, `discounts`, `payments`, `tips`, `events`). See
+docs/orders.md. Each operation checks the order's derived state, writes its entries in one
+transaction, and returns once the update is durable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pycrdt import Doc, Map
+
+from sync.errors import DocumentClosed, UnknownDocument
+from sync.replica import Replica
+
+from .catalog import Catalog, read_catalog, write_catalog
+from .clock import HybridClock, business_date
+from .errors import (
+    BalanceDue,
+    BusinessDayClosed,
+    IdempotencyConflict,
+    InvalidInput,
+    ManagerRequired,
+    NothingToFire,
+    OrderError,
+    OrderNotEditable,
+    PaymentRejected,
+    UnknownItem,
+    UnknownLine,
+    UnknownOrder,
+)
+from .order_view import OrderView, derive_order
+from .status import Status, current_epoch
+
+CHANNELS = ("counter", "dine_in", "takeaway", "delivery", "drive_thru", "kiosk", "online")
+CASH_TENDERS = ("cash",)
+_ORDER_ID = re.compile(r"^(\d{8})-[0-9a-f]{8}$")
+_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+MAX_QTY = 999
+MAX_AMOUNT = 10_000_000_00  # ten million in major units: far above any single sale
+MAX_TEXT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who does an operation: a cashier, a terminal, or a manager."""
+
+    id: str
+    manager: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NodeIdentity:
+    """This node: its name, and the letter that prefixes the order numbers it gives out."""
+
+    name: str
+    letter: str
+
+
+def new_entry_id() -> str:
+    """A fresh key for an immutable entry (48 random bits, URL-safe)."""
+    return secrets.token_urlsafe(6)
+
+
+def _int(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, f"must be an integer, not {value!r}")
+    if not low <= value <= high:
+        raise InvalidInput(field, f"must be between {low} and {high}, not {value}")
+    return value
+
+
+def _text(value: object, field: str, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(field, "must be a non-empty string")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(field, f"must be at most {MAX_TEXT} characters")
+    return value
+
+
+def _key(value: object, field: str) -> str:
+    if not isinstance(value, str) or not _KEY.match(value):
+        raise InvalidInput(field, "must be 1-64 characters of letters, digits and . _ : -")
+    return value
+
+
+def _percent(value: object, field: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidInput(field, f'must be a decimal string such as "10" or "12.5", not {value!r}')
+    try:
+        percent = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput(field, f"not a number: {value!r}") from None
+    if not percent.is_finite() or not 0 < percent <= 100:
+        raise InvalidInput(field, "must be more than 0 and at most 100")
+    return str(percent)
+
+
+def _editable(view: OrderView, doing: str) -> None:
+    if view.status >= Status.CLOSED:
+        raise OrderNotEditable(f"order {view.number} is {view.status.label}; cannot {doing}")
+
+
+class OrderBook:
+    """The store's orders on this node."""
+
+    def __init__(
+        self,
+        replica: Replica,
+        *,
+        store_id: str,
+        node: NodeIdentity,
+        zone: ZoneInfo,
+        rollover_hour: int,
+        now: Callable[[], dt.datetime],
+    ) -> None:
+        self.replica = replica
+        self.store_id = store_id
+        self.node = node
+        self.zone = zone
+        self.rollover_hour = rollover_hour
+        self._now = now
+        self.clock = HybridClock(node.name, lambda: int(now().timestamp() * 1000))
+        self._next_number: dict[str, int] = {}
+        self._catalog: Catalog | None = None
+
+    # -- documents ---------------------------------------------------------------------
+
+    @property
+    def catalog_guid(self) -> str:
+        return f"{self.store_id}/catalog"
+
+    def day_guid(self, day: dt.date) -> str:
+        return f"{self.store_id}/orders/{day.isoformat()}"
+
+    def business_date(self) -> dt.date:
+        """Today's business date at this moment."""
+        return business_date(self._now(), self.zone, self.rollover_hour)
+
+    async def start(self) -> None:
+        """Open the catalog and today's orders, and move the clock past what they hold."""
+        doc = await self.replica.create(self.catalog_guid, "catalog")
+        doc.observe(lambda _event: self._forget_catalog())
+        today = self.day_guid(self.business_date())
+        if self._day_exists(today):
+            day = await self.replica.open(today)
+            for order in day.get("orders", type=Map).to_py().values():
+                for stamp in _timestamps(order):
+                    self.clock.observe(stamp)
+
+    def _forget_catalog(self) -> None:
+        self._catalog = None
+
+    async def catalog(self) -> Catalog:
+        """The current catalog (parsed once per change of the catalog doc)."""
+        if self._catalog is None:
+            self._catalog = read_catalog(await self.replica.open(self.catalog_guid))
+        return self._catalog
+
+    async def import_catalog(self, data: dict) -> Catalog:
+        """Write catalog entries (items, taxes, stations, settings) into the catalog doc."""
+        await self.replica.transact(self.catalog_guid, lambda doc: write_catalog(doc, data))
+        return await self.catalog()
+
+    def _day_exists(self, guid: str) -> bool:
+        try:
+            self.replica.info(guid)
+        except UnknownDocument:
+            return False
+        return True
+
+    def _guid_of(self, order_id: object) -> str:
+        if not isinstance(order_id, str) or not (match := _ORDER_ID.match(order_id)):
+            raise UnknownOrder(f"no order {order_id!r}: order ids look like 20261123-1a2b3c4d")
+        day = dt.datetime.strptime(match.group(1), "%Y%m%d").date()
+        guid = self.day_guid(day)
+        if not self._day_exists(guid):
+            raise UnknownOrder(f"no order {order_id!r} on this node")
+        return guid
+
+    async def _change(self, order_id: str, change: Callable[[Map, OrderView], Any]) -> Any:
+        """Run `change(order_map, current_view)` in one durable transaction."""
+        guid = self._guid_of(order_id)
+
+        def in_doc(doc: Doc) -> Any:
+            orders = doc.get("orders", type=Map)
+            if order_id not in orders:
+                raise UnknownOrder(f"no order {order_id!r} on this node")
+            order = orders[order_id]
+            return change(order, derive_order(order.to_py()))
+
+        try:
+            return await self.replica.transact(guid, in_doc)
+        except DocumentClosed:
+            raise BusinessDayClosed(
+                f"the business day of order {order_id} is closed; it cannot change"
+            ) from None
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def get(self, order_id: str) -> OrderView:
+        """The derived view of one order (raises UnknownOrder)."""
+        guid = self._guid_of(order_id)
+        orders = (await self.replica.open(guid)).get("orders", type=Map)
+        if order_id not in orders:
+            raise UnknownOrder(f"no order {order_id!r} on this node")
+        return derive_order(orders[order_id].to_py())
+
+    async def list_orders(self, day: dt.date | None = None) -> list[OrderView]:
+        """Every order of a business day (today by default), oldest first."""
+        guid = self.day_guid(day or self.business_date())
+        if not self._day_exists(guid):
+            return []
+        orders = (await self.replica.open(guid)).get("orders", type=Map).to_py()
+        return sorted((derive_order(o) for o in orders.values()), key=lambda v: v.opened_at)
+
+    # -- operations --------------------------------------------------------------------
+
+    async def open_order(
+        self,
+        actor: Actor,
+        *,
+        channel: str = "counter",
+        table: str | None = None,
+        guests: int = 0,
+    ) -> OrderView:
+        """Open a new order on today's business day; it gets the next number of this node."""
+        if channel not in CHANNELS:
+            raise InvalidInput("/channel", f"must be one of {', '.join(CHANNELS)}")
+        table = _text(table, "/table", optional=True)
+        guests = _int(guests, "/guests", 0, 99)
+        day = self.business_date()
+        guid = self.day_guid(day)
+        doc = await self.replica.create(guid, "orders", {"business_date": day.isoformat()})
+        if guid not in self._next_number:
+            self._next_number[guid] = _highest_number(doc, self.node.letter) + 1
+        order_id = f"{day:%Y%m%d}-{secrets.token_hex(4)}"
+
+        def write(doc: Doc) -> None:
+            number = self._next_number[guid]
+            doc.get("orders", type=Map)[order_id] = Map(
+                {
+                    "id": order_id,
+                    "number": f"{self.node.letter}-{number:03d}",
+                    "business_date": day.isoformat(),
+                    "channel": channel,
+                    "table": table,
+                    "guests": guests,
+                    "opened_at": self.clock.now(),
+                    "opened_by": actor.id,
+                    "node": self.node.name,
+                    **{
+                        name: Map()
+                        for name in ("lines", "voids", "discounts", "payments", "tips", "events")
+                    },
+                }
+            )
+            self._next_number[guid] = number + 1
+
+        try:
+            await self.replica.transact(guid, write)
+        except DocumentClosed:
+            raise BusinessDayClosed(
+                f"business day {day} is closed; new orders open after the rollover"
+            ) from None
+        return await self.get(order_id)
+
+    async def add_line(
+        self,
+        actor: Actor,
+        order_id: str,
+        *,
+        sku: str,
+        qty: int = 1,
+        modifiers: Sequence[str] = (),
+        note: str | None = None,
+    ) -> tuple[OrderView, str]:
+        """Add a line, copying name, price, tax and station from the catalog."""
+        qty = _int(qty, "/qty", 1, MAX_QTY)
+        note = _text(note, "/note", optional=True)
+        if isinstance(modifiers, str) or not isinstance(modifiers, Sequence):
+            raise InvalidInput("/modifiers", "must be a list of modifier codes")
+        catalog = await self.catalog()
+        item = catalog.items.get(sku) if isinstance(sku, str) else None
+        if item is None:
+            raise UnknownItem(f"no item {sku!r} in the catalog")
+        chosen = []
+        for index, code in enumerate(modifiers):
+            if code not in item.modifiers:
+                raise UnknownItem(f"/modifiers/{index}: {item.name} has no modifier {code!r}")
+            mod = item.modifiers[code]
+            chosen.append({"code": mod.code, "name": mod.name, "price": mod.price})
+        line_id = new_entry_id()
+
+        def write(order: Map, view: OrderView) -> None:
+            _editable(view, "add lines")
+            order["lines"][line_id] = {
+                "sku": item.sku,
+                "name": item.name,
+                "qty": qty,
+                "unit_price": item.price,
+                "modifiers": chosen,
+                "note": note or "",
+                "tax_rate": catalog.taxes[item.tax].rate,
+                "tax_included": catalog.prices_include_tax,
+                "station": item.station,
+                "at": self.clock.now(),
+                "by": actor.id,
+            }
+
+        await self._change(order_id, write)
+        return await self.get(order_id), line_id
+
+    async def void_line(self, actor: Actor, order_id: str, line_id: str, reason: str) -> OrderView:
+        """Void a line (with a reason); a fired line's void reaches the kitchen."""
+        reason = _text(reason, "/reason")
+
+        def write(order: Map, view: OrderView) -> None:
+            _editable(view, "void lines")
+            line = view.line(line_id)
+            if line is None:
+                raise UnknownLine(f"order {view.number} has no line {line_id!r}")
+            if line.voided:
+                return  # already void: voiding twice is one void
+            order["voids"][line_id] = {"reason": reason, "at": self.clock.now(), "by": actor.id}
+
+        await self._change(order_id, write)
+        return await self.get(order_id)
+
+    async def add_discount(
+        self,
+        actor: Actor,
+        order_id: str,
+        *,
+        reason: str,
+        amount: int | None = None,
+        percent: str | None = None,
+        line_id: str | None = None,
+    ) -> OrderView:
+        """Discount a line or the whole order, by an amount or a percent."""
+        if (amount is None) == (percent is None):
+            raise InvalidInput("/amount", "give either an amount or a percent")
+        entry: dict[str, Any] = {"reason": _text(reason, "/reason"), "line": line_id}
+        if amount is not None:
+            entry["amount"] = _int(amount, "/amount", 1, MAX_AMOUNT)
+        else:
+            entry["percent"] = _percent(percent, "/percent")
+
+        def write(order: Map, view: OrderView) -> None:
+            _editable(view, "add discounts")
+            if line_id is not None:
+                line = view.line(line_id)
+                if line is None or line.voided:
+                    raise UnknownLine(f"order {view.number} has no line {line_id!r} to discount")
+            order["discounts"][new_entry_id()] = {**entry, "at": self.clock.now(), "by": actor.id}
+
+        await self._change(order_id, write)
+        return await self.get(order_id)
+
+    async def add_payment(
+        self,
+        actor: Actor,
+        order_id: str,
+        *,
+        key: str,
+        tender: str,
+        amount: int,
+        tip: int = 0,
+        reference: str | None = None,
+    ) -> OrderView:
+        """Take a payment. The key makes it idempotent: a retried payment is one payment.
+
+        Cash may exceed the balance (the view shows the change due); other tenders may not.
+        """
+        key = _key(key, "/key")
+        tender = _key(tender, "/tender")
+        amount = _int(amount, "/amount", 1, MAX_AMOUNT)
+        tip = _int(tip, "/tip", 0, MAX_AMOUNT)
+        reference = _text(reference, "/reference", optional=True)
+
+        def write(order: Map, view: OrderView) -> None:
+            existing = next((p for p in view.payments if p.key == key), None)
+            if existing is not None:
+                if (existing.tender, existing.amount, existing.tip) != (tender, amount, tip):
+                    raise IdempotencyConflict(
+                        f"payment key {key!r} was used for {existing.amount} by "
+                        f"{existing.tender}; use a new key for a new payment"
+                    )
+                return  # the same payment, retried
+            _editable(view, "take payments")
+            if tender not in CASH_TENDERS and amount > view.totals.balance_due:
+                raise PaymentRejected(
+                    f"{tender} payment of {amount} exceeds the balance due of "
+                    f"{view.totals.balance_due}"
+                )
+            order["payments"][key] = {
+                "tender": tender,
+                "amount": amount,
+                "tip": tip,
+                "reference": reference,
+                "at": self.clock.now(),
+                "by": actor.id,
+            }
+
+        await self._change(order_id, write)
+        return await self.get(order_id)
+
+    async def add_tip(
+        self,
+        actor: Actor,
+        order_id: str,
+        *,
+        key: str,
+        amount: int,
+        payment_key: str | None = None,
+    ) -> OrderView:
+        """Add a tip (e.g. a card tip adjusted after the receipt was signed); idempotent by key.
+
+        Allowed on closed orders too: tips are often entered after closing.
+        """
+        key = _key(key, "/key")
+        amount = _int(amount, "/amount", 1, MAX_AMOUNT)
+
+        def write(order: Map, view: OrderView) -> None:
+            existing = next((t for t in view.tips if t.key == key), None)
+            if existing is not None:
+                if existing.amount != amount:
+                    raise IdempotencyConflict(f"tip key {key!r} was used for {existing.amount}")
+                return
+            if view.status == Status.VOID:
+                raise OrderNotEditable(f"order {view.number} is void; cannot add a tip")
+            if payment_key is not None and all(p.key != payment_key for p in view.payments):
+                raise InvalidInput(
+                    "/payment", f"order {view.number} has no payment {payment_key!r}"
+                )
+            order["tips"][key] = {
+                "amount": amount,
+                "payment": payment_key,
+                "at": self.clock.now(),
+                "by": actor.id,
+            }
+
+        await self._change(order_id, write)
+        return await self.get(order_id)
+
+    async def fire(self, actor: Actor, order_id: str) -> tuple[OrderView, str]:
+        """Send the lines not yet sent to the kitchen; returns the view and the fire event id."""
+        event_id = new_entry_id()
+
+        def write(order: Map, view: OrderView) -> None:
+            _editable(view, "fire")
+            new_lines = [line for line in view.lines if not line.fired and not line.voided]
+            if not new_lines:
+                raise NothingToFire(f"order {view.number} has nothing new to send to the kitchen")
+            order["events"][event_id] = {
+                "kind": "fire",
+                "lines": [line.id for line in new_lines],
+                "stations": sorted({line.station for line in new_lines if line.station}),
+                **self._stamp(actor, view),
+            }
+
+        await self._change(order_id, write)
+        return await self.get(order_id), event_id
+
+    async def bump(self, actor: Actor, order_id: str, *, fire_id: str, station: str) -> OrderView:
+        """Mark one kitchen ticket (a fire at a station) done."""
+
+        def write(order: Map, view: OrderView) -> None:
+            fire = next((e for e in view.events if e.id == fire_id and e.kind == "fire"), None)
+            if fire is None or station not in fire.detail.get("stations", ()):
+                raise InvalidInput(
+                    "/station", f"order {view.number} has no ticket {fire_id}@{station}"
+                )
+            order["events"][new_entry_id()] = {
+                "kind": "bump",
+                "fire": fire_id,
+                "station": station,
+                **self._stamp(actor, view),
+            }
+
+        await self._change(order_id, write)
+        return await self.get(order_id)
+
+    async def close(self, actor: Actor, order_id: str) -> OrderView:
+        """Close a paid order."""
+
+        def write(order: Map, view: OrderView) -> None:
+            _editable(view, "close it again")
+            if view.totals.balance_due > 0:
+                raise BalanceDue(f"order {view.number} still owes {view.totals.balance_due}")
+            order["events"][new_entry_id()] = {"kind": "close", **self._stamp(actor, view)}
+
+        await self._change(order_id, write)
+        return await self.get(order_id)
+
+    async def void_order(self, actor: Actor, order_id: str, reason: str) -> OrderView:
+        """Void the whole order; refused once money was taken (refund it first)."""
+        reason = _text(reason, "/reason")
+
+        def write(order: Map, view: OrderView) -> None:
+            if view.status == Status.VOID:
+                return
+            _editable(view, "void it")
+            if view.payments:
+                raise OrderNotEditable(
+                    f"order {view.number} has payments; refund them before voiding"
+                )
+            order["events"][new_entry_id()] = {
+                "kind": "void",
+                "reason": reason,
+                **self._stamp(actor, view),
+            }
+
+        await self._change(order_id, write)
+        return await self.get(order_id)
+
+    async def reopen(self, actor: Actor, order_id: str, reason: str) -> OrderView:
+        """Reopen a closed order (managers only); starts a new epoch of its status."""
+        if not actor.manager:
+            raise ManagerRequired("only a manager can reopen an order")
+        reason = _text(reason, "/reason")
+
+        def write(order: Map, view: OrderView) -> None:
+            if view.status != Status.CLOSED:
+                raise OrderNotEditable(f"order {view.number} is {view.status.label}, not closed")
+            order["events"][new_entry_id()] = {
+                "kind": "reopen",
+                "reason": reason,
+                "at": self.clock.now(),
+                "by": actor.id,
+                "epoch": current_epoch(view.events) + 1,
+            }
+
+        await self._change(order_id, write)
+        return await self.get(order_id)
+
+    async def close_business_day(self, day: dt.date) -> None:
+        """Make a business day read-only; refused while any of its orders is open."""
+        guid = self.day_guid(day)
+        if not self._day_exists(guid):
+            raise OrderError(f"no business day {day} on this node")
+        still_open = [v.number for v in await self.list_orders(day) if v.status < Status.CLOSED]
+        if still_open:
+            raise OrderNotEditable(
+                f"business day {day} has open orders: {', '.join(still_open[:10])}"
+            )
+        await self.replica.store.close_document(guid)
+
+    def _stamp(self, actor: Actor, view: OrderView) -> dict:
+        return {"at": self.clock.now(), "by": actor.id, "epoch": current_epoch(view.events)}
+
+
+def _highest_number(doc: Doc, letter: str) -> int:
+    prefix = f"{letter}-"
+    highest = 0
+    for order in doc.get("orders", type=Map).values():
+        number = order.get("number")
+        if isinstance(number, str) and number.startswith(prefix) and number[2:].isdigit():
+            highest = max(highest, int(number[2:]))
+    return highest
+
+
+def _timestamps(order: dict) -> list[str]:
+    stamps = [order.get("opened_at")]
+    for section in ("lines", "voids", "discounts", "payments", "tips", "events"):
+        stamps += [entry.get("at") for entry in (order.get(section) or {}).values()]
+    return [s for s in stamps if isinstance(s, str) and "/" in s]

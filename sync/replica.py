@@ -1,0 +1,168 @@
+"""The node's live replica: in-memory Yjs documents, each backed by the document store.
+
+A local change runs as one Yjs transaction; the update it produces is appended to the store,
+and only when that append has committed does `transact` return. A remote update is decoded
+on a scratch document first, so a corrupt one is refused before it touches a live document
+or the store.
+
+Contract: every Doc lives on the event loop thread that owns the Replica.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from pycrdt import Doc, TransactionEvent
+
+from .errors import InvalidUpdate, StoreUnavailable
+from .store import DocStore, DocumentInfo
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_UPDATE_BYTES = 4 * 1024 * 1024
+"""Largest update accepted from outside; a store-day of orders compacts to far less."""
+
+_EMPTY_UPDATE = b"\x00\x00"
+
+
+class UpdateListener(Protocol):
+    """Told about every update after it is durable, local or remote."""
+
+    def __call__(self, guid: str, update: bytes, origin: str) -> None: ...
+
+
+def new_client_id() -> int:
+    """A fresh random Yjs client id (32 bits, as JavaScript Yjs uses).
+
+    Each loaded Doc gets its own: reusing a client id after a crash could let two different
+    updates claim the same Yjs identifiers.
+    """
+    return secrets.randbits(32)
+
+
+class Replica:
+    """Live documents of this node, loaded on first use and written through to the store."""
+
+    def __init__(self, store: DocStore) -> None:
+        self.store = store
+        self._docs: dict[str, Doc] = {}
+        self._captured: dict[str, list[bytes]] = {}
+        self._listeners: list[UpdateListener] = []
+
+    def add_listener(self, listener: UpdateListener) -> None:
+        """Call `listener` after each durable update."""
+        self._listeners.append(listener)
+
+    async def create(self, guid: str, kind: str, meta: dict | None = None) -> Doc:
+        """Register a document if it is new, and return its live Doc."""
+        await self.store.register(guid, kind, meta)
+        return await self.open(guid)
+
+    def info(self, guid: str) -> DocumentInfo:
+        """The registry entry of `guid` (raises UnknownDocument)."""
+        return self.store.document(guid)
+
+    def loaded(self, guid: str) -> Doc | None:
+        """The live Doc of `guid` if it is in memory."""
+        return self._docs.get(guid)
+
+    async def open(self, guid: str) -> Doc:
+        """The live Doc of a registered document, loading it from the store if needed."""
+        doc = self._docs.get(guid)
+        if doc is not None:
+            return doc
+        updates = await self.store.load(guid)
+        doc = self._docs.get(guid)  # another caller may have loaded it meanwhile
+        if doc is not None:
+            return doc
+        doc = Doc(client_id=new_client_id(), guid=guid)
+        with doc.transaction():
+            for update in updates:
+                doc.apply_update(update)
+        captured: list[bytes] = []
+        doc.observe(lambda event: _capture(captured, event))
+        self._docs[guid] = doc
+        self._captured[guid] = captured
+        return doc
+
+    def unload(self, guid: str) -> None:
+        """Drop the live Doc of `guid`; the next `open` reloads it from the store."""
+        self._docs.pop(guid, None)
+        self._captured.pop(guid, None)
+
+    async def transact(self, guid: str, change: Callable[[Doc], T]) -> T:
+        """Run `change(doc)` in one Yjs transaction and return once its update is durable.
+
+        Raises what `change` raises (with the document untouched if it raised before
+        writing), or a store error; after a store error the Doc is reloaded on next use.
+        """
+        doc = await self.open(guid)
+        self.store.check_writable(guid)
+        captured = self._captured[guid]
+        captured.clear()
+        try:
+            with doc.transaction():
+                result = change(doc)
+        except BaseException:
+            if captured:  # it wrote before raising: drop the half-made change
+                self.unload(guid)
+            raise
+        updates = list(captured)
+        captured.clear()
+        await self._persist(guid, updates, "local")
+        return result
+
+    async def apply_update(self, guid: str, update: bytes, origin: str) -> bool:
+        """Apply an update received from `origin`; return whether it changed anything.
+
+        Raises UnknownDocument, DocumentClosed, InvalidUpdate (nothing touched) or
+        StoreUnavailable.
+        """
+        self.store.check_writable(guid)
+        check_update(update)
+        doc = await self.open(guid)
+        captured = self._captured[guid]
+        captured.clear()
+        doc.apply_update(bytes(update))
+        updates = list(captured)
+        captured.clear()
+        await self._persist(guid, updates, origin)
+        return bool(updates)
+
+    async def _persist(self, guid: str, updates: list[bytes], origin: str) -> None:
+        try:
+            for update in updates:
+                await self.store.append(guid, update)
+        except StoreUnavailable:
+            # The live Doc now holds a change the store does not: reload it from disk.
+            self.unload(guid)
+            raise
+        for update in updates:
+            for listener in self._listeners:
+                try:
+                    listener(guid, update, origin)
+                except Exception:
+                    log.exception("update listener %r failed", listener)
+
+
+def check_update(update: bytes) -> None:
+    """Raise InvalidUpdate unless `update` decodes as a Yjs update of a sane size."""
+    if not isinstance(update, bytes | bytearray | memoryview):
+        raise InvalidUpdate(f"an update must be bytes, not {type(update).__name__}")
+    if len(update) > MAX_UPDATE_BYTES:
+        raise InvalidUpdate(f"update of {len(update)} bytes exceeds {MAX_UPDATE_BYTES} bytes")
+    try:
+        Doc().apply_update(bytes(update))
+    except ValueError as exc:
+        raise InvalidUpdate(f"cannot decode update: {exc}") from exc
+
+
+def _capture(captured: list[bytes], event: TransactionEvent) -> None:
+    update = event.update
+    if update != _EMPTY_UPDATE:
+        captured.append(update)
