@@ -1,0 +1,109 @@
+"""Suite-wide rules and fixtures.
+
+Under CI=true no test may be skipped; no test may leak a thread; hypothesis never times a
+test. Fixtures give real stores in tmp_path and a wall clock the test moves by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from edge.catalog import sample_catalog
+from edge.orderbook import NodeIdentity, OrderBook
+from sync.replica import Replica
+from sync.store import DocStore
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# No deadlines: tests never assert on speed (these machines are shared and noisy). Under CI
+# the examples are derived from the test itself, so a red CI run reproduces exactly.
+settings.register_profile(
+    "posedge",
+    deadline=None,
+    derandomize=IN_CI,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("posedge")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run under CI when anything was skipped: CI must exercise everything."""
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(
+            f"CI=true: {len(skipped)} tests were skipped; failing the run", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """A test must stop every thread it started (aiosqlite runs one per connection)."""
+    before = set(threading.enumerate())
+    yield
+    leaked: list[threading.Thread] = []
+    for _ in range(100):
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked:
+            return
+        threading.Event().wait(0.02)
+    pytest.fail(f"threads leaked by the test: {leaked}")
+
+
+class SettableClock:
+    """A wall clock the test moves by hand (injected, never patched)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    """Friday 2026-11-20, 13:00 in New York."""
+    return SettableClock(dt.datetime(2026, 11, 20, 18, 0, tzinfo=dt.UTC))
+
+
+async def make_book(
+    store: DocStore, clock: SettableClock, *, letter: str = "A", name: str = "node-a"
+) -> OrderBook:
+    """An order book over `store` for store `s1` in New York, with the sample catalog."""
+    book = OrderBook(
+        Replica(store),
+        store_id="s1",
+        node=NodeIdentity(name, letter),
+        zone=ZoneInfo("America/New_York"),
+        rollover_hour=4,
+        now=clock,
+    )
+    await book.start()
+    if not (await book.catalog()).items:
+        await book.import_catalog(sample_catalog())
+    return book
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = await DocStore.open(tmp_path / "orders.db")
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def book(store, clock) -> OrderBook:
+    return await make_book(store, clock)
