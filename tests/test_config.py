@@ -20,7 +20,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_full_file_loads_and_a_relative_state_dir_is_beside_it(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [store]
 id = "bk-0042"
 timezone = "Europe/Paris"
@@ -32,10 +34,14 @@ letter = "K"
 state_dir = "state"
 [daemon]
 shutdown_timeout = 3
-""")
+""",
+    )
     config = load(path)
     assert (config.store.id, config.store.timezone, config.store.rollover_hour) == (
-        "bk-0042", "Europe/Paris", 5)
+        "bk-0042",
+        "Europe/Paris",
+        5,
+    )
     assert (config.node.name, config.node.letter) == ("kitchen", "K")
     assert config.state_dir == tmp_path / "state"
     assert config.shutdown_timeout == 3.0
@@ -77,7 +83,9 @@ def test_posedge_run_exits_78_with_the_file_and_key_on_a_bad_config(tmp_path):
     path = write(tmp_path, "[node]\nletter = 7\n")
     result = subprocess.run(
         [sys.executable, "-m", "edge.cli", "run", "--config", str(path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 78
     assert f"{path}: node.letter: must be a string, not int 7" in result.stderr

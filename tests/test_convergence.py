@@ -119,8 +119,12 @@ async def run_scenario(root: Path, steps: list[tuple], seed: int) -> dict[str, d
             await replica.store.close()
 
 
-async def play(item: tuple, replicas: list[Replica], order_ids: list[str],
-               acknowledged: dict[str, dict[str, int]]) -> None:
+async def play(
+    item: tuple,
+    replicas: list[Replica],
+    order_ids: list[str],
+    acknowledged: dict[str, dict[str, int]],
+) -> None:
     kind, who, *args = item
     if kind in ("deliver", "deliver_again"):
         target, pick = args
@@ -129,8 +133,9 @@ async def play(item: tuple, replicas: list[Replica], order_ids: list[str],
         receiver = replicas[target]
         pool = receiver.inbox if kind == "deliver" else receiver.delivered
         if pool:
-            guid, update = pool.pop(pick % len(pool)) if kind == "deliver" else (
-                pool[pick % len(pool)])
+            guid, update = (
+                pool.pop(pick % len(pool)) if kind == "deliver" else (pool[pick % len(pool)])
+            )
             await apply(receiver, guid, update)
         return
     book = replicas[who].book
@@ -146,8 +151,9 @@ async def play(item: tuple, replicas: list[Replica], order_ids: list[str],
         pass  # refused on this replica's view: that is part of the scenario
 
 
-async def operate(book: OrderBook, kind: str, order_id: str, args: list,
-                  acknowledged: dict[str, dict[str, int]]) -> None:
+async def operate(
+    book: OrderBook, kind: str, order_id: str, args: list, acknowledged: dict[str, dict[str, int]]
+) -> None:
     if kind == "add":
         await book.add_line(CASHIER, order_id, sku=args[1], qty=args[2])
     elif kind == "void_line":
@@ -171,8 +177,9 @@ async def operate(book: OrderBook, kind: str, order_id: str, args: list,
         view = await book.get(order_id)
         fires = [e for e in view.events if e.kind == "fire" and e.detail["stations"]]
         if fires:
-            await book.bump(CASHIER, order_id, fire_id=fires[-1].id,
-                            station=fires[-1].detail["stations"][0])
+            await book.bump(
+                CASHIER, order_id, fire_id=fires[-1].id, station=fires[-1].detail["stations"][0]
+            )
     elif kind == "close":
         await book.close(CASHIER, order_id)
     elif kind == "void":
@@ -191,9 +198,12 @@ def test_replicas_converge_on_the_same_orders_and_payments(steps, seed):
 def test_concurrent_close_and_add_converge_to_a_closed_order_that_shows_the_debt():
     """Node A closes a paid order while node B, not yet told, adds a line to it."""
     steps = [
-        ("open", 0), ("deliver", 0, 1, 0),
-        ("add", 0, 0, "SODA", 1), ("deliver", 0, 1, 0),
-        ("pay", 0, 0, 1, "cash"), ("deliver", 0, 1, 0),  # 1000 in cash covers the soda
+        ("open", 0),
+        ("deliver", 0, 1, 0),
+        ("add", 0, 0, "SODA", 1),
+        ("deliver", 0, 1, 0),
+        ("pay", 0, 0, 1, "cash"),
+        ("deliver", 0, 1, 0),  # 1000 in cash covers the soda
         ("close", 0, 0),  # not delivered to B before B adds
         ("add", 1, 0, "BEER", 1),
     ]

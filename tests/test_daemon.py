@@ -47,7 +47,7 @@ timezone = "Europe/Berlin"
 [node]
 name = "till-9"
 [paths]
-state_dir = "{tmp_path / 'state'}"
+state_dir = "{tmp_path / "state"}"
 [daemon]
 status_interval = 1
 """)
@@ -56,7 +56,10 @@ status_interval = 1
 
 def start(args: list[str], **env: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [*POSEDGE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [*POSEDGE, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, **env},
     )
 
@@ -74,8 +77,12 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str
 
 def test_run_tells_systemd_ready_status_watchdog_and_stopping(notify_socket, config_file):
     sock, path = notify_socket
-    process = start(["run", "--config", str(config_file)], NOTIFY_SOCKET=str(path),
-                    WATCHDOG_USEC="200000", WATCHDOG_PID=str(os.getpid()))
+    process = start(
+        ["run", "--config", str(config_file)],
+        NOTIFY_SOCKET=str(path),
+        WATCHDOG_USEC="200000",
+        WATCHDOG_PID=str(os.getpid()),
+    )
     try:
         deadline = time.monotonic() + 30
         messages = receive_until(sock, "READY=1", deadline)
@@ -92,8 +99,9 @@ def test_run_tells_systemd_ready_status_watchdog_and_stopping(notify_socket, con
 
 def test_run_pings_the_watchdog_at_half_its_interval(notify_socket, config_file):
     sock, path = notify_socket
-    process = start(["run", "--config", str(config_file)], NOTIFY_SOCKET=str(path),
-                    WATCHDOG_USEC="200000")
+    process = start(
+        ["run", "--config", str(config_file)], NOTIFY_SOCKET=str(path), WATCHDOG_USEC="200000"
+    )
     try:
         deadline = time.monotonic() + 30
         receive_until(sock, "READY=1", deadline)
@@ -109,8 +117,9 @@ def test_run_pings_the_watchdog_at_half_its_interval(notify_socket, config_file)
 def test_demo_rings_up_orders_that_are_still_there_after_it_stops(tmp_path, notify_socket):
     sock, path = notify_socket
     state = tmp_path / "demo"
-    process = start(["demo", "--state-dir", str(state), "--interval", "0.05"],
-                    NOTIFY_SOCKET=str(path))
+    process = start(
+        ["demo", "--state-dir", str(state), "--interval", "0.05"], NOTIFY_SOCKET=str(path)
+    )
     try:
         receive_until(sock, "READY=1", time.monotonic() + 30)
         deadline = time.monotonic() + 30
@@ -123,8 +132,13 @@ def test_demo_rings_up_orders_that_are_still_there_after_it_stops(tmp_path, noti
         code, stderr = stop(process)
     assert code == 0, stderr
     assert len(logged) == 3
-    listing = subprocess.run([*POSEDGE, "orders", "--state-dir", str(state), "--json"],
-                             capture_output=True, text=True, timeout=60, check=True)
+    listing = subprocess.run(
+        [*POSEDGE, "orders", "--state-dir", str(state), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     orders = {o["number"]: o for o in map(json.loads, listing.stdout.splitlines())}
     assert set(logged) <= set(orders)
     for number in logged:  # every order the demo reported closed is closed and paid

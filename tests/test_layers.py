@@ -17,8 +17,10 @@ def test_package_imports_nothing_above_or_beside_it(package):
         "    importlib.import_module(mod.name)\n"
         "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
     loaded = set(result.stdout.split())
     assert package in loaded
-    assert not loaded & set(FORBIDDEN[package]), f"{package} imported {loaded & set(FORBIDDEN[package])}"
+    wrong = loaded & set(FORBIDDEN[package])
+    assert not wrong, f"{package} imported {wrong}"

@@ -36,10 +36,10 @@ def manager():
 
 async def test_full_order_totals_to_the_cent(book, cashier):
     order = await book.open_order(cashier, channel="dine_in", table="T4", guests=2)
-    assert (order.number, order.channel, order.table, order.guests) == ("A-001", "dine_in",
-                                                                       "T4", 2)
-    _, burger = await book.add_line(cashier, order.id, sku="BURGER", qty=2,
-                                    modifiers=["CHEESE", "NO-ONION"])
+    assert (order.number, order.channel, order.table, order.guests) == ("A-001", "dine_in", "T4", 2)
+    _, burger = await book.add_line(
+        cashier, order.id, sku="BURGER", qty=2, modifiers=["CHEESE", "NO-ONION"]
+    )
     _, fries = await book.add_line(cashier, order.id, sku="FRIES", modifiers=["LARGE"])
     _, beer = await book.add_line(cashier, order.id, sku="BEER")
     _, soda = await book.add_line(cashier, order.id, sku="SODA", note="no ice")
@@ -59,14 +59,17 @@ async def test_full_order_totals_to_the_cent(book, cashier):
     # (fries .79, burger .73), so 73, 8, 19.
     assert t.discount == 300 + 100
     assert {line_id: t.line_net[line_id] for line_id in (burger, fries, beer)} == {
-        burger: 2727, fries: 292, beer: 731,
+        burger: 2727,
+        fries: 292,
+        beer: 731,
     }
     # food 3019 × 8.875 % = 267.93 → 268; alcohol 731 × 10.375 % = 75.84 → 76
     assert [(x.base, x.tax) for x in t.taxes] == [(3019, 268), (731, 76)]
     assert t.total == 3750 + 268 + 76 == 4094
 
-    half = await book.add_payment(cashier, order.id, key="p1", tender="card", amount=2000,
-                                  tip=300, reference="auth-1")
+    half = await book.add_payment(
+        cashier, order.id, key="p1", tender="card", amount=2000, tip=300, reference="auth-1"
+    )
     assert half.status == Status.OPEN and half.totals.balance_due == 2094
     paid = await book.add_payment(cashier, order.id, key="p2", tender="cash", amount=2500)
     assert paid.totals.balance_due == 0
@@ -108,8 +111,7 @@ async def test_a_retried_payment_is_one_payment(book, cashier):
     order = await book.open_order(cashier)
     await book.add_line(cashier, order.id, sku="BURGER")
     for _ in range(3):
-        view = await book.add_payment(cashier, order.id, key="pay-42", tender="card",
-                                      amount=500)
+        view = await book.add_payment(cashier, order.id, key="pay-42", tender="card", amount=500)
     assert len(view.payments) == 1 and view.totals.paid == 500
     with pytest.raises(IdempotencyConflict, match="pay-42"):
         await book.add_payment(cashier, order.id, key="pay-42", tender="card", amount=600)

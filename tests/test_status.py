@@ -13,8 +13,10 @@ FIRE = event("f1", "fire", stations=["grill", "bar"])
 def test_open_fired_ready_closed_in_order():
     assert derive_status([], False) == Status.OPEN
     assert derive_status([FIRE], False) == Status.FIRED
-    bumps = [event("b1", "bump", fire="f1", station="grill"),
-             event("b2", "bump", fire="f1", station="bar")]
+    bumps = [
+        event("b1", "bump", fire="f1", station="grill"),
+        event("b2", "bump", fire="f1", station="bar"),
+    ]
     assert derive_status([FIRE, bumps[0]], False) == Status.FIRED
     assert derive_status([FIRE, *bumps], False) == Status.READY
     assert derive_status([FIRE, *bumps], True) == Status.PAID
@@ -43,6 +45,10 @@ def test_reopen_starts_an_epoch_where_the_old_close_no_longer_counts():
 
 
 def test_status_does_not_depend_on_the_order_events_arrive_in():
-    events = [FIRE, event("b1", "bump", fire="f1", station="grill"), event("c", "close"),
-              event("r", "reopen", epoch=1)]
+    events = [
+        FIRE,
+        event("b1", "bump", fire="f1", station="grill"),
+        event("c", "close"),
+        event("r", "reopen", epoch=1),
+    ]
     assert derive_status(events, False) == derive_status(list(reversed(events)), False)

@@ -45,17 +45,22 @@ def test_mixed_inclusive_and_exclusive_lines_are_taxed_in_separate_groups():
     totals = compute_totals(
         [line("a", 1000, Fraction(10), included=True), line("b", 1000, Fraction(10))], [], [], []
     )
-    assert [(t.included, t.base, t.tax) for t in totals.taxes] == [(False, 1000, 100),
-                                                                   (True, 1000, 91)]
+    assert [(t.included, t.base, t.tax) for t in totals.taxes] == [
+        (False, 1000, 100),
+        (True, 1000, 91),
+    ]
     assert totals.total == 2100
 
 
 def test_line_percent_discount_rounds_half_up_and_never_goes_below_zero():
     totals = compute_totals(
         [line("a", 1250), line("b", 450)],
-        [DiscountRule("d1", "a", percent=Fraction(15)),  # 187.5 → 188
-         DiscountRule("d2", "b", amount=9999)],  # clamped to the line
-        [], [],
+        [
+            DiscountRule("d1", "a", percent=Fraction(15)),  # 187.5 → 188
+            DiscountRule("d2", "b", amount=9999),
+        ],  # clamped to the line
+        [],
+        [],
     )
     assert totals.line_net == {"a": 1062, "b": 0}
     assert totals.discount == 188 + 450
@@ -64,7 +69,9 @@ def test_line_percent_discount_rounds_half_up_and_never_goes_below_zero():
 def test_order_discount_is_spread_by_largest_remainder_to_the_last_cent():
     totals = compute_totals(
         [line("a", 100), line("b", 100), line("c", 100)],
-        [DiscountRule("d", None, amount=100)], [], [],
+        [DiscountRule("d", None, amount=100)],
+        [],
+        [],
     )
     assert sorted(totals.line_net.values()) == [66, 67, 67]
     assert sum(totals.line_net.values()) == 200
