@@ -164,8 +164,11 @@ class Replica:
                     doc.apply_update(update)
                     progress = progress or doc.get_state() != before
         if len(waiting) > MAX_WAITING:
-            log.warning("%s: dropping %d updates whose dependencies never arrived",
-                        doc.guid, len(waiting) - MAX_WAITING)
+            log.warning(
+                "%s: dropping %d updates whose dependencies never arrived",
+                doc.guid,
+                len(waiting) - MAX_WAITING,
+            )
             del waiting[:-MAX_WAITING]
 
     async def _persist(self, guid: str, updates: list[bytes], origin: str) -> None:

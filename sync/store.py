@@ -15,12 +15,18 @@ Contract: one `DocStore` per file and per process; use it from one event loop.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
+import os
+import signal
 import sqlite3
 import time
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import aiosqlite
@@ -123,6 +129,9 @@ class DocStore:
         self._compact_wakeup = asyncio.Event()
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._merger: ProcessPoolExecutor | None = None
+        # Transactions that committed appends: one per group-commit batch (for /metrics).
+        self.commits = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -165,7 +174,9 @@ class DocStore:
             await conn.execute("PRAGMA foreign_keys = ON")
             await conn.execute("PRAGMA busy_timeout = 5000")
             await conn.executescript(_SCHEMA)
-            await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:
+                # Only a new store is written to here, so an existing one opens on a full disk.
+                await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             async with conn.execute(
                 "SELECT guid, kind, meta, created_at, closed_at FROM documents"
             ) as cur:
@@ -201,6 +212,8 @@ class DocStore:
         if writer is not None:
             await writer  # it drains what is pending, then returns
         await self._conn.close()
+        if self._merger is not None:
+            await asyncio.to_thread(self._merger.shutdown, cancel_futures=True)
 
     # -- registry ----------------------------------------------------------------------
 
@@ -250,7 +263,7 @@ class DocStore:
 
     def check_writable(self, guid: str) -> None:
         """Raise the error an append to `guid` would raise now, if any."""
-        if self._closing:
+        if self._closing or (self._tasks and self._tasks[0].done()):
             raise StoreUnavailable(f"the store {self.path} is closing")
         if self.document(guid).closed:
             raise DocumentClosed(f"document {guid!r} is closed and read-only")
@@ -317,7 +330,7 @@ class DocStore:
             return 0
         upto = tail[-1][0]
         parts = ([snapshot[0]] if snapshot else []) + [data for _, data in tail]
-        merged = merge_updates(*parts) if len(parts) > 1 else parts[0]
+        merged = await self._merge(parts) if len(parts) > 1 else parts[0]
         async with self._lock:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
@@ -334,10 +347,39 @@ class DocStore:
             except sqlite3.Error as exc:
                 await self._rollback()
                 raise _unavailable(self.path, f"compact {guid!r}", exc) from exc
+            except asyncio.CancelledError:
+                # close() cancels the compactor: leave no transaction open for the writer.
+                await self._rollback()
+                raise
             await self._conn.execute("PRAGMA incremental_vacuum")
         self._tail_counts[guid] = max(0, self._tail_counts.get(guid, 0) - len(tail))
         log.debug("compacted %s: %d updates into %d bytes", guid, len(tail), len(merged))
         return len(tail)
+
+    async def _merge(self, parts: list[bytes]) -> bytes:
+        """`merge_updates` in a worker process: it holds the GIL for tens of milliseconds
+        on a busy day's snapshot, which would stall every operation waiting on the loop."""
+        if self._merger is None:
+            self._merger = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=get_context("spawn"),
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
+            )
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._merger, merge_updates, *parts)
+        except BrokenProcessPool as exc:
+            self._merger = None
+            raise StoreUnavailable(f"the compaction worker of {self.path} died: {exc}") from exc
+
+    async def settings(self) -> dict[str, object]:
+        """The durability settings in force on the store's connection (for `posedge doctor`)."""
+        async with self._lock:
+            journal_mode = await self._scalar("PRAGMA journal_mode")
+            synchronous = await self._scalar("PRAGMA synchronous")
+        levels = {0: "off", 1: "normal", 2: "full", 3: "extra"}
+        return {"journal_mode": journal_mode, "synchronous": levels.get(synchronous, synchronous)}
 
     async def checkpoint(self) -> None:
         """Fold the WAL into the database file and truncate it."""
@@ -383,8 +425,8 @@ class DocStore:
     async def _rollback(self) -> None:
         try:
             await self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # no transaction was open
+        except Exception:  # no transaction was open, or the connection is gone
+            pass
 
     async def _write(self, doing: str, sql: str, params: Iterable[object]) -> None:
         if self._closing:
@@ -426,7 +468,8 @@ class DocStore:
                 )
                 last = int(await self._scalar("SELECT last_insert_rowid()"))  # type: ignore[arg-type]
                 await self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+                self.commits += 1
+            except Exception as exc:  # any failure fails this batch; the writer goes on
                 await self._rollback()
                 error = _unavailable(self.path, f"append {len(rows)} updates", exc)
                 log.error("%s", error, extra={"store": str(self.path)})
@@ -466,6 +509,18 @@ class DocStore:
                     if failures:
                         log.info("compaction works again after %d failures", failures)
                     failures = 0
+
+
+def _die_with_parent(parent: int) -> None:
+    """Compaction worker set-up: be killed when the daemon dies, however it dies.
+
+    A pool worker holds both ends of its own task queue, so it would otherwise outlive a
+    daemon killed with SIGKILL (and keep its stdio open).
+    """
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the daemon died before prctl took effect
+        os._exit(1)
 
 
 def _document_info(row: tuple) -> DocumentInfo:
