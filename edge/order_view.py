@@ -1,19 +1,26 @@
 """The derived view of an order: lines, totals, status, payments. Pure logic.
 
 `derive_order` reads the plain contents of one order map (as `Map.to_py()` gives them:
-numbers arrive as floats) and computes everything that is never stored. An entry that does
-not parse (a peer or client wrote something malformed) is left out and named in `ignored`,
-the same way on every node, so replicas still agree.
+write-once numbers arrive as floats, entries as JSON strings) and computes everything
+that is never stored. An entry that does not parse (a peer or client wrote something
+malformed) is left out and named in `ignored`, the same way on every node, so replicas
+still agree.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import TypeVar
 
 from .status import Event, Status, derive_status
 from .totals import DiscountRule, PricedLine, Totals, compute_totals
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,62 +128,68 @@ def _text(value: object, default: str | None = None) -> str:
     return value
 
 
-def _entries(order: dict, name: str) -> list[tuple[str, dict]]:
-    entries = order.get(name) or {}
-    return sorted(entries.items()) if isinstance(entries, dict) else []
+def decode_entry(value: object) -> dict:
+    """An entry as stored: a JSON object in a string (or, from a JS client, an object)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, dict):
+        raise ValueError(f"an entry must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_text(build: Callable[[str, dict], T], key: str, text: str) -> T | str:
+    """An entry parsed once (entries never change, and every operation derives its order
+    again); the reason, as a string, when it does not parse."""
+    try:
+        return build(key, decode_entry(text))
+    except _PARSE_ERRORS as exc:
+        return str(exc)
+
+
+def _section(
+    order: dict, name: str, build: Callable[[str, dict], T], ignored: list[str]
+) -> list[T]:
+    """Every entry of one of the order's maps that parses; the others are noted in `ignored`."""
+    entries = order.get(name)
+    parsed = []
+    for key, value in sorted(entries.items()) if isinstance(entries, dict) else ():
+        if isinstance(value, str):
+            result = _parse_text(build, key, value)
+        else:
+            try:
+                result = build(key, decode_entry(value))
+            except _PARSE_ERRORS as exc:
+                result = str(exc)
+        if isinstance(result, str):
+            ignored.append(f"{name}/{key}: {result}")
+        else:
+            parsed.append(result)
+    return parsed
+
+
+def _void(key: str, entry: dict) -> tuple[str, str]:
+    return key, str(entry.get("reason", ""))
 
 
 def derive_order(order: dict) -> OrderView:
     """Everything derived about one order, from its map's plain contents."""
     ignored: list[str] = []
-
-    def parse(section: str, key: str, build):
-        try:
-            return build()
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            ignored.append(f"{section}/{key}: {exc}")
-            return None
-
-    voids: dict[str, str] = {}
-    for key, entry in _entries(order, "voids"):
-        voids[key] = str(entry.get("reason", "")) if isinstance(entry, dict) else ""
-
-    events = []
-    for key, entry in _entries(order, "events"):
-        event = parse("events", key, lambda e=entry, k=key: _event(k, e))
-        if event is not None:
-            events.append(event)
-    events.sort(key=lambda e: (e.at, e.id))
+    voids = dict(_section(order, "voids", _void, ignored))
+    events = sorted(_section(order, "events", _event, ignored), key=lambda e: (e.at, e.id))
     fired_lines = {
         line_id for e in events if e.kind == "fire" for line_id in e.detail.get("lines", ())
     }
-
-    raw_lines = []
-    for key, entry in _entries(order, "lines"):
-        line = parse("lines", key, lambda e=entry, k=key: _line(k, e))
-        if line is not None:
-            raw_lines.append(line)
-
-    discounts = []
-    for key, entry in _entries(order, "discounts"):
-        discount = parse("discounts", key, lambda e=entry, k=key: _discount(k, e))
-        if discount is not None:
-            discounts.append(discount)
-
-    payments = []
-    for key, entry in _entries(order, "payments"):
-        payment = parse("payments", key, lambda e=entry, k=key: _payment(k, e))
-        if payment is not None:
-            payments.append(payment)
-
-    tips = []
-    for key, entry in _entries(order, "tips"):
-        tip = parse("tips", key, lambda e=entry, k=key: _tip(k, e))
-        if tip is not None:
-            tips.append(tip)
+    raw_lines = _section(order, "lines", _line, ignored)
+    discounts = _section(order, "discounts", _discount, ignored)
+    payments = _section(order, "payments", _payment, ignored)
+    tips = _section(order, "tips", _tip, ignored)
 
     counted = [
-        PricedLine(raw["id"], raw["gross"], Fraction(Decimal(raw["tax_rate"])), raw["tax_included"])
+        PricedLine(raw["id"], raw["gross"], _rate(raw["tax_rate"]), raw["tax_included"])
         for raw in raw_lines
         if raw["id"] not in voids
     ]
@@ -223,6 +236,11 @@ def derive_order(order: dict) -> OrderView:
         totals=totals,
         ignored=tuple(ignored),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _rate(text: str) -> Fraction:
+    return Fraction(Decimal(text))
 
 
 def _is_int(value: object) -> bool:

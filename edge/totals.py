@@ -69,11 +69,16 @@ class Totals:
 
 def round_half_up(value: Fraction) -> int:
     """Round a non-negative Fraction to the nearest integer, halves up."""
-    return int((value * 2 + 1) // 2)
+    return _divide_half_up(value.numerator, value.denominator)
+
+
+def _divide_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half up, in integers (Fraction arithmetic is slow)."""
+    return (2 * numerator + denominator) // (2 * denominator)
 
 
 def _percent_of(amount: int, percent: Fraction) -> int:
-    return round_half_up(amount * percent / 100)
+    return _divide_half_up(amount * percent.numerator, 100 * percent.denominator)
 
 
 def _spread(amount: int, weights: dict[str, int]) -> dict[str, int]:
@@ -123,8 +128,10 @@ def compute_totals(
         groups[key] = groups.get(key, 0) + net[line.id]
     taxes = []
     for (rate, included), base in sorted(groups.items()):
-        divisor = 100 + rate if included else 100
-        taxes.append(TaxAmount(rate, included, base, round_half_up(base * rate / divisor)))
+        # base × r / (100 + r) when included, base × r / 100 when added; r = num / den
+        num, den = rate.numerator, rate.denominator
+        divisor = 100 * den + num if included else 100 * den
+        taxes.append(TaxAmount(rate, included, base, _divide_half_up(base * num, divisor)))
 
     subtotal = sum(line.gross for line in lines)
     discount = subtotal - sum(net.values())

@@ -58,10 +58,16 @@ class Replica:
         self._captured: dict[str, list[bytes]] = {}
         self._waiting: dict[str, list[bytes]] = {}
         self._listeners: list[UpdateListener] = []
+        self._remote_change_listeners: list[Callable[[str], None]] = []
 
     def add_listener(self, listener: UpdateListener) -> None:
         """Call `listener` after each durable update."""
         self._listeners.append(listener)
+
+    def add_remote_change_listener(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(guid)` the moment an update from elsewhere changes a live Doc,
+        before it is stored (for caches of what the Doc holds)."""
+        self._remote_change_listeners.append(listener)
 
     async def create(self, guid: str, kind: str, meta: dict | None = None) -> Doc:
         """Register a document if it is new, and return its live Doc."""
@@ -140,6 +146,9 @@ class Replica:
         self._integrate_waiting(doc, waiting)
         updates = list(captured)
         captured.clear()
+        if updates:
+            for listener in self._remote_change_listeners:
+                listener(guid)
         await self._persist(guid, updates, origin)
         return bool(updates)
 

@@ -22,6 +22,7 @@ import os
 import signal
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     guid     TEXT PRIMARY KEY REFERENCES documents(guid),
+    codec    TEXT NOT NULL,  -- 'zlib': data is the zlib-compressed merged update
     data     BLOB NOT NULL,
     upto_seq INTEGER NOT NULL
 );
@@ -71,7 +73,11 @@ MAX_BATCH = 512
 """Most appends written in one transaction."""
 
 DEFAULT_COMPACT_AFTER = 1000
-"""A document is compacted once this many updates sit in its tail."""
+"""A document is compacted once this many updates sit in its tail, and they add up to at
+least half its compressed snapshot: rewriting the snapshot then costs a bounded share of
+what was appended, however large the day has grown."""
+
+SNAPSHOT_CODEC = "zlib"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,8 @@ class DocStore:
         self._lock = asyncio.Lock()  # one transaction at a time on the one connection
         self._docs: dict[str, DocumentInfo] = {}
         self._tail_counts: dict[str, int] = {}
+        self._tail_bytes: dict[str, int] = {}
+        self._snapshot_bytes: dict[str, int] = {}
         self._failed: set[str] = set()
         self._pending: list[_PendingAppend] = []
         self._wakeup = asyncio.Event()
@@ -182,8 +190,13 @@ class DocStore:
             ) as cur:
                 for row in await cur.fetchall():
                     self._docs[row[0]] = _document_info(row)
-            async with conn.execute("SELECT guid, count(*) FROM updates GROUP BY guid") as cur:
-                self._tail_counts = {guid: n for guid, n in await cur.fetchall()}
+            for guid, count, size in await conn.execute_fetchall(
+                "SELECT guid, count(*), sum(length(data)) FROM updates GROUP BY guid"
+            ):
+                self._tail_counts[guid], self._tail_bytes[guid] = count, size
+            self._snapshot_bytes = dict(
+                await conn.execute_fetchall("SELECT guid, length(data) FROM snapshots")
+            )
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
                 raise _unavailable(self.path, "open the store", exc) from exc
@@ -191,10 +204,8 @@ class DocStore:
                 f"{self.path} is not a readable posedge store: {exc} "
                 "(restore it from a backup or move it aside)"
             ) from exc
-        for guid, count in self._tail_counts.items():
-            if count >= self._compact_after:
-                self._to_compact.add(guid)
-                self._compact_wakeup.set()
+        for guid in self._tail_counts:
+            self._consider_compaction(guid)
 
     async def close(self) -> None:
         """Write every pending append, stop the background tasks, close the file.
@@ -290,18 +301,35 @@ class DocStore:
         self.document(guid)
         async with self._lock:
             try:
-                async with self._conn.execute(
-                    "SELECT data FROM snapshots WHERE guid = ?", (guid,)
-                ) as cur:
-                    snapshot = await cur.fetchone()
-                async with self._conn.execute(
-                    "SELECT data FROM updates WHERE guid = ? ORDER BY seq", (guid,)
-                ) as cur:
-                    tail = [row[0] for row in await cur.fetchall()]
+                snapshot = await self._snapshot(guid)
+                tail = [
+                    row[0]
+                    for row in await self._conn.execute_fetchall(
+                        "SELECT data FROM updates WHERE guid = ? ORDER BY seq", (guid,)
+                    )
+                ]
             except sqlite3.Error as exc:
                 raise _unavailable(self.path, f"read {guid!r}", exc) from exc
         self._failed.discard(guid)
-        return ([snapshot[0]] if snapshot else []) + tail
+        if snapshot is None:
+            return tail
+        try:  # zlib lets go of the GIL, so the loop runs on while a big day inflates
+            update = await asyncio.to_thread(zlib.decompress, snapshot[0])
+        except zlib.error as exc:
+            raise StoreCorrupt(f"{self.path}: the snapshot of {guid!r} is damaged: {exc}") from exc
+        return [update, *tail]
+
+    async def _snapshot(self, guid: str) -> tuple[bytes, int] | None:
+        """The compressed snapshot of `guid` and the last seq it holds (call under the lock)."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT codec, data, upto_seq FROM snapshots WHERE guid = ?", (guid,)
+        )
+        if not rows:
+            return None
+        codec, data, upto = rows[0]
+        if codec != SNAPSHOT_CODEC:
+            raise StoreCorrupt(f"{self.path}: snapshot of {guid!r} has unknown codec {codec!r}")
+        return data, upto
 
     async def updates_since(self, guid: str, seq: int) -> list[tuple[int, bytes]]:
         """Tail updates of `guid` with a sequence number above `seq` (not the snapshot)."""
@@ -318,27 +346,22 @@ class DocStore:
         """Merge the snapshot and tail of `guid` into one snapshot; return updates merged."""
         self.document(guid)
         async with self._lock:
-            async with self._conn.execute(
-                "SELECT data, upto_seq FROM snapshots WHERE guid = ?", (guid,)
-            ) as cur:
-                snapshot = await cur.fetchone()
-            async with self._conn.execute(
+            snapshot = await self._snapshot(guid)
+            tail = await self._conn.execute_fetchall(
                 "SELECT seq, data FROM updates WHERE guid = ? ORDER BY seq", (guid,)
-            ) as cur:
-                tail = await cur.fetchall()
+            )
         if not tail:
             return 0
         upto = tail[-1][0]
-        parts = ([snapshot[0]] if snapshot else []) + [data for _, data in tail]
-        merged = await self._merge(parts) if len(parts) > 1 else parts[0]
+        merged = await self._merge(snapshot[0] if snapshot else None, [d for _, d in tail])
         async with self._lock:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
                 await self._conn.execute(
-                    "INSERT INTO snapshots (guid, data, upto_seq) VALUES (?, ?, ?) "
-                    "ON CONFLICT (guid) DO UPDATE SET data = excluded.data, "
-                    "upto_seq = excluded.upto_seq",
-                    (guid, merged, upto),
+                    "INSERT INTO snapshots (guid, codec, data, upto_seq) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (guid) DO UPDATE SET codec = excluded.codec, "
+                    "data = excluded.data, upto_seq = excluded.upto_seq",
+                    (guid, SNAPSHOT_CODEC, merged, upto),
                 )
                 await self._conn.execute(
                     "DELETE FROM updates WHERE guid = ? AND seq <= ?", (guid, upto)
@@ -351,14 +374,19 @@ class DocStore:
                 # close() cancels the compactor: leave no transaction open for the writer.
                 await self._rollback()
                 raise
-            await self._conn.execute("PRAGMA incremental_vacuum")
+            # Through sqlite3_exec: the sqlite3 module steps a pragma once, and each step of
+            # incremental_vacuum frees a single page.
+            await self._conn.executescript("PRAGMA incremental_vacuum;")
         self._tail_counts[guid] = max(0, self._tail_counts.get(guid, 0) - len(tail))
+        merged_bytes = sum(len(d) for _, d in tail)
+        self._tail_bytes[guid] = max(0, self._tail_bytes.get(guid, 0) - merged_bytes)
+        self._snapshot_bytes[guid] = len(merged)
         log.debug("compacted %s: %d updates into %d bytes", guid, len(tail), len(merged))
         return len(tail)
 
-    async def _merge(self, parts: list[bytes]) -> bytes:
-        """`merge_updates` in a worker process: it holds the GIL for tens of milliseconds
-        on a busy day's snapshot, which would stall every operation waiting on the loop."""
+    async def _merge(self, snapshot: bytes | None, tail: list[bytes]) -> bytes:
+        """The new compressed snapshot, made in a worker process: `merge_updates` holds the
+        GIL for tens of milliseconds on a busy day, which would stall every operation."""
         if self._merger is None:
             self._merger = ProcessPoolExecutor(
                 max_workers=1,
@@ -368,7 +396,7 @@ class DocStore:
             )
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._merger, merge_updates, *parts)
+            return await loop.run_in_executor(self._merger, _merged_snapshot, snapshot, tail)
         except BrokenProcessPool as exc:
             self._merger = None
             raise StoreUnavailable(f"the compaction worker of {self.path} died: {exc}") from exc
@@ -384,7 +412,10 @@ class DocStore:
     async def checkpoint(self) -> None:
         """Fold the WAL into the database file and truncate it."""
         async with self._lock:
-            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                await self._conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                raise _unavailable(self.path, "checkpoint the WAL", exc) from exc
 
     # -- link progress -----------------------------------------------------------------
 
@@ -459,15 +490,15 @@ class DocStore:
                 rows.append(item)
         if not rows:
             return
+        values = ", ".join(["(?, ?)"] * len(rows))
+        params = [value for item in rows for value in (item.guid, item.data)]
         async with self._lock:
             try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                await self._conn.executemany(
-                    "INSERT INTO updates (guid, data) VALUES (?, ?)",
-                    [(item.guid, item.data) for item in rows],
+                # One statement in autocommit mode is one transaction, committed (fsync'd,
+                # synchronous=FULL) when it returns: a single trip to the SQLite thread.
+                returned = await self._conn.execute_fetchall(
+                    f"INSERT INTO updates (guid, data) VALUES {values} RETURNING seq", params
                 )
-                last = int(await self._scalar("SELECT last_insert_rowid()"))  # type: ignore[arg-type]
-                await self._conn.execute("COMMIT")
                 self.commits += 1
             except Exception as exc:  # any failure fails this batch; the writer goes on
                 await self._rollback()
@@ -478,17 +509,23 @@ class DocStore:
                     if not item.done.done():
                         item.done.set_exception(error)
                 return
-        # Inside one IMMEDIATE transaction on the only writer, AUTOINCREMENT hands out
-        # consecutive sequence numbers.
-        first = last - len(rows) + 1
-        for offset, item in enumerate(rows):
+        # Rows are inserted in VALUES order and AUTOINCREMENT only grows, so the sorted
+        # sequence numbers match the rows (RETURNING itself promises no order).
+        for seq, item in zip(sorted(row[0] for row in returned), rows, strict=True):
             if not item.done.done():
-                item.done.set_result(first + offset)
-            count = self._tail_counts.get(item.guid, 0) + 1
-            self._tail_counts[item.guid] = count
-            if count >= self._compact_after:
-                self._to_compact.add(item.guid)
-                self._compact_wakeup.set()
+                item.done.set_result(seq)
+            self._tail_counts[item.guid] = self._tail_counts.get(item.guid, 0) + 1
+            self._tail_bytes[item.guid] = self._tail_bytes.get(item.guid, 0) + len(item.data)
+        for guid in {item.guid for item in rows}:
+            self._consider_compaction(guid)
+
+    def _consider_compaction(self, guid: str) -> None:
+        tail_bytes = self._tail_bytes.get(guid, 0)
+        if self._tail_counts.get(
+            guid, 0
+        ) >= self._compact_after and 2 * tail_bytes >= self._snapshot_bytes.get(guid, 0):
+            self._to_compact.add(guid)
+            self._compact_wakeup.set()
 
     async def _compact_loop(self) -> None:
         failures = 0
@@ -509,6 +546,12 @@ class DocStore:
                     if failures:
                         log.info("compaction works again after %d failures", failures)
                     failures = 0
+
+
+def _merged_snapshot(snapshot: bytes | None, tail: list[bytes]) -> bytes:
+    """Runs in the compaction worker: merge a compressed snapshot and its tail, compress."""
+    parts = ([zlib.decompress(snapshot)] if snapshot else []) + tail
+    return zlib.compress(merge_updates(*parts) if len(parts) > 1 else parts[0], 6)
 
 
 def _die_with_parent(parent: int) -> None:

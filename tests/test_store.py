@@ -134,6 +134,24 @@ async def test_compact_leaves_one_snapshot_and_the_newer_tail(db):
     assert content(loaded) == author.map.to_py()
 
 
+async def test_compaction_stores_a_compressed_snapshot_and_frees_the_merged_pages(db):
+    author = Author()
+    async with opened(db) as store:
+        await store.register(GUID, "orders")
+        for i in range(400):
+            await store.append(GUID, author.put(f"order-{i}", f"Classic Burger with cheese {i}"))
+        raw_bytes = query(db, "SELECT sum(length(data)) FROM updates")[0][0]
+        await store.compact(GUID)
+        await store.checkpoint()
+        ((codec, stored),) = query(db, "SELECT codec, length(data) FROM snapshots")
+        free_pages = query(db, "PRAGMA freelist_count")[0][0]
+        loaded = await store.load(GUID)
+    assert codec == "zlib"
+    assert stored < raw_bytes / 2
+    assert free_pages == 0
+    assert content(loaded) == author.map.to_py()
+
+
 async def test_compact_of_an_empty_tail_changes_nothing(db):
     author = Author()
     async with opened(db) as store:
