@@ -16,7 +16,6 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,14 +43,18 @@ from .errors import (
 from .order_cache import OrderCache, OrderDraft
 from .order_view import OrderView, decode_entry, derive_order
 from .status import Status, current_epoch
+from .validation import (
+    MAX_AMOUNT,
+    MAX_QTY,
+    require_int,
+    require_key,
+    require_percent,
+    require_text,
+)
 
 CHANNELS = ("counter", "dine_in", "takeaway", "delivery", "drive_thru", "kiosk", "online")
 CASH_TENDERS = ("cash",)
 _ORDER_ID = re.compile(r"^(\d{8})-[0-9a-f]{8}$")
-_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-MAX_QTY = 999
-MAX_AMOUNT = 10_000_000_00  # ten million in major units: far above any single sale
-MAX_TEXT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,42 +83,6 @@ def new_entry_id() -> str:
     the OS saves a system call per entry.
     """
     return base64.urlsafe_b64encode(_entry_ids.getrandbits(48).to_bytes(6, "big")).decode()
-
-
-def _int(value: object, field: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(field, f"must be an integer, not {value!r}")
-    if not low <= value <= high:
-        raise InvalidInput(field, f"must be between {low} and {high}, not {value}")
-    return value
-
-
-def _text(value: object, field: str, *, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, "must be a non-empty string")
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(field, f"must be at most {MAX_TEXT} characters")
-    return value
-
-
-def _key(value: object, field: str) -> str:
-    if not isinstance(value, str) or not _KEY.match(value):
-        raise InvalidInput(field, "must be 1-64 characters of letters, digits and . _ : -")
-    return value
-
-
-def _percent(value: object, field: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInput(field, f'must be a decimal string such as "10" or "12.5", not {value!r}')
-    try:
-        percent = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidInput(field, f"not a number: {value!r}") from None
-    if not percent.is_finite() or not 0 < percent <= 100:
-        raise InvalidInput(field, "must be more than 0 and at most 100")
-    return str(percent)
 
 
 def _editable(view: OrderView, doing: str) -> None:
@@ -263,8 +230,8 @@ class OrderBook:
         """Open a new order on today's business day; it gets the next number of this node."""
         if channel not in CHANNELS:
             raise InvalidInput("/channel", f"must be one of {', '.join(CHANNELS)}")
-        table = _text(table, "/table", optional=True)
-        guests = _int(guests, "/guests", 0, 99)
+        table = require_text(table, "/table", optional=True)
+        guests = require_int(guests, "/guests", 0, 99)
         day = self.business_date()
         guid = self.day_guid(day)
         doc = await self.replica.create(guid, "orders", {"business_date": day.isoformat()})
@@ -312,8 +279,8 @@ class OrderBook:
         note: str | None = None,
     ) -> tuple[OrderView, str]:
         """Add a line, copying name, price, tax and station from the catalog."""
-        qty = _int(qty, "/qty", 1, MAX_QTY)
-        note = _text(note, "/note", optional=True)
+        qty = require_int(qty, "/qty", 1, MAX_QTY)
+        note = require_text(note, "/note", optional=True)
         if isinstance(modifiers, str) or not isinstance(modifiers, Sequence):
             raise InvalidInput("/modifiers", "must be a list of modifier codes")
         catalog = await self.catalog()
@@ -353,7 +320,7 @@ class OrderBook:
 
     async def void_line(self, actor: Actor, order_id: str, line_id: str, reason: str) -> OrderView:
         """Void a line (with a reason); a fired line's void reaches the kitchen."""
-        reason = _text(reason, "/reason")
+        reason = require_text(reason, "/reason")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
@@ -380,11 +347,11 @@ class OrderBook:
         """Discount a line or the whole order, by an amount or a percent."""
         if (amount is None) == (percent is None):
             raise InvalidInput("/amount", "give either an amount or a percent")
-        entry: dict[str, Any] = {"reason": _text(reason, "/reason"), "line": line_id}
+        entry: dict[str, Any] = {"reason": require_text(reason, "/reason"), "line": line_id}
         if amount is not None:
-            entry["amount"] = _int(amount, "/amount", 1, MAX_AMOUNT)
+            entry["amount"] = require_int(amount, "/amount", 1, MAX_AMOUNT)
         else:
-            entry["percent"] = _percent(percent, "/percent")
+            entry["percent"] = require_percent(percent, "/percent")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
@@ -414,11 +381,11 @@ class OrderBook:
 
         Cash may exceed the balance (the view shows the change due); other tenders may not.
         """
-        key = _key(key, "/key")
-        tender = _key(tender, "/tender")
-        amount = _int(amount, "/amount", 1, MAX_AMOUNT)
-        tip = _int(tip, "/tip", 0, MAX_AMOUNT)
-        reference = _text(reference, "/reference", optional=True)
+        key = require_key(key, "/key")
+        tender = require_key(tender, "/tender")
+        amount = require_int(amount, "/amount", 1, MAX_AMOUNT)
+        tip = require_int(tip, "/tip", 0, MAX_AMOUNT)
+        reference = require_text(reference, "/reference", optional=True)
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
@@ -464,8 +431,8 @@ class OrderBook:
 
         Allowed on closed orders too: tips are often entered after closing.
         """
-        key = _key(key, "/key")
-        amount = _int(amount, "/amount", 1, MAX_AMOUNT)
+        key = require_key(key, "/key")
+        amount = require_int(amount, "/amount", 1, MAX_AMOUNT)
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
@@ -553,7 +520,7 @@ class OrderBook:
 
     async def void_order(self, actor: Actor, order_id: str, reason: str) -> OrderView:
         """Void the whole order; refused once money was taken (refund it first)."""
-        reason = _text(reason, "/reason")
+        reason = require_text(reason, "/reason")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
@@ -580,7 +547,7 @@ class OrderBook:
         """Reopen a closed order (managers only); starts a new epoch of its status."""
         if not actor.manager:
             raise ManagerRequired("only a manager can reopen an order")
-        reason = _text(reason, "/reason")
+        reason = require_text(reason, "/reason")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view

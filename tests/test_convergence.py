@@ -105,6 +105,9 @@ async def run_scenario(root: Path, steps: list[tuple], seed: int) -> dict[str, d
             {v.id: v.to_dict() for v in await r.book.list_orders(dt.date(2026, 11, 20))}
             for r in replicas
         ]
+        for replica, view in zip(replicas, views, strict=True):
+            for order_id, derived in view.items():  # the order cache saw every remote update
+                assert (await replica.book.get(order_id)).to_dict() == derived
         assert set(views[0]) == set(order_ids)
         assert views[1] == views[0]
         assert views[2] == views[0]

@@ -435,15 +435,21 @@ async def append_until_full(store: DocStore, author: Author, acked: list[bytes])
     raise AssertionError("100 appends of 4 KiB fit on a full 512 KiB disk")
 
 
+async def five_paid_orders(store: DocStore, author: Author) -> list[bytes]:
+    """Register the document and append five acknowledged updates; return them."""
+    await store.register(GUID, "orders")
+    acked = []
+    for i in range(5):
+        acked.append(author.put(f"A-{i:03d}", "paid"))
+        await store.append(GUID, acked[-1])
+    return acked
+
+
 async def test_full_disk_fails_append_then_recovers_after_reload(small_disk):
     path = small_disk / "orders.db"
     author = Author()
-    acked: list[bytes] = []
     async with opened(path) as store:
-        await store.register(GUID, "orders")
-        for i in range(5):
-            acked.append(author.put(f"A-{i:03d}", "paid"))
-            await store.append(GUID, acked[-1])
+        acked = await five_paid_orders(store, author)
         filler = fill(small_disk)
         message = await append_until_full(store, author, acked)
         assert "disk is full" in message and "free disk space" in message, message
@@ -466,12 +472,8 @@ async def test_full_disk_fails_append_then_recovers_after_reload(small_disk):
 async def test_store_opens_and_reads_on_a_full_disk(small_disk):
     path = small_disk / "orders.db"
     author = Author()
-    acked: list[bytes] = []
     async with opened(path) as store:
-        await store.register(GUID, "orders")
-        for i in range(5):
-            acked.append(author.put(f"A-{i:03d}", "paid"))
-            await store.append(GUID, acked[-1])
+        acked = await five_paid_orders(store, author)
         fill(small_disk)
         await append_until_full(store, author, acked)
     async with opened(path) as store:
