@@ -8,6 +8,8 @@ import errno
 import os
 import sqlite3
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -516,3 +518,65 @@ async def test_newer_schema_raises_store_corrupt(db):
     conn.close()
     with pytest.raises(StoreCorrupt, match="newer"):
         await DocStore.open(db)
+
+
+COMPACTING_CHILD = """
+import asyncio, sys
+from pathlib import Path
+from pycrdt import Doc, Map
+from sync.store import DocStore
+
+async def main():
+    store = await DocStore.open(Path(sys.argv[1]))
+    await store.register("g", "orders")
+    doc = Doc()
+    updates = []
+    doc.observe(lambda event: updates.append(event.update))
+    for i in range(20):
+        doc.get("orders", type=Map)[f"k{i}"] = i
+    for update in updates:
+        await store.append("g", update)
+    await store.compact("g")  # spawns the compaction worker
+    print("compacted", flush=True)
+    await asyncio.sleep(60)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(p) for p in path.read_text().split()} if path.exists() else set()
+
+
+def test_compaction_worker_dies_when_the_daemon_is_killed(tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(COMPACTING_CHILD)
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "orders.db")],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    try:
+        assert child.stdout.readline().strip() == "compacted"
+        helpers = children(child.pid)
+        assert helpers, "the compaction worker should be a child of the store's process"
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+        child.stdout.close()
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = [pid for pid in helpers if running(pid)]
+    assert not alive, f"helpers outlived the killed store process: {alive}"
