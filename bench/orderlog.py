@@ -49,6 +49,7 @@ from edge.clock import HybridClock
 from edge.daemon import freeze_startup_objects, utc_now
 from edge.order_view import OrderView
 from edge.orderbook import Actor, NodeIdentity, OrderBook, new_entry_id
+from sync.errors import StoreUnavailable
 from sync.replica import Replica
 from sync.store import DocStore
 
@@ -417,7 +418,7 @@ async def build_day(path: Path, args: argparse.Namespace) -> dict:
         try:
             await domain.store.checkpoint()
             checkpoint_error = None
-        except sqlite3.Error as exc:
+        except StoreUnavailable as exc:
             # Reported, not hidden: closing the store below still folds the WAL in.
             checkpoint_error = f"{type(exc).__name__}: {exc}"
         doc = domain.book.replica.loaded(guid)

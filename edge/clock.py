@@ -24,7 +24,7 @@ def parse_hlc(text: str) -> tuple[int, int, str]:
     if not stamp.endswith("Z") or len(counter) < 4:
         raise ValueError(f"not an HLC timestamp: {text!r}")
     seconds, millis = stamp[:-1].split(".")
-    moment = dt.datetime.strptime(seconds, _HLC_FORMAT).replace(tzinfo=dt.UTC)
+    moment = dt.datetime.fromisoformat(seconds).replace(tzinfo=dt.UTC)
     return int(moment.timestamp()) * 1000 + int(millis), int(counter), node
 
 

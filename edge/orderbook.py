@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from pycrdt import Doc, Map
 
 from sync.errors import DocumentClosed, UnknownDocument
-from sync.replica import Replica
+from sync.replica import Replica, root_map_contents
 
 from .catalog import Catalog, read_catalog, write_catalog
 from .clock import HybridClock, business_date
@@ -41,7 +41,7 @@ from .errors import (
     UnknownOrder,
 )
 from .order_cache import OrderCache, OrderDraft
-from .order_view import OrderView, decode_entry, derive_order
+from .order_view import OrderView, derive_order
 from .status import Status, current_epoch
 from .validation import (
     MAX_AMOUNT,
@@ -135,9 +135,13 @@ class OrderBook:
         today = self.day_guid(self.business_date())
         if self._day_exists(today):
             day = await self.replica.open(today)
-            for order in day.get("orders", type=Map).to_py().values():
-                for stamp in _timestamps(order):
-                    self.clock.observe(stamp)
+            stamps = [
+                stamp
+                for order in root_map_contents(day, "orders").values()
+                for stamp in _timestamps(order)
+            ]
+            if stamps:  # HLC text sorts in time order, so the largest is the latest
+                self.clock.observe(max(stamps))
 
     def _forget_catalog(self) -> None:
         self._catalog = None
@@ -212,9 +216,7 @@ class OrderBook:
         guid = self.day_guid(day or self.business_date())
         if not self._day_exists(guid):
             return []
-        doc = await self.replica.open(guid)
-        with doc.transaction():
-            orders = doc.get("orders", type=Map).to_py()
+        orders = root_map_contents(await self.replica.open(guid), "orders")
         return sorted((derive_order(o) for o in orders.values()), key=lambda v: v.opened_at)
 
     # -- operations --------------------------------------------------------------------
@@ -593,12 +595,17 @@ def _highest_number(doc: Doc, letter: str) -> int:
     return highest
 
 
+_HLC_TEXT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/\d{4}/[^/\"]+"
+_HLC = re.compile(_HLC_TEXT)
+_ENTRY_AT = re.compile(f'"at":"({_HLC_TEXT})"')
+
+
 def _timestamps(order: dict) -> list[str]:
+    """Every well-formed HLC timestamp in an order (found in entries' JSON text directly:
+    decoding tens of thousands of entries at start-up would cost far more)."""
     stamps = [order.get("opened_at")]
     for section in ("lines", "voids", "discounts", "payments", "tips", "events"):
         for value in (order.get(section) or {}).values():
-            try:
-                stamps.append(decode_entry(value).get("at"))
-            except ValueError:
-                continue  # a malformed entry has no timestamp to respect
-    return [s for s in stamps if isinstance(s, str) and "/" in s]
+            found = _ENTRY_AT.search(value) if isinstance(value, str) else None
+            stamps.append(found.group(1) if found else None)
+    return [s for s in stamps if isinstance(s, str) and _HLC.fullmatch(s)]

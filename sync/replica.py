@@ -10,12 +10,13 @@ Contract: every Doc lives on the event loop thread that owns the Replica.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from pycrdt import Doc, TransactionEvent, get_update
+from pycrdt import Doc, Map, TransactionEvent, get_update
 
 from .errors import InvalidUpdate, StoreUnavailable
 from .store import DocStore, DocumentInfo
@@ -194,6 +195,23 @@ class Replica:
                     listener(guid, update, origin)
                 except Exception:
                     log.exception("update listener %r failed", listener)
+
+
+def root_map_contents(doc: Doc, name: str) -> dict:
+    """The plain contents of the root map `name`, read in one transaction.
+
+    Yrs serialises the whole map to JSON in Rust about five times faster than `Map.to_py`
+    walks it in Python (a 5,000-order day: ~110 ms instead of ~700 ms). That goes through
+    pycrdt's integrated map, not its public API; pycrdt is pinned below 0.15 for it, and the
+    public walk is used if the internals ever change. Numbers may come back as ints.
+    """
+    root = doc.get(name, type=Map)
+    with doc.transaction() as txn:
+        try:
+            text = root.integrated.to_json(txn._txn)
+        except AttributeError:
+            return root.to_py() or {}
+    return json.loads(text)
 
 
 def check_update(update: bytes) -> None:

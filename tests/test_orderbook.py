@@ -249,3 +249,21 @@ async def test_a_closed_business_day_is_read_only(book, clock, cashier):
     assert await book.get(order.id) == before
     clock.advance(days=1)
     assert (await book.open_order(cashier)).business_date == "2026-11-21"
+
+
+async def test_a_restart_with_the_wall_clock_set_back_keeps_time_moving_forward(
+    tmp_path, clock, cashier
+):
+    store = await DocStore.open(tmp_path / "o.db")
+    book = await make_book(store, clock)
+    first = await book.open_order(cashier)
+    view, _ = await book.add_line(cashier, first.id, sku="SODA")
+    await store.close()
+    clock.advance(minutes=-30)  # the node restarts with its clock half an hour slow
+    store = await DocStore.open(tmp_path / "o.db")
+    try:
+        book = await make_book(store, clock)
+        second = await book.open_order(cashier)
+    finally:
+        await store.close()
+    assert second.opened_at > view.lines[0].at > first.opened_at
