@@ -14,7 +14,6 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from importlib import resources
 
 from pycrdt import Doc, Map
@@ -34,10 +33,6 @@ class TaxRate:
     id: str
     name: str
     rate: str  # percent as a decimal string, e.g. "8.875"
-
-    @property
-    def fraction(self) -> Fraction:
-        return Fraction(Decimal(self.rate))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,9 @@ from .totals import DiscountRule, PricedLine, Totals, compute_totals
 
 T = TypeVar("T")
 
+ENTRY_SECTIONS = ("lines", "voids", "discounts", "payments", "tips", "events")
+"""The maps of immutable entries every order holds, created with it."""
+
 
 @dataclass(frozen=True, slots=True)
 class LineView:
@@ -189,7 +192,7 @@ def derive_order(order: dict) -> OrderView:
     tips = _section(order, "tips", _tip, ignored)
 
     counted = [
-        PricedLine(raw["id"], raw["gross"], _rate(raw["tax_rate"]), raw["tax_included"])
+        PricedLine(raw["id"], raw["gross"], _fraction(raw["tax_rate"]), raw["tax_included"])
         for raw in raw_lines
         if raw["id"] not in voids
     ]
@@ -200,7 +203,7 @@ def derive_order(order: dict) -> OrderView:
                 d.id,
                 d.line,
                 d.amount,
-                None if d.percent is None else Fraction(Decimal(d.percent)),
+                None if d.percent is None else _fraction(d.percent),
             )
             for d in discounts
         ],
@@ -224,7 +227,7 @@ def derive_order(order: dict) -> OrderView:
         business_date=_text(order.get("business_date"), ""),
         channel=_text(order.get("channel"), "counter"),
         table=order.get("table") if isinstance(order.get("table"), str) else None,
-        guests=as_int(order.get("guests", 0)) if _is_int(order.get("guests", 0)) else 0,
+        guests=_int_or_zero(order.get("guests", 0)),
         opened_at=_text(order.get("opened_at"), ""),
         opened_by=_text(order.get("opened_by"), ""),
         status=derive_status(events, fully_paid),
@@ -239,16 +242,16 @@ def derive_order(order: dict) -> OrderView:
 
 
 @functools.lru_cache(maxsize=256)
-def _rate(text: str) -> Fraction:
+def _fraction(text: str) -> Fraction:
+    """A decimal percent such as "8.875" as an exact Fraction (rates and percents recur)."""
     return Fraction(Decimal(text))
 
 
-def _is_int(value: object) -> bool:
+def _int_or_zero(value: object) -> int:
     try:
-        as_int(value)
+        return as_int(value)
     except ValueError:
-        return False
-    return True
+        return 0
 
 
 def _event(key: str, entry: dict) -> Event:

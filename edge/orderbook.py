@@ -41,7 +41,7 @@ from .errors import (
     UnknownOrder,
 )
 from .order_cache import OrderCache, OrderDraft
-from .order_view import OrderView, derive_order
+from .order_view import ENTRY_SECTIONS, OrderView, derive_order
 from .status import Status, current_epoch
 from .validation import (
     MAX_AMOUNT,
@@ -113,7 +113,7 @@ class OrderBook:
         self._next_number: dict[str, int] = {}
         self._catalog: Catalog | None = None
         self._cache = OrderCache()
-        replica.add_remote_change_listener(self._cache.drop_document)
+        replica.add_remote_change_listener(self._on_remote_change)
 
     # -- documents ---------------------------------------------------------------------
 
@@ -129,22 +129,23 @@ class OrderBook:
         return business_date(self._now(), self.zone, self.rollover_hour)
 
     async def start(self) -> None:
-        """Open the catalog and today's orders, and move the clock past what they hold."""
-        doc = await self.replica.create(self.catalog_guid, "catalog")
-        doc.observe(lambda _event: self._forget_catalog())
+        """Open the catalog and today's orders; move the clock past what they hold and the
+        order counter past the numbers this node already gave out."""
+        await self.replica.create(self.catalog_guid, "catalog")
         today = self.day_guid(self.business_date())
         if self._day_exists(today):
-            day = await self.replica.open(today)
-            stamps = [
-                stamp
-                for order in root_map_contents(day, "orders").values()
-                for stamp in _timestamps(order)
-            ]
+            orders = root_map_contents(await self.replica.open(today), "orders")
+            stamps = [stamp for order in orders.values() for stamp in _timestamps(order)]
             if stamps:  # HLC text sorts in time order, so the largest is the latest
                 self.clock.observe(max(stamps))
+            self._next_number[today] = _highest_number(orders, self.node.letter) + 1
 
-    def _forget_catalog(self) -> None:
-        self._catalog = None
+    def _on_remote_change(self, guid: str) -> None:
+        """A peer's update changed a live Doc: what was derived from it is stale."""
+        if guid == self.catalog_guid:
+            self._catalog = None
+        else:
+            self._cache.drop_document(guid)
 
     async def catalog(self) -> Catalog:
         """The current catalog (parsed once per change of the catalog doc)."""
@@ -155,6 +156,7 @@ class OrderBook:
     async def import_catalog(self, data: dict) -> Catalog:
         """Write catalog entries (items, taxes, stations, settings) into the catalog doc."""
         await self.replica.transact(self.catalog_guid, lambda doc: write_catalog(doc, data))
+        self._catalog = None
         return await self.catalog()
 
     def _day_exists(self, guid: str) -> bool:
@@ -237,8 +239,9 @@ class OrderBook:
         day = self.business_date()
         guid = self.day_guid(day)
         doc = await self.replica.create(guid, "orders", {"business_date": day.isoformat()})
-        if guid not in self._next_number:
-            self._next_number[guid] = _highest_number(doc, self.node.letter) + 1
+        if guid not in self._next_number:  # a day start() did not see: a rollover since
+            orders = root_map_contents(doc, "orders")
+            self._next_number[guid] = _highest_number(orders, self.node.letter) + 1
         order_id = f"{day:%Y%m%d}-{secrets.token_hex(4)}"
 
         def write(doc: Doc) -> None:
@@ -254,10 +257,7 @@ class OrderBook:
                     "opened_at": self.clock.now(),
                     "opened_by": actor.id,
                     "node": self.node.name,
-                    **{
-                        name: Map()
-                        for name in ("lines", "voids", "discounts", "payments", "tips", "events")
-                    },
+                    **{section: Map() for section in ENTRY_SECTIONS},
                 }
             )
             self._next_number[guid] = number + 1
@@ -585,10 +585,10 @@ class OrderBook:
         return {"at": self.clock.now(), "by": actor.id, "epoch": current_epoch(view.events)}
 
 
-def _highest_number(doc: Doc, letter: str) -> int:
+def _highest_number(orders: dict, letter: str) -> int:
     prefix = f"{letter}-"
     highest = 0
-    for order in doc.get("orders", type=Map).values():
+    for order in orders.values():
         number = order.get("number")
         if isinstance(number, str) and number.startswith(prefix) and number[2:].isdigit():
             highest = max(highest, int(number[2:]))
@@ -604,7 +604,7 @@ def _timestamps(order: dict) -> list[str]:
     """Every well-formed HLC timestamp in an order (found in entries' JSON text directly:
     decoding tens of thousands of entries at start-up would cost far more)."""
     stamps = [order.get("opened_at")]
-    for section in ("lines", "voids", "discounts", "payments", "tips", "events"):
+    for section in ENTRY_SECTIONS:
         for value in (order.get(section) or {}).values():
             found = _ENTRY_AT.search(value) if isinstance(value, str) else None
             stamps.append(found.group(1) if found else None)
