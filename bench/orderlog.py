@@ -47,8 +47,9 @@ from pycrdt import Map
 from edge.catalog import Catalog, parse_catalog, sample_catalog
 from edge.clock import HybridClock
 from edge.daemon import freeze_startup_objects, utc_now
+from edge.order_ids import new_entry_id
 from edge.order_view import OrderView
-from edge.orderbook import Actor, NodeIdentity, OrderBook, new_entry_id
+from edge.orderbook import Actor, NodeIdentity, OrderBook
 from sync.errors import StoreUnavailable
 from sync.replica import Replica
 from sync.store import DocStore
@@ -160,7 +161,7 @@ class OrderRun:
 def baseline_rows(plan: OrderPlan, catalog: Catalog, clock: HybridClock) -> list[str]:
     """The JSON rows of `plan` for the baseline, one per operation, holding the same fields
     the order book writes (the payment amount leaves tax out: a few bytes, not a cost)."""
-    order_id = f"{utc_now():%Y%m%d}-{secrets.token_hex(4)}"
+    order_id = f"{utc_now():%Y%m%d}-{secrets.token_hex(6)}"
     by = {"by": CASHIER.id}
     rows = [
         {

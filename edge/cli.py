@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -23,9 +24,11 @@ from .errors import ConfigError
 from .logs import configure_logging
 from .money import format_money
 from .orderbook import NodeIdentity, OrderBook
+from .terminals import TerminalError, TerminalRegistry
 
 log = logging.getLogger("posedge")
 
+EX_USAGE = 64
 EX_CONFIG = 78  # sysexits.h: configuration error; systemd is told not to restart on it
 EX_IOERR = 74
 
@@ -60,16 +63,41 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--interval", type=float, default=5.0, help="seconds between simulated orders (default 5)"
     )
+    demo.add_argument(
+        "--port", type=int, default=8420, help="port of the API on 127.0.0.1 (default 8420)"
+    )
 
     orders = commands.add_parser("orders", help="list the orders of a business day")
-    source = orders.add_mutually_exclusive_group()
-    source.add_argument("--config", type=Path, help=f"configuration file (default {DEFAULT_PATH})")
-    source.add_argument("--state-dir", type=Path, help="read this state dir (e.g. the demo's)")
+    _add_state_source(orders)
     orders.add_argument(
         "--date", type=dt.date.fromisoformat, help="business date YYYY-MM-DD (default: today's)"
     )
     orders.add_argument("--json", action="store_true", help="one JSON object per order")
+
+    pair = commands.add_parser(
+        "pair", help="create a one-time code that pairs a terminal with this node"
+    )
+    _add_state_source(pair)
+    pair.add_argument("name", help='the terminal\'s name, e.g. "Counter 1"')
+    pair.add_argument(
+        "--manager", action="store_true", help="pair it as a manager's terminal (may reopen …)"
+    )
+    pair.add_argument(
+        "--minutes", type=int, default=10, help="minutes the code stays valid (default 10)"
+    )
+
+    terms = commands.add_parser("terminals", help="list paired terminals, or revoke one")
+    _add_state_source(terms)
+    terms.add_argument(
+        "--revoke", metavar="ID_OR_NAME", help="revoke this terminal's token at once"
+    )
     return parser
+
+
+def _add_state_source(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", type=Path, help=f"configuration file (default {DEFAULT_PATH})")
+    source.add_argument("--state-dir", type=Path, help="use this state dir (e.g. the demo's)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,12 +108,19 @@ def main(argv: list[str] | None = None) -> int:
             return _run(load(args.config))
         if args.command == "demo":
             return _demo(args)
+        if args.command == "pair":
+            return _pair(args)
+        if args.command == "terminals":
+            return _terminals(args)
         return _orders(args)
     except ConfigError as exc:
         print(f"posedge: configuration error: {exc}", file=sys.stderr)
         return EX_CONFIG
-    except SyncError as exc:
+    except (SyncError, TerminalError) as exc:
         print(f"posedge: {exc}", file=sys.stderr)
+        return EX_IOERR if isinstance(exc, SyncError) else EX_USAGE
+    except sqlite3.Error as exc:
+        print(f"posedge: cannot use {args.state_dir or args.config}: {exc}", file=sys.stderr)
         return EX_IOERR
 
 
@@ -98,11 +133,25 @@ def _run(config: Config, *services) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     config = from_values(
-        {"paths.state_dir": str(args.state_dir.resolve()), "store.name": "posedge demo burgers"}
+        {
+            "paths.state_dir": str(args.state_dir.resolve()),
+            "store.name": "posedge demo burgers",
+            "http.host": "127.0.0.1",
+            "http.port": args.port,
+        }
     )
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    code = TerminalRegistry(config.node_db_path).create_code(
+        "demo terminal", "manager", ttl=dt.timedelta(minutes=60), now=utc_now()
+    )
+    api = f"http://127.0.0.1:{args.port}/api/v1"
     print(
         f"posedge demo: order log in {config.store_path}; stop with Ctrl-C.\n"
-        f"List today's orders with: posedge orders --state-dir {config.state_dir}",
+        f"List today's orders with: posedge orders --state-dir {config.state_dir}\n"
+        f"Terminal API on {api}; pair a terminal (code valid for an hour) with:\n"
+        f"  curl -s -X POST -H 'Content-Type: application/json' "
+        f'-d \'{{"code": "{code.code}"}}\' {api}/pair\n'
+        f"then: curl -s -H 'Authorization: Bearer <token>' {api}/orders",
         file=sys.stderr,
     )
     return _run(config, functools.partial(_demo_service, interval=args.interval))
@@ -116,11 +165,53 @@ async def _demo_service(book: OrderBook, interval: float) -> None:
     await simulate_cashier(book, interval)
 
 
-def _orders(args: argparse.Namespace) -> int:
+def _config_of(args: argparse.Namespace) -> Config:
+    """The configuration a command names by --state-dir or --config."""
     if args.state_dir is not None:
-        config = from_values({"paths.state_dir": str(args.state_dir.resolve())})
-    else:
-        config = load(args.config or DEFAULT_PATH)
+        return from_values({"paths.state_dir": str(args.state_dir.resolve())})
+    return load(args.config or DEFAULT_PATH)
+
+
+def _registry(args: argparse.Namespace) -> TerminalRegistry:
+    config = _config_of(args)
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    return TerminalRegistry(config.node_db_path)
+
+
+def _pair(args: argparse.Namespace) -> int:
+    if not 1 <= args.minutes <= 60:
+        print("posedge: --minutes must be between 1 and 60", file=sys.stderr)
+        return EX_USAGE
+    registry = _registry(args)
+    code = registry.create_code(
+        args.name,
+        "manager" if args.manager else "terminal",
+        ttl=dt.timedelta(minutes=args.minutes),
+        now=utc_now(),
+    )
+    local = code.expires_at.astimezone().strftime("%H:%M")
+    print(f"pairing code for {code.name!r} ({code.role}): {code.code}")
+    print(f"valid once, until {local}; the terminal sends it to POST /api/v1/pair")
+    return 0
+
+
+def _terminals(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    if args.revoke:
+        for who in registry.revoke(args.revoke, now=utc_now()):
+            print(f"revoked {who.name!r} ({who.id}); its token no longer works")
+        return 0
+    found = registry.terminals()
+    if not found:
+        print("no terminals paired yet; pair one with: posedge pair NAME")
+    for who in found:
+        state = f"revoked {who.revoked_at}" if who.revoked_at else "active"
+        print(f"{who.id}  {who.name:<24} {who.role:<8} paired {who.created_at}  {state}")
+    return 0
+
+
+def _orders(args: argparse.Namespace) -> int:
+    config = _config_of(args)
     if not config.store_path.exists():
         print(f"posedge: no order log at {config.store_path}", file=sys.stderr)
         return EX_IOERR

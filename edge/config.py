@@ -7,6 +7,7 @@ file raises ConfigError naming the file, the key and what is wrong; the CLI exit
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable
@@ -44,6 +45,14 @@ def _timezone(value: object) -> str | None:
         ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError):
         return "must be an IANA time zone such as Europe/Paris or America/New_York"
+    return None
+
+
+def _host(value: object) -> str | None:
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        return "must be an IP address such as 0.0.0.0, 127.0.0.1 or 192.168.1.20"
     return None
 
 
@@ -99,6 +108,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Directory holding the order log (orders.db) and other state.",
     ),
     Setting(
+        "http.host",
+        str,
+        "0.0.0.0",
+        "Address the terminal API listens on; 0.0.0.0 is every interface of this node.",
+        _host,
+    ),
+    Setting(
+        "http.port",
+        int,
+        8420,
+        "TCP port of the terminal API, the metrics and the health checks (0: any free port).",
+        _between(0, 65535),
+    ),
+    Setting(
         "log.level",
         str,
         "info",
@@ -141,11 +164,18 @@ class NodeConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpConfig:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The validated configuration of one posedge node."""
 
     store: StoreConfig
     node: NodeConfig
+    http: HttpConfig
     state_dir: Path
     log_level: str
     shutdown_timeout: float
@@ -155,6 +185,11 @@ class Config:
     @property
     def store_path(self) -> Path:
         return self.state_dir / "orders.db"
+
+    @property
+    def node_db_path(self) -> Path:
+        """This node's own state: paired terminals, answers to keyed requests."""
+        return self.state_dir / "node.db"
 
 
 def _type_name(kind: type) -> str:
@@ -201,6 +236,7 @@ def from_values(values: dict[str, object], source: str = "<defaults>") -> Config
             v["store.id"], v["store.name"], v["store.timezone"], v["store.rollover_hour"]
         ),
         node=NodeConfig(v["node.name"], v["node.letter"]),
+        http=HttpConfig(v["http.host"], v["http.port"]),
         state_dir=Path(v["paths.state_dir"]),
         log_level=v["log.level"],
         shutdown_timeout=v["daemon.shutdown_timeout"],

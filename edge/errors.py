@@ -6,15 +6,21 @@ names the offending field as a JSON pointer, so the HTTP layer can point at it.
 
 
 class OrderError(Exception):
-    """Root of every error the order domain raises."""
+    """Root of every error the order domain raises.
+
+    `field`, when set, is the JSON pointer of the request field the error is about.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidInput(OrderError):
     """A value given to an operation is malformed or out of range."""
 
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
+        super().__init__(f"{field}: {reason}", field=field)
         self.reason = reason
 
 

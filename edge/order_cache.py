@@ -64,6 +64,10 @@ class OrderDraft:
         self._contents, self.view = cache.read(guid, order_id, order)
         self._added: dict[str, dict[str, str]] = {}
 
+    def has(self, section: str, key: str) -> bool:
+        """Whether the order's map `section` holds an entry under `key`."""
+        return key in self._order[section]
+
     def add(self, section: str, key: str, entry: dict) -> None:
         """Add an immutable entry to one of the order's maps (lines, payments, events …)."""
         text = json.dumps(entry, separators=(",", ":"), ensure_ascii=False)

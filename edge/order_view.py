@@ -48,6 +48,14 @@ class LineView:
 
 
 @dataclass(frozen=True, slots=True)
+class VoidView:
+    line: str
+    reason: str
+    at: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class DiscountView:
     id: str
     line: str | None
@@ -90,6 +98,7 @@ class OrderView:
     opened_by: str
     status: Status
     lines: tuple[LineView, ...]
+    voids: tuple[VoidView, ...]
     discounts: tuple[DiscountView, ...]
     payments: tuple[PaymentView, ...]
     tips: tuple[TipView, ...]
@@ -100,8 +109,44 @@ class OrderView:
     def line(self, line_id: str) -> LineView | None:
         return next((line for line in self.lines if line.id == line_id), None)
 
+    def history(self) -> list[dict]:
+        """Everything that happened to the order, oldest first: when, who, what."""
+        steps = [{"at": self.opened_at, "by": self.opened_by, "what": "open"}]
+        steps += [
+            {"at": ln.at, "by": ln.by, "what": "line", "line": ln.id, "sku": ln.sku, "qty": ln.qty}
+            for ln in self.lines
+        ]
+        steps += [
+            {"at": v.at, "by": v.by, "what": "void_line", "line": v.line, "reason": v.reason}
+            for v in self.voids
+        ]
+        steps += [
+            {"at": d.at, "by": d.by, "what": "discount", "discount": d.id, "reason": d.reason}
+            for d in self.discounts
+        ]
+        steps += [
+            {
+                "at": p.at,
+                "by": p.by,
+                "what": "payment",
+                "payment": p.key,
+                "tender": p.tender,
+                "amount": p.amount,
+                "tip": p.tip,
+            }
+            for p in self.payments
+        ]
+        steps += [
+            {"at": t.at, "by": t.by, "what": "tip", "tip": t.key, "amount": t.amount}
+            for t in self.tips
+        ]
+        steps += [
+            {"at": e.at, "by": e.by, "what": e.kind, "event": e.id, **e.detail} for e in self.events
+        ]
+        return sorted(steps, key=lambda step: step["at"])
+
     def to_dict(self) -> dict:
-        """JSON-ready form: amounts as integers, status as its label."""
+        """JSON-ready form: amounts as integers, status as its label, and the history."""
         data = asdict(self)
         data["status"] = self.status.label
         data["totals"]["taxes"] = [
@@ -109,6 +154,7 @@ class OrderView:
             for t in self.totals.taxes
         ]
         del data["totals"]["line_net"]
+        data["history"] = self.history()
         return data
 
 
@@ -174,14 +220,20 @@ def _section(
     return parsed
 
 
-def _void(key: str, entry: dict) -> tuple[str, str]:
-    return key, str(entry.get("reason", ""))
+def _void(key: str, entry: dict) -> VoidView:
+    return VoidView(
+        line=key,
+        reason=_text(entry.get("reason"), ""),
+        at=_text(entry.get("at"), ""),
+        by=_text(entry.get("by"), ""),
+    )
 
 
 def derive_order(order: dict) -> OrderView:
     """Everything derived about one order, from its map's plain contents."""
     ignored: list[str] = []
-    voids = dict(_section(order, "voids", _void, ignored))
+    void_list = _section(order, "voids", _void, ignored)
+    voids = {v.line: v.reason for v in void_list}
     events = sorted(_section(order, "events", _event, ignored), key=lambda e: (e.at, e.id))
     fired_lines = {
         line_id for e in events if e.kind == "fire" for line_id in e.detail.get("lines", ())
@@ -232,6 +284,7 @@ def derive_order(order: dict) -> OrderView:
         opened_by=_text(order.get("opened_by"), ""),
         status=derive_status(events, fully_paid),
         lines=lines,
+        voids=tuple(void_list),
         discounts=tuple(discounts),
         payments=tuple(sorted(payments, key=lambda p: (p.at, p.key))),
         tips=tuple(tips),

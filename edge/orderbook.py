@@ -9,11 +9,8 @@ transaction, and returns once the update is durable.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import random
 import re
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +38,8 @@ from .errors import (
     UnknownOrder,
 )
 from .order_cache import OrderCache, OrderDraft
+from .order_ids import entry_id, highest_number, order_day
+from .order_ids import order_id as make_order_id
 from .order_view import ENTRY_SECTIONS, OrderView, derive_order
 from .status import Status, current_epoch
 from .validation import (
@@ -54,7 +53,6 @@ from .validation import (
 
 CHANNELS = ("counter", "dine_in", "takeaway", "delivery", "drive_thru", "kiosk", "online")
 CASH_TENDERS = ("cash",)
-_ORDER_ID = re.compile(r"^(\d{8})-[0-9a-f]{8}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +69,6 @@ class NodeIdentity:
 
     name: str
     letter: str
-
-
-_entry_ids = random.Random(secrets.randbits(128))
-
-
-def new_entry_id() -> str:
-    """A fresh key for an immutable entry: 48 random bits, URL-safe.
-
-    Keys only need to be unique within one order, not secret, so a generator seeded from
-    the OS saves a system call per entry.
-    """
-    return base64.urlsafe_b64encode(_entry_ids.getrandbits(48).to_bytes(6, "big")).decode()
 
 
 def _editable(view: OrderView, doing: str) -> None:
@@ -138,7 +124,7 @@ class OrderBook:
             stamps = [stamp for order in orders.values() for stamp in _timestamps(order)]
             if stamps:  # HLC text sorts in time order, so the largest is the latest
                 self.clock.observe(max(stamps))
-            self._next_number[today] = _highest_number(orders, self.node.letter) + 1
+            self._next_number[today] = highest_number(orders, self.node.letter) + 1
 
     def _on_remote_change(self, guid: str) -> None:
         """A peer's update changed a live Doc: what was derived from it is stale."""
@@ -159,6 +145,10 @@ class OrderBook:
         self._catalog = None
         return await self.catalog()
 
+    def day_exists(self, day: dt.date) -> bool:
+        """Whether this node holds business day `day`."""
+        return self._day_exists(self.day_guid(day))
+
     def _day_exists(self, guid: str) -> bool:
         try:
             self.replica.info(guid)
@@ -167,14 +157,7 @@ class OrderBook:
         return True
 
     def _guid_of(self, order_id: object) -> str:
-        if not isinstance(order_id, str) or not (match := _ORDER_ID.match(order_id)):
-            raise UnknownOrder(f"no order {order_id!r}: order ids look like 20261123-1a2b3c4d")
-        digits = match.group(1)
-        try:
-            day = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-        except ValueError:
-            raise UnknownOrder(f"no order {order_id!r}: not a date") from None
-        guid = self.day_guid(day)
+        guid = self.day_guid(order_day(order_id))
         if not self._day_exists(guid):
             raise UnknownOrder(f"no order {order_id!r} on this node")
         return guid
@@ -213,6 +196,21 @@ class OrderBook:
                 raise UnknownOrder(f"no order {order_id!r} on this node")
             return self._cache.read(guid, order_id, orders[order_id])[1]
 
+    def loaded_view(self, order_id: str) -> OrderView | None:
+        """The view of an order whose day is in memory, read without waiting; else None."""
+        try:
+            guid = self.day_guid(order_day(order_id))
+        except UnknownOrder:
+            return None
+        doc = self.replica.loaded(guid)
+        if doc is None:
+            return None
+        with doc.transaction():
+            orders = doc.get("orders", type=Map)
+            if order_id not in orders:
+                return None
+            return self._cache.read(guid, order_id, orders[order_id])[1]
+
     async def list_orders(self, day: dt.date | None = None) -> list[OrderView]:
         """Every order of a business day (today by default), oldest first."""
         guid = self.day_guid(day or self.business_date())
@@ -230,8 +228,13 @@ class OrderBook:
         channel: str = "counter",
         table: str | None = None,
         guests: int = 0,
+        request_key: str | None = None,
     ) -> OrderView:
-        """Open a new order on today's business day; it gets the next number of this node."""
+        """Open a new order on today's business day; it gets the next number of this node.
+
+        With a `request_key` (see order_ids.py) a retried request returns the order its
+        first attempt opened.
+        """
         if channel not in CHANNELS:
             raise InvalidInput("/channel", f"must be one of {', '.join(CHANNELS)}")
         table = require_text(table, "/table", optional=True)
@@ -241,12 +244,20 @@ class OrderBook:
         doc = await self.replica.create(guid, "orders", {"business_date": day.isoformat()})
         if guid not in self._next_number:  # a day start() did not see: a rollover since
             orders = root_map_contents(doc, "orders")
-            self._next_number[guid] = _highest_number(orders, self.node.letter) + 1
-        order_id = f"{day:%Y%m%d}-{secrets.token_hex(4)}"
+            self._next_number[guid] = highest_number(orders, self.node.letter) + 1
+        order_id = make_order_id(day, request_key)
 
-        def write(doc: Doc) -> None:
+        def write(doc: Doc) -> str:
+            orders = doc.get("orders", type=Map)
+            if order_id in orders:
+                if request_key is not None:
+                    return order_id  # the retry of a request that opened it
+                return write_new(orders, make_order_id(day))  # 48 random bits collided
+            return write_new(orders, order_id)
+
+        def write_new(orders: Map, order_id: str) -> str:
             number = self._next_number[guid]
-            doc.get("orders", type=Map)[order_id] = Map(
+            orders[order_id] = Map(
                 {
                     "id": order_id,
                     "number": f"{self.node.letter}-{number:03d}",
@@ -261,9 +272,10 @@ class OrderBook:
                 }
             )
             self._next_number[guid] = number + 1
+            return order_id
 
         try:
-            await self.replica.transact(guid, write)
+            order_id = await self.replica.transact(guid, write)
         except DocumentClosed:
             raise BusinessDayClosed(
                 f"business day {day} is closed; new orders open after the rollover"
@@ -279,6 +291,7 @@ class OrderBook:
         qty: int = 1,
         modifiers: Sequence[str] = (),
         note: str | None = None,
+        request_key: str | None = None,
     ) -> tuple[OrderView, str]:
         """Add a line, copying name, price, tax and station from the catalog."""
         qty = require_int(qty, "/qty", 1, MAX_QTY)
@@ -288,17 +301,21 @@ class OrderBook:
         catalog = await self.catalog()
         item = catalog.items.get(sku) if isinstance(sku, str) else None
         if item is None:
-            raise UnknownItem(f"no item {sku!r} in the catalog")
+            raise UnknownItem(f"no item {sku!r} in the catalog", field="/sku")
         chosen = []
         for index, code in enumerate(modifiers):
             if code not in item.modifiers:
-                raise UnknownItem(f"/modifiers/{index}: {item.name} has no modifier {code!r}")
+                raise UnknownItem(
+                    f"{item.name} has no modifier {code!r}", field=f"/modifiers/{index}"
+                )
             mod = item.modifiers[code]
             chosen.append({"code": mod.code, "name": mod.name, "price": mod.price})
-        line_id = new_entry_id()
+        line_id = entry_id(request_key, "line")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
+            if draft.has("lines", line_id):
+                return  # the retry of a request that added it
             _editable(view, "add lines")
             draft.add(
                 "lines",
@@ -345,26 +362,31 @@ class OrderBook:
         amount: int | None = None,
         percent: str | None = None,
         line_id: str | None = None,
+        request_key: str | None = None,
     ) -> OrderView:
         """Discount a line or the whole order, by an amount or a percent."""
         if (amount is None) == (percent is None):
-            raise InvalidInput("/amount", "give either an amount or a percent")
+            raise InvalidInput("/amount", "give either an amount or a percent, not both")
         entry: dict[str, Any] = {"reason": require_text(reason, "/reason"), "line": line_id}
         if amount is not None:
             entry["amount"] = require_int(amount, "/amount", 1, MAX_AMOUNT)
         else:
             entry["percent"] = require_percent(percent, "/percent")
+        discount_id = entry_id(request_key, "discount")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
+            if draft.has("discounts", discount_id):
+                return
             _editable(view, "add discounts")
             if line_id is not None:
                 line = view.line(line_id)
                 if line is None or line.voided:
-                    raise UnknownLine(f"order {view.number} has no line {line_id!r} to discount")
-            draft.add(
-                "discounts", new_entry_id(), {**entry, "at": self.clock.now(), "by": actor.id}
-            )
+                    raise UnknownLine(
+                        f"order {view.number} has no line {line_id!r} to discount",
+                        field="/line_id",
+                    )
+            draft.add("discounts", discount_id, {**entry, "at": self.clock.now(), "by": actor.id})
 
         return await self._change(order_id, write)
 
@@ -403,7 +425,8 @@ class OrderBook:
             if tender not in CASH_TENDERS and amount > view.totals.balance_due:
                 raise PaymentRejected(
                     f"{tender} payment of {amount} exceeds the balance due of "
-                    f"{view.totals.balance_due}"
+                    f"{view.totals.balance_due}",
+                    field="/amount",
                 )
             draft.add(
                 "payments",
@@ -447,7 +470,7 @@ class OrderBook:
                 raise OrderNotEditable(f"order {view.number} is void; cannot add a tip")
             if payment_key is not None and all(p.key != payment_key for p in view.payments):
                 raise InvalidInput(
-                    "/payment", f"order {view.number} has no payment {payment_key!r}"
+                    "/payment_key", f"order {view.number} has no payment {payment_key!r}"
                 )
             draft.add(
                 "tips",
@@ -462,12 +485,16 @@ class OrderBook:
 
         return await self._change(order_id, write)
 
-    async def fire(self, actor: Actor, order_id: str) -> tuple[OrderView, str]:
+    async def fire(
+        self, actor: Actor, order_id: str, *, request_key: str | None = None
+    ) -> tuple[OrderView, str]:
         """Send the lines not yet sent to the kitchen; returns the view and the fire event id."""
-        event_id = new_entry_id()
+        event_id = entry_id(request_key, "fire")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
+            if draft.has("events", event_id):
+                return
             _editable(view, "fire")
             new_lines = [line for line in view.lines if not line.fired and not line.voided]
             if not new_lines:
@@ -485,19 +512,30 @@ class OrderBook:
 
         return await self._change(order_id, write), event_id
 
-    async def bump(self, actor: Actor, order_id: str, *, fire_id: str, station: str) -> OrderView:
+    async def bump(
+        self,
+        actor: Actor,
+        order_id: str,
+        *,
+        fire_id: str,
+        station: str,
+        request_key: str | None = None,
+    ) -> OrderView:
         """Mark one kitchen ticket (a fire at a station) done."""
+        event_id = entry_id(request_key, "bump")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
+            if draft.has("events", event_id):
+                return
             fire = next((e for e in view.events if e.id == fire_id and e.kind == "fire"), None)
             if fire is None or station not in fire.detail.get("stations", ()):
                 raise InvalidInput(
-                    "/station", f"order {view.number} has no ticket {fire_id}@{station}"
+                    "/fire_id", f"order {view.number} has no ticket {fire_id}@{station}"
                 )
             draft.add(
                 "events",
-                new_entry_id(),
+                event_id,
                 {
                     "kind": "bump",
                     "fire": fire_id,
@@ -508,20 +546,25 @@ class OrderBook:
 
         return await self._change(order_id, write)
 
-    async def close(self, actor: Actor, order_id: str) -> OrderView:
+    async def close(
+        self, actor: Actor, order_id: str, *, request_key: str | None = None
+    ) -> OrderView:
         """Close a paid order."""
+        event_id = entry_id(request_key, "close")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
+            if draft.has("events", event_id):
+                return
             _editable(view, "close it again")
             if view.totals.balance_due > 0:
                 raise BalanceDue(f"order {view.number} still owes {view.totals.balance_due}")
-            draft.add("events", new_entry_id(), {"kind": "close", **self._stamp(actor, view)})
+            draft.add("events", event_id, {"kind": "close", **self._stamp(actor, view)})
 
         return await self._change(order_id, write)
 
     async def void_order(self, actor: Actor, order_id: str, reason: str) -> OrderView:
-        """Void the whole order; refused once money was taken (refund it first)."""
+        """Void the whole order (voiding twice is one void); refused once money was taken."""
         reason = require_text(reason, "/reason")
 
         def write(draft: OrderDraft) -> None:
@@ -535,7 +578,7 @@ class OrderBook:
                 )
             draft.add(
                 "events",
-                new_entry_id(),
+                entry_id(None, "void"),
                 {
                     "kind": "void",
                     "reason": reason,
@@ -545,19 +588,24 @@ class OrderBook:
 
         return await self._change(order_id, write)
 
-    async def reopen(self, actor: Actor, order_id: str, reason: str) -> OrderView:
+    async def reopen(
+        self, actor: Actor, order_id: str, reason: str, *, request_key: str | None = None
+    ) -> OrderView:
         """Reopen a closed order (managers only); starts a new epoch of its status."""
         if not actor.manager:
             raise ManagerRequired("only a manager can reopen an order")
         reason = require_text(reason, "/reason")
+        event_id = entry_id(request_key, "reopen")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
+            if draft.has("events", event_id):
+                return
             if view.status != Status.CLOSED:
                 raise OrderNotEditable(f"order {view.number} is {view.status.label}, not closed")
             draft.add(
                 "events",
-                new_entry_id(),
+                event_id,
                 {
                     "kind": "reopen",
                     "reason": reason,
@@ -583,16 +631,6 @@ class OrderBook:
 
     def _stamp(self, actor: Actor, view: OrderView) -> dict:
         return {"at": self.clock.now(), "by": actor.id, "epoch": current_epoch(view.events)}
-
-
-def _highest_number(orders: dict, letter: str) -> int:
-    prefix = f"{letter}-"
-    highest = 0
-    for order in orders.values():
-        number = order.get("number")
-        if isinstance(number, str) and number.startswith(prefix) and number[2:].isdigit():
-            highest = max(highest, int(number[2:]))
-    return highest
 
 
 _HLC_TEXT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/\d{4}/[^/\"]+"

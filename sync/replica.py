@@ -36,9 +36,10 @@ _EMPTY_UPDATE = b"\x00\x00"
 
 
 class UpdateListener(Protocol):
-    """Told about every update after it is durable, local or remote."""
+    """Told about every update after it is durable, local or remote, with its store
+    sequence number."""
 
-    def __call__(self, guid: str, update: bytes, origin: str) -> None: ...
+    def __call__(self, guid: str, update: bytes, origin: str, seq: int) -> None: ...
 
 
 def new_client_id() -> int:
@@ -60,6 +61,7 @@ class Replica:
         self._waiting: dict[str, list[bytes]] = {}
         self._listeners: list[UpdateListener] = []
         self._remote_change_listeners: list[Callable[[str], None]] = []
+        self._load_listeners: list[Callable[[str, Doc], None]] = []
 
     def add_listener(self, listener: UpdateListener) -> None:
         """Call `listener` after each durable update."""
@@ -69,6 +71,11 @@ class Replica:
         """Call `listener(guid)` the moment an update from elsewhere changes a live Doc,
         before it is stored (for caches of what the Doc holds)."""
         self._remote_change_listeners.append(listener)
+
+    def add_load_listener(self, listener: Callable[[str, Doc], None]) -> None:
+        """Call `listener(guid, doc)` each time a Doc is loaded into memory (to observe it;
+        a Doc is loaded again after a failed write)."""
+        self._load_listeners.append(listener)
 
     async def create(self, guid: str, kind: str, meta: dict | None = None) -> Doc:
         """Register a document if it is new, and return its live Doc."""
@@ -82,6 +89,10 @@ class Replica:
     def loaded(self, guid: str) -> Doc | None:
         """The live Doc of `guid` if it is in memory."""
         return self._docs.get(guid)
+
+    def loaded_documents(self) -> dict[str, Doc]:
+        """Every live Doc in memory, by guid."""
+        return dict(self._docs)
 
     async def open(self, guid: str) -> Doc:
         """The live Doc of a registered document, loading it from the store if needed."""
@@ -100,6 +111,8 @@ class Replica:
         doc.observe(lambda event: _capture(captured, event))
         self._docs[guid] = doc
         self._captured[guid] = captured
+        for listener in self._load_listeners:
+            listener(guid, doc)
         return doc
 
     def unload(self, guid: str) -> None:
@@ -183,16 +196,15 @@ class Replica:
 
     async def _persist(self, guid: str, updates: list[bytes], origin: str) -> None:
         try:
-            for update in updates:
-                await self.store.append(guid, update)
+            seqs = [await self.store.append(guid, update) for update in updates]
         except StoreUnavailable:
             # The live Doc now holds a change the store does not: reload it from disk.
             self.unload(guid)
             raise
-        for update in updates:
+        for update, seq in zip(updates, seqs, strict=True):
             for listener in self._listeners:
                 try:
-                    listener(guid, update, origin)
+                    listener(guid, update, origin, seq)
                 except Exception:
                     log.exception("update listener %r failed", listener)
 

@@ -23,7 +23,7 @@ import signal
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -140,6 +140,11 @@ class DocStore:
         self._merger: ProcessPoolExecutor | None = None
         # Transactions that committed appends: one per group-commit batch (for /metrics).
         self.commits = 0
+        # The highest sequence number given out: AUTOINCREMENT never reuses one, so it is a
+        # position in this node's history that survives restarts and compaction.
+        self.last_seq = 0
+        self.commit_observers: list[Callable[[float, int], None]] = []
+        """Called with (seconds, updates) after each committed batch (for /metrics)."""
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -196,6 +201,11 @@ class DocStore:
                 self._tail_counts[guid], self._tail_bytes[guid] = count, size
             self._snapshot_bytes = dict(
                 await conn.execute_fetchall("SELECT guid, length(data) FROM snapshots")
+            )
+            self.last_seq = int(
+                await self._scalar(
+                    "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'updates'"
+                )
             )
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
@@ -496,9 +506,11 @@ class DocStore:
             try:
                 # One statement in autocommit mode is one transaction, committed (fsync'd,
                 # synchronous=FULL) when it returns: a single trip to the SQLite thread.
+                started = time.perf_counter()
                 returned = await self._conn.execute_fetchall(
                     f"INSERT INTO updates (guid, data) VALUES {values} RETURNING seq", params
                 )
+                elapsed = time.perf_counter() - started
                 self.commits += 1
             except Exception as exc:  # any failure fails this batch; the writer goes on
                 await self._rollback()
@@ -511,7 +523,11 @@ class DocStore:
                 return
         # Rows are inserted in VALUES order and AUTOINCREMENT only grows, so the sorted
         # sequence numbers match the rows (RETURNING itself promises no order).
-        for seq, item in zip(sorted(row[0] for row in returned), rows, strict=True):
+        seqs = sorted(row[0] for row in returned)
+        self.last_seq = max(self.last_seq, seqs[-1])
+        for observe in self.commit_observers:
+            observe(elapsed, len(rows))
+        for seq, item in zip(seqs, rows, strict=True):
             if not item.done.done():
                 item.done.set_result(seq)
             self._tail_counts[item.guid] = self._tail_counts.get(item.guid, 0) + 1

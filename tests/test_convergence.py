@@ -80,7 +80,7 @@ async def run_scenario(root: Path, steps: list[tuple], seed: int) -> dict[str, d
         for index, replica in enumerate(replicas):
             others = [r for i, r in enumerate(replicas) if i != index]
 
-            def ship(guid: str, update: bytes, origin: str, others=others) -> None:
+            def ship(guid: str, update: bytes, origin: str, seq: int, others=others) -> None:
                 if origin == "local" and "/orders/" in guid:
                     for other in others:
                         other.inbox.append((guid, update))

@@ -52,7 +52,7 @@ async def test_listeners_hear_each_durable_update_with_its_origin(store):
     await store.register("doc", "test")
     replica = Replica(store)
     heard: list[tuple[str, str]] = []
-    replica.add_listener(lambda guid, update, origin: heard.append((guid, origin)))
+    replica.add_listener(lambda guid, update, origin, seq: heard.append((guid, origin)))
     await replica.transact("doc", lambda doc: doc.get("m", type=pycrdt.Map).update({"a": 1}))
     first, *_ = three_updates()
     assert await replica.apply_update("doc", first, origin="peer-7")

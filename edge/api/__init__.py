@@ -1,0 +1,1 @@
+"""The HTTP API for in-store terminals: `/api/v1`, health, readiness and metrics."""

@@ -1,0 +1,125 @@
+"""The API application: routes, middlewares in order, and the server's start and stop."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from aiohttp import web
+
+from . import events, orders, terminals
+from .auth import PairingThrottle, auth_middleware
+from .bodies import MAX_BODY
+from .context import CONTEXT, ApiContext, context
+from .events import EVENT_HUB, EventHub
+from .idempotency import IDEMPOTENCY, IdempotencyStore, idempotency_middleware
+from .metrics import METRICS, ApiMetrics, metrics_middleware
+from .openapi import openapi_document
+from .orders import json_response
+from .problems import Problem, problem_middleware
+
+log = logging.getLogger(__name__)
+
+MIN_FREE_BYTES = 64 * 1024 * 1024  # below this, /readyz reports the node cannot take orders
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """The process answers: its event loop is not stuck."""
+    return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """The node takes orders: started, not stopping, with room on disk for the order log."""
+    ctx = context(request)
+    store_path = ctx.book.replica.store.path
+    free = shutil.disk_usage(store_path.parent).free
+    if not ctx.ready:
+        raise Problem(
+            503, "not-ready", "The node is starting or stopping", headers={"Retry-After": "1"}
+        )
+    if free < MIN_FREE_BYTES:
+        raise Problem(
+            503,
+            "disk-full",
+            "The node's disk is nearly full",
+            f"{free} bytes free where the order log is kept ({store_path.parent})",
+            headers={"Retry-After": "30"},
+        )
+    return json_response(
+        {
+            "status": "ready",
+            "business_date": ctx.book.business_date().isoformat(),
+            "disk_free_bytes": free,
+        }
+    )
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    request.app[METRICS].event_listeners.set(len(request.app[EVENT_HUB].listeners))
+    return request.app[METRICS].render()
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(openapi_document())
+
+
+def make_app(ctx: ApiContext, idempotency: IdempotencyStore) -> web.Application:
+    """The aiohttp application serving the API over `ctx`."""
+    app = web.Application(
+        middlewares=[
+            metrics_middleware,
+            problem_middleware,
+            auth_middleware,
+            idempotency_middleware,
+        ],
+        client_max_size=MAX_BODY,
+    )
+    app[CONTEXT] = ctx
+    app[IDEMPOTENCY] = idempotency
+    app[EVENT_HUB] = EventHub(ctx.book, ctx.feed)
+    app[METRICS] = ApiMetrics(
+        ctx.book.replica.store, lambda: ctx.index.open_count(ctx.book.business_date())
+    )
+    app[terminals.PAIRING_THROTTLE] = PairingThrottle()
+    for table in (routes, orders.routes, terminals.routes, events.routes):
+        app.add_routes(table)
+    app.on_shutdown.append(_say_goodbye)
+    return app
+
+
+async def _say_goodbye(app: web.Application) -> None:
+    """Close the event sockets: the node is stopping (terminals reconnect to it or a peer)."""
+    app[CONTEXT].ready = False
+    app[EVENT_HUB].close_all()
+
+
+class ApiServer:
+    """The API listening on one address; `stop` lets in-flight requests finish first."""
+
+    def __init__(self, app: web.Application, host: str, port: int, shutdown_timeout: float):
+        self.app = app
+        self._host = host
+        self._port = port
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        log.info("API listening on http://%s:%d", self._host, self.port)
+
+    @property
+    def port(self) -> int:
+        """The bound port (the one the OS chose, when asked for 0)."""
+        addresses = self._runner.addresses
+        return addresses[0][1] if addresses else self._port
+
+    async def stop(self) -> None:
+        """Stop accepting, close event sockets, wait for in-flight requests (safe twice)."""
+        await self._runner.cleanup()

@@ -1,0 +1,58 @@
+"""What the API's handlers share: the order book and its companions, one per application."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ..order_feed import OrderFeed
+from ..order_index import OrderIndex
+from ..orderbook import Actor, OrderBook
+from ..terminals import Terminal, TerminalRegistry
+from .problems import Problem
+
+
+@dataclass(slots=True)
+class ApiContext:
+    """The node's parts the API works on, and whether the node takes requests yet."""
+
+    book: OrderBook
+    feed: OrderFeed
+    index: OrderIndex
+    terminals: TerminalRegistry
+    now: Callable[[], dt.datetime]
+    ready: bool = False  # set once started; cleared when the daemon begins to stop
+
+
+CONTEXT = web.AppKey("context", ApiContext)
+TERMINAL = "posedge.terminal"  # request key: the Terminal the bearer token belongs to
+
+
+def context(request: web.Request) -> ApiContext:
+    return request.app[CONTEXT]
+
+
+def terminal(request: web.Request) -> Terminal:
+    """The authenticated terminal making this request."""
+    return request[TERMINAL]
+
+
+def actor(request: web.Request) -> Actor:
+    """The order log's author of this request's writes: the terminal, by name and id."""
+    who = terminal(request)
+    return Actor(who.label, manager=who.manager)
+
+
+def require_manager(request: web.Request) -> Terminal:
+    who = terminal(request)
+    if not who.manager:
+        raise Problem(
+            403,
+            "manager-required",
+            "Only a manager may do this",
+            f"terminal {who.name!r} is not paired as a manager",
+        )
+    return who

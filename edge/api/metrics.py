@@ -1,0 +1,101 @@
+"""`/metrics`: Prometheus text for the node's HTTP traffic, its store and its orders.
+
+Each application has its own registry, so several nodes in one process (tests) never share
+counters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from sync.store import DocStore
+
+disable_created_metrics()  # the *_created series only double what scrapers store
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+class ApiMetrics:
+    """The node's Prometheus metrics and the middleware that counts requests."""
+
+    def __init__(self, store: DocStore, open_orders: Callable[[], int | None]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "posedge_http_requests",
+            "HTTP requests answered, by route, method and status",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "posedge_http_request_duration_seconds",
+            "Time from receiving a request to its answer, by route and method",
+            ("route", "method"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.commit_latency = Histogram(
+            "posedge_store_commit_duration_seconds",
+            "Time one group commit of the order log took (fsync included)",
+            buckets=COMMIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.committed = Counter(
+            "posedge_store_updates_committed",
+            "Order-log updates made durable",
+            registry=self.registry,
+        )
+        gauge = Gauge(
+            "posedge_open_orders",
+            "Orders of today's business day neither closed nor void",
+            registry=self.registry,
+        )
+        gauge.set_function(lambda: open_orders() or 0)
+        self.event_listeners = Gauge(
+            "posedge_event_listeners",
+            "Terminals connected to /api/v1/events",
+            registry=self.registry,
+        )
+        store.commit_observers.append(self._on_commit)
+
+    def _on_commit(self, seconds: float, updates: int) -> None:
+        self.commit_latency.observe(seconds)
+        self.committed.inc(updates)
+
+    def render(self) -> web.Response:
+        response = web.Response(body=generate_latest(self.registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+
+METRICS = web.AppKey("metrics", ApiMetrics)
+
+
+def _route_of(request: web.Request) -> str:
+    route = request.match_info.route
+    resource = route.resource if route is not None else None
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Count every answer by route and status, and time it (outermost middleware)."""
+    started = time.perf_counter()
+    response = await handler(request)
+    metrics = request.app[METRICS]
+    route = _route_of(request)
+    if not isinstance(response, web.WebSocketResponse):  # a socket's life is no latency
+        metrics.latency.labels(route, request.method).observe(time.perf_counter() - started)
+    metrics.requests.labels(route, request.method, str(response.status)).inc()
+    return response
