@@ -107,3 +107,13 @@ async def store(tmp_path):
 @pytest.fixture
 async def book(store, clock) -> OrderBook:
     return await make_book(store, clock)
+
+
+@pytest.fixture
+async def node(tmp_path, clock):
+    """A node serving the terminal API on 127.0.0.1 (see tests/api_node.py)."""
+    from .api_node import start_node
+
+    node = await start_node(tmp_path / "node", clock)
+    yield node
+    await node.close()

@@ -229,7 +229,13 @@ async def test_unknown_items_modifiers_and_orders_are_typed_errors(book, cashier
     with pytest.raises(UnknownItem, match="Fries has no modifier 'BACON'") as raised:
         await book.add_line(cashier, order.id, sku="FRIES", modifiers=["LARGE", "BACON"])
     assert raised.value.field == "/modifiers/1"
-    for bad_id in ["nope", "20261120-000000000000", "19990101-abcdef123456", "20261120-abcdef12", 42]:
+    for bad_id in [
+        "nope",
+        "20261120-000000000000",
+        "19990101-abcdef123456",
+        "20261120-abcdef12",
+        42,
+    ]:
         with pytest.raises(UnknownOrder):
             await book.get(bad_id)
 
