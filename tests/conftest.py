@@ -7,8 +7,11 @@ test. Fixtures give real stores in tmp_path and a wall clock the test moves by h
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
+import subprocess
 import threading
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -107,6 +110,43 @@ async def store(tmp_path):
 @pytest.fixture
 async def book(store, clock) -> OrderBook:
     return await make_book(store, clock)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 512 KiB tmpfs mounted in tmp_path (needs root), unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs to fill the disk needs root (CI runs as root)")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(directory: Path) -> Path:
+    """Write a file until the file system is full; return it."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(10_000):  # 40 MB: far beyond the 512 KiB disk
+            os.write(fd, b"\x01" * 4096)
+        raise AssertionError(f"{directory} never filled up")
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(fd)
+    return filler
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
 import sqlite3
 import subprocess
@@ -24,6 +23,8 @@ from sync.errors import (
 )
 from sync.replica import Replica
 from sync.store import DocStore
+
+from .conftest import fill
 
 GUID = "s1/orders/2026-11-20"
 OTHER = "s1/orders/2026-11-21"
@@ -386,43 +387,6 @@ async def test_replica_stores_a_repeated_remote_update_once(db):
 
 
 # -- a full disk ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 512 KiB tmpfs mounted in tmp_path (needs root), unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs to fill the disk needs root (CI runs as root)")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def fill(directory: Path) -> Path:
-    """Write a file until the file system is full; return it."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for _ in range(10_000):  # 40 MB: far beyond the 512 KiB disk
-            os.write(fd, b"\x01" * 4096)
-        raise AssertionError(f"{directory} never filled up")
-    except OSError as exc:
-        if exc.errno != errno.ENOSPC:
-            raise
-    finally:
-        os.close(fd)
-    return filler
 
 
 async def append_until_full(store: DocStore, author: Author, acked: list[bytes]) -> str:

@@ -28,7 +28,7 @@ class ApiContext:
 
 
 CONTEXT = web.AppKey("context", ApiContext)
-TERMINAL = "posedge.terminal"  # request key: the Terminal the bearer token belongs to
+TERMINAL = web.RequestKey("terminal", Terminal)  # the Terminal the bearer token belongs to
 
 
 def context(request: web.Request) -> ApiContext:

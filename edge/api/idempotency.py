@@ -32,7 +32,7 @@ HEADER = "Idempotency-Key"
 DEFAULT_RETENTION = 24 * 3600.0
 SWEEP_EVERY = 1000  # inserts between deletions of expired records
 _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
-REQUEST_KEY = "posedge.request_key"  # request key: "<terminal id>:<Idempotency-Key>"
+REQUEST_KEY = web.RequestKey("request_key", str)  # "<terminal id>:<Idempotency-Key>"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
