@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import fcntl
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 from pycrdt import Map
 
@@ -45,6 +47,21 @@ def freeze_startup_objects() -> None:
     the p99 of bench/orderlog.py.
     """
     gc.freeze()
+
+
+@contextlib.contextmanager
+def state_dir_lock(state_dir: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on the state directory; yields whether it was free.
+
+    The kernel drops the lock when the process dies, so a crash never leaves it behind.
+    """
+    with open(state_dir / "posedge.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def utc_now() -> dt.datetime:
@@ -84,7 +101,8 @@ class Daemon:
         """Run until asked to stop; every resource is released on return.
 
         If a background task fails, the daemon stops and `failed` is set, so that the
-        process exits non-zero and systemd restarts it.
+        process exits non-zero and systemd restarts it. One daemon per state directory: a
+        second one started on it exits at once.
         """
         config = self.config
         loop = asyncio.get_running_loop()
@@ -92,11 +110,16 @@ class Daemon:
             loop.add_signal_handler(signum, self.request_stop, signum)
         try:
             config.state_dir.mkdir(parents=True, exist_ok=True)
-            store = await DocStore.open(config.store_path)
-            try:
-                await self._serve(store)
-            finally:
-                await self._close_store(store)
+            with state_dir_lock(config.state_dir) as locked:
+                if not locked:
+                    log.error("another posedge daemon is running on %s", config.state_dir)
+                    self.failed = True
+                    return
+                store = await DocStore.open(config.store_path)
+                try:
+                    await self._serve(store)
+                finally:
+                    await self._close_store(store)
         finally:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)

@@ -7,6 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -37,6 +40,12 @@ def notify_socket(tmp_path):
     sock.close()
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture
 def config_file(tmp_path) -> Path:
     path = tmp_path / "posedge.toml"
@@ -46,12 +55,23 @@ id = "s9"
 timezone = "Europe/Berlin"
 [node]
 name = "till-9"
+[http]
+host = "127.0.0.1"
+port = {free_port()}
 [paths]
 state_dir = "{tmp_path / "state"}"
 [daemon]
 status_interval = 1
 """)
     return path
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
 
 
 def start(args: list[str], **env: str) -> subprocess.Popen:
@@ -144,3 +164,37 @@ def test_demo_rings_up_orders_that_are_still_there_after_it_stops(tmp_path, noti
     for number in logged:  # every order the demo reported closed is closed and paid
         assert orders[number]["status"] == "closed"
         assert orders[number]["totals"]["balance_due"] == 0
+
+
+def test_run_serves_readiness_and_refuses_a_taken_state_dir_or_port(notify_socket, config_file):
+    sock, path = notify_socket
+    port = tomllib.loads(config_file.read_text())["http"]["port"]
+    process = start(["run", "--config", str(config_file)], NOTIFY_SOCKET=str(path))
+    try:
+        receive_until(sock, "READY=1", time.monotonic() + 30)
+        status, ready = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 200 and ready["status"] == "ready"
+        assert get(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
+        status, problem = get(f"http://127.0.0.1:{port}/api/v1/orders")
+        assert status == 401 and problem["type"] == "urn:posedge:problem:unauthorized"
+        second = subprocess.run(
+            [*POSEDGE, "run", "--config", str(config_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert "another posedge daemon is running on" in second.stderr
+        elsewhere = config_file.with_name("elsewhere.toml")
+        elsewhere.write_text(config_file.read_text().replace('/state"', '/state2"'))
+        third = subprocess.run(
+            [*POSEDGE, "run", "--config", str(elsewhere)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert third.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in third.stderr
+    finally:
+        code, stderr = stop(process)
+    assert code == 0, stderr

@@ -60,6 +60,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
+    ctx = context(request)
+    await ctx.index.day(ctx.book.business_date())  # so the open-orders gauge can count
     request.app[METRICS].event_listeners.set(len(request.app[EVENT_HUB].listeners))
     return request.app[METRICS].render()
 
