@@ -115,7 +115,7 @@ async def run_scenario(root: Path, steps: list[tuple], seed: int) -> dict[str, d
             payments = {p["key"]: p["amount"] for p in view["payments"]}
             assert payments == acknowledged.get(order_id, {})
             assert view["totals"]["paid"] == sum(payments.values())
-            assert view["ignored"] == ()
+            assert view["ignored"] == []
         return views[0]
     finally:
         for replica in replicas:
