@@ -7,9 +7,9 @@ attempt is still running waits for its answer. Answers that did not change anyth
 durable (5xx, 429) are not kept, so their retry runs again.
 
 The record of an answer is written after the order log has committed the change. If the
-node dies between the two, the retry runs again, and the order book, given the same key,
-derives the same ids and finds its own earlier write (see edge/order_ids.py): a retry never
-makes a second order, line or payment.
+node dies between the two (or the record cannot be written), the retry runs again, and the
+order book, given the same key, derives the same ids and finds its own earlier write (see
+edge/order_ids.py): a retry never makes a second order, line or payment.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,8 @@ from aiohttp import web
 
 from .context import TERMINAL
 from .problems import Problem, problem_for
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 DEFAULT_RETENTION = 24 * 3600.0
@@ -163,7 +167,10 @@ class IdempotencyStore:
                 response = problem_for(exc).response()
             answer = _keepable(response)
             if answer is not None:
-                await self._keep(scope, key, fingerprint, answer)
+                try:
+                    await self._keep(scope, key, fingerprint, answer)
+                except sqlite3.Error as exc:  # the change is made: answer it all the same
+                    log.warning("could not record the answer to key %r: %s", key, exc)
             return response
         finally:
             del self._running[ident]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 
 from aiohttp import web
 
@@ -136,8 +137,8 @@ def problem_for(exc: BaseException) -> Problem:
     for kind, status, slug, title in _DOMAIN:
         if isinstance(exc, kind):
             return Problem(status, slug, title, str(exc), pointer=getattr(exc, "field", None))
-    if isinstance(exc, StoreUnavailable | StoreCorrupt):
-        log.error("cannot write: %s", exc)
+    if isinstance(exc, StoreUnavailable | StoreCorrupt | sqlite3.Error):
+        log.error("cannot use the node's storage: %s", exc)
         return Problem(
             503,
             "store-unavailable",
