@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from importlib import resources
 
 from pycrdt import Doc, Map
+
+from .validation import parse_percent
 
 CATALOG_ROOTS = ("items", "taxes", "stations", "settings")
 
@@ -73,10 +74,10 @@ def _text(value: object, where: str) -> str:
 
 def _rate(value: object, where: str) -> str:
     try:
-        rate = Decimal(str(value))
-    except InvalidOperation:
+        rate = parse_percent(str(value))
+    except ValueError:
         raise ValueError(f'{where} must be a percent such as "8.875", not {value!r}') from None
-    if not rate.is_finite() or rate < 0 or rate >= 100:
+    if rate >= 100:
         raise ValueError(f"{where} must be a percent between 0 and 100, not {value!r}")
     return str(rate)
 

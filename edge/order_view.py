@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from .status import Event, Status, derive_status
 from .totals import DiscountRule, PricedLine, Totals, compute_totals
+from .validation import parse_percent
 
 T = TypeVar("T")
 
@@ -353,7 +354,7 @@ def _line(key: str, entry: dict) -> dict:
     if qty <= 0 or unit_price < 0 or any(m["price"] < 0 for m in modifiers):
         raise ValueError("negative quantity or price")
     tax_rate = _text(entry["tax_rate"])
-    Decimal(tax_rate)  # raises if not a decimal
+    parse_percent(tax_rate)
     station = entry.get("station")
     return {
         "id": key,
@@ -378,8 +379,7 @@ def _discount(key: str, entry: dict) -> DiscountView:
     if (amount is None) == (percent is None):
         raise ValueError("a discount has either an amount or a percent")
     if percent is not None:
-        value = Decimal(_text(percent))
-        if not 0 < value <= 100:
+        if not 0 < parse_percent(percent) <= 100:
             raise ValueError(f"percent out of range: {percent}")
     if amount is not None and as_int(amount) <= 0:
         raise ValueError("discount amount must be positive")

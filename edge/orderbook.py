@@ -304,6 +304,8 @@ class OrderBook:
             raise UnknownItem(f"no item {sku!r} in the catalog", field="/sku")
         chosen = []
         for index, code in enumerate(modifiers):
+            if not isinstance(code, str):
+                raise InvalidInput(f"/modifiers/{index}", "must be a modifier code (a string)")
             if code not in item.modifiers:
                 raise UnknownItem(
                     f"{item.name} has no modifier {code!r}", field=f"/modifiers/{index}"

@@ -7,7 +7,7 @@ and saying what is wrong, so a terminal can show it next to the field.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from .errors import InvalidInput
 
@@ -15,6 +15,7 @@ MAX_QTY = 999
 MAX_AMOUNT = 10_000_000_00  # ten million in major units: far above any single sale
 MAX_TEXT = 200
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_PLAIN_PERCENT = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,6})?$")
 
 
 def require_int(value: object, field: str, low: int, high: int) -> int:
@@ -44,14 +45,25 @@ def require_key(value: object, field: str) -> str:
     return value
 
 
+def parse_percent(text: object) -> Decimal:
+    """A percent written as plain decimal text ("8.875", "10"); ValueError otherwise.
+
+    Exponents are refused: exact arithmetic on "1e-999999999" would never finish, and a
+    percent reaches derived totals from terminals, peers and catalogs alike.
+    """
+    if not isinstance(text, str) or not _PLAIN_PERCENT.match(text):
+        raise ValueError(f'not a percent written like "8.875" or "10": {text!r}')
+    return Decimal(text)
+
+
 def require_percent(value: object, field: str) -> str:
     """A percent in (0, 100] given as a decimal string or an integer; its canonical text."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidInput(field, f'must be a decimal string such as "10" or "12.5", not {value!r}')
     try:
-        percent = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidInput(field, f"not a number: {value!r}") from None
-    if not percent.is_finite() or not 0 < percent <= 100:
+        percent = parse_percent(str(value))
+    except ValueError as exc:
+        raise InvalidInput(field, str(exc)) from None
+    if not 0 < percent <= 100:
         raise InvalidInput(field, "must be more than 0 and at most 100")
     return str(percent)
