@@ -177,24 +177,19 @@ def test_run_serves_readiness_and_refuses_a_taken_state_dir_or_port(notify_socke
         assert get(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
         status, problem = get(f"http://127.0.0.1:{port}/api/v1/orders")
         assert status == 401 and problem["type"] == "urn:posedge:problem:unauthorized"
-        second = subprocess.run(
-            [*POSEDGE, "run", "--config", str(config_file)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert second.returncode == 1
-        assert "another posedge daemon is running on" in second.stderr
         elsewhere = config_file.with_name("elsewhere.toml")
         elsewhere.write_text(config_file.read_text().replace('/state"', '/state2"'))
-        third = subprocess.run(
-            [*POSEDGE, "run", "--config", str(elsewhere)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert third.returncode == 1
-        assert f"cannot listen on 127.0.0.1:{port}" in third.stderr
+        for config, complaint in [
+            (config_file, "another posedge daemon is running on"),
+            (elsewhere, f"cannot listen on 127.0.0.1:{port}"),
+        ]:
+            second = subprocess.run(
+                [*POSEDGE, "run", "--config", str(config)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 1 and complaint in second.stderr, second.stderr
     finally:
         code, stderr = stop(process)
     assert code == 0, stderr
