@@ -23,6 +23,7 @@ from .status import Status
 
 BUILD_SLICE = 200  # orders derived between two yields to the event loop
 MAX_PAGE = 500
+KEPT_DAYS = 8  # days whose summaries stay in memory; an older one is read again if asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +139,16 @@ class OrderIndex:
         if building is None:
             building = asyncio.ensure_future(self._build(day, guid))
             self._building[guid] = building
+            self._forget_old_days()
+        self._building[guid] = self._building.pop(guid)  # the most recently asked, last
         await asyncio.shield(building)
         return self._days[guid]
+
+    def _forget_old_days(self) -> None:
+        for guid in list(self._building)[: max(0, len(self._building) - KEPT_DAYS)]:
+            if self._building[guid].done():
+                del self._building[guid]
+                self._days.pop(guid, None)
 
     async def _build(self, day: dt.date, guid: str) -> None:
         summaries: dict[str, OrderSummary] = {}

@@ -86,3 +86,18 @@ async def test_a_page_token_from_nowhere_is_invalid_input(book, token):
     await book.open_order(CASHIER)
     with pytest.raises(InvalidInput, match="/after"):
         await index.search(book.business_date(), OrderQuery(after=token))
+
+
+async def test_the_index_keeps_the_days_asked_about_most_recently(book, clock, monkeypatch):
+    monkeypatch.setattr("edge.order_index.KEPT_DAYS", 2)
+    index = OrderIndex(book, OrderFeed(book.replica, store_id=book.store_id))
+    days = []
+    for _ in range(3):
+        days.append(book.business_date())
+        await book.open_order(CASHIER)
+        await index.day(days[-1])
+        clock.advance(days=1)
+    assert index.open_count(days[0]) is None  # forgotten: the two later days were asked
+    assert index.open_count(days[2]) == 1
+    page, _ = await index.search(days[0], OrderQuery())
+    assert len(page) == 1  # read again when asked
