@@ -20,7 +20,7 @@ import secrets
 
 from .errors import UnknownOrder
 
-_ORDER_ID = re.compile(r"^(\d{8})-[0-9a-f]{12}$")
+_ORDER_ID = re.compile(r"(\d{8})-[0-9a-f]{12}")
 
 _entry_ids = random.Random(secrets.randbits(128))
 
@@ -56,7 +56,7 @@ def order_id(day: dt.date, request_key: str | None = None) -> str:
 
 def order_day(order_id: object) -> dt.date:
     """The business date an order id names; raises UnknownOrder for anything else."""
-    if not isinstance(order_id, str) or not (match := _ORDER_ID.match(order_id)):
+    if not isinstance(order_id, str) or not (match := _ORDER_ID.fullmatch(order_id)):
         raise UnknownOrder(f"no order {order_id!r}: order ids look like 20261123-0a1b2c3d4e5f")
     digits = match.group(1)
     try:

@@ -14,8 +14,8 @@ from .errors import InvalidInput
 MAX_QTY = 999
 MAX_AMOUNT = 10_000_000_00  # ten million in major units: far above any single sale
 MAX_TEXT = 200
-_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_PLAIN_PERCENT = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,6})?$")
+KEY_FORMAT = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+PERCENT_FORMAT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,6})?")
 
 
 def require_int(value: object, field: str, low: int, high: int) -> int:
@@ -40,7 +40,7 @@ def require_text(value: object, field: str, *, optional: bool = False) -> str | 
 
 def require_key(value: object, field: str) -> str:
     """An idempotency key or tender code: 1-64 characters of [A-Za-z0-9._:-]."""
-    if not isinstance(value, str) or not _KEY.match(value):
+    if not isinstance(value, str) or not KEY_FORMAT.fullmatch(value):
         raise InvalidInput(field, "must be 1-64 characters of letters, digits and . _ : -")
     return value
 
@@ -51,7 +51,7 @@ def parse_percent(text: object) -> Decimal:
     Exponents are refused: exact arithmetic on "1e-999999999" would never finish, and a
     percent reaches derived totals from terminals, peers and catalogs alike.
     """
-    if not isinstance(text, str) or not _PLAIN_PERCENT.match(text):
+    if not isinstance(text, str) or not PERCENT_FORMAT.fullmatch(text):
         raise ValueError(f'not a percent written like "8.875" or "10": {text!r}')
     return Decimal(text)
 

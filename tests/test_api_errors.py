@@ -95,6 +95,7 @@ async def test_malformed_or_foreign_bodies_are_client_errors(node, order_path):
         (b'{"sku": ', json_type, 400, "malformed-json"),
         (b'{"sku": "SODA", "qty": NaN}', json_type, 400, "malformed-json"),
         (b"\xff\xfe", json_type, 400, "malformed-json"),
+        (b'{"sku": "SODA", "note": "\\ud800"}', json_type, 400, "malformed-json"),
         (
             b"sku=SODA",
             {"Content-Type": "application/x-www-form-urlencoded"},

@@ -33,6 +33,15 @@ async def json_body(
             )
         try:
             body = json.loads(raw, parse_constant=_reject_constant)
+            # A lone surrogate ("\ud800") parses, but it is not text: nothing can store or send it.
+            json.dumps(body, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise Problem(
+                400,
+                "malformed-json",
+                "The request body is not valid JSON",
+                "a string holds a lone UTF-16 surrogate (such as \\ud800), which is not text",
+            ) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise Problem(
                 400, "malformed-json", "The request body is not valid JSON", str(exc)

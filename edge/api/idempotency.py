@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 DEFAULT_RETENTION = 24 * 3600.0
 SWEEP_EVERY = 1000  # inserts between deletions of expired records
-_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,128}")
 REQUEST_KEY = web.RequestKey("request_key", str)  # "<terminal id>:<Idempotency-Key>"
 
 _SCHEMA = """
@@ -199,7 +199,7 @@ async def idempotency_middleware(request: web.Request, handler) -> web.StreamRes
     key = request.headers.get(HEADER)
     if request.method != "POST" or key is None or TERMINAL not in request:
         return await handler(request)
-    if not _KEY.match(key):
+    if not KEY_FORMAT.fullmatch(key):
         raise Problem(
             400,
             "invalid-idempotency-key",

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from ..catalog import Catalog
+from ..errors import InvalidInput
 from ..order_ids import entry_id
 from ..order_index import MAX_PAGE, OrderQuery
 from ..order_view import OrderView
@@ -104,7 +105,10 @@ def _order_query(request: web.Request) -> tuple[dt.date, OrderQuery]:
 @routes.get("/api/v1/orders")
 async def list_orders(request: web.Request) -> web.Response:
     day, query = _order_query(request)
-    page, next_token = await context(request).index.search(day, query)
+    try:
+        page, next_token = await context(request).index.search(day, query)
+    except InvalidInput as exc:  # the one thing the search checks itself: the page token
+        raise invalid_parameter(f"after: {exc.reason}", parameter="after") from None
     return json_response(
         {
             "business_date": day.isoformat(),
