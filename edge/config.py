@@ -188,8 +188,13 @@ class Config:
 
     @property
     def node_db_path(self) -> Path:
-        """This node's own state: paired terminals, answers to keyed requests."""
+        """This node's own state: paired terminals and pairing codes."""
         return self.state_dir / "node.db"
+
+    @property
+    def requests_db_path(self) -> Path:
+        """The first answers to keyed requests, replayed to their retries."""
+        return self.state_dir / "requests.db"
 
 
 def _type_name(kind: type) -> str:

@@ -142,7 +142,7 @@ class Daemon:
         async with contextlib.AsyncExitStack() as resources:  # closed in reverse order
             terminals = TerminalRegistry(config.node_db_path)
             resources.callback(terminals.close)
-            idempotency = await IdempotencyStore.open(config.node_db_path)
+            idempotency = await IdempotencyStore.open(config.requests_db_path)
             resources.push_async_callback(idempotency.close)
             context = ApiContext(book, feed, index, terminals, now=utc_now)
             api = ApiServer(

@@ -37,6 +37,11 @@ class OrderCache:
         self.store(guid, order_id, contents, view)
         return contents, view
 
+    def peek(self, order_id: str) -> OrderView | None:
+        """The cached view of an order, if it is cached (never stale: see above)."""
+        hit = self._entries.get(order_id)
+        return hit[2] if hit is not None else None
+
     def store(self, guid: str, order_id: str, contents: dict, view: OrderView) -> None:
         self._entries[order_id] = (guid, contents, view)
         self._entries.move_to_end(order_id)

@@ -198,6 +198,9 @@ class OrderBook:
 
     def loaded_view(self, order_id: str) -> OrderView | None:
         """The view of an order whose day is in memory, read without waiting; else None."""
+        cached = self._cache.peek(order_id)
+        if cached is not None:
+            return cached
         try:
             guid = self.day_guid(order_day(order_id))
         except UnknownOrder:

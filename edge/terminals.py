@@ -5,10 +5,11 @@ manager's token); the terminal exchanges it once, before it expires, for a beare
 Codes and tokens are stored only as SHA-256 hashes in `node.db` in the state directory, so
 a copy of that file lets nobody in.
 
-Both the daemon and the CLI open this file. Every request looks its token up afresh (a
-primary-key read of microseconds, on a connection kept by the daemon's event loop), so a
-revocation made by the CLI in another process takes effect on the very next request.
-Writes open a short-lived connection of their own and may run in any thread.
+Both the daemon and the CLI open this file. The daemon keeps the terminals it has seen in
+memory, and before trusting them asks SQLite whether anyone wrote the file since
+(`PRAGMA data_version`, microseconds on a connection its event loop keeps): a revocation
+made by the CLI in another process takes effect on the very next request. Writes open a
+short-lived connection of their own and may run in any thread.
 """
 
 from __future__ import annotations
@@ -135,6 +136,8 @@ class TerminalRegistry:
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
         self._reader: sqlite3.Connection | None = None
+        self._seen: dict[str, Terminal] = {}  # token hash → live terminal
+        self._seen_version = -1
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
@@ -209,12 +212,22 @@ class TerminalRegistry:
             return None
         if self._reader is None:
             self._reader = sqlite3.connect(self.path, timeout=5, isolation_level=None)
-        row = self._reader.execute(
-            "SELECT id, name, role, created_at, revoked_at FROM terminals "
-            "WHERE token_hash = ? AND revoked_at IS NULL",
-            (_hash(token),),
-        ).fetchone()
-        return _terminal(row) if row else None
+        version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._seen_version:  # the file changed: forget what was seen
+            self._seen.clear()
+            self._seen_version = version
+        token_hash = _hash(token)
+        terminal = self._seen.get(token_hash)
+        if terminal is None:
+            row = self._reader.execute(
+                "SELECT id, name, role, created_at, revoked_at FROM terminals "
+                "WHERE token_hash = ? AND revoked_at IS NULL",
+                (token_hash,),
+            ).fetchone()
+            if row is None:
+                return None
+            terminal = self._seen[token_hash] = _terminal(row)
+        return terminal
 
     def terminals(self) -> list[Terminal]:
         """Every terminal ever paired, revoked ones included, oldest first."""

@@ -71,7 +71,7 @@ async def start_node(state_dir: Path, clock: SettableClock) -> ApiNode:
         index = OrderIndex(book, feed)
         terminals = TerminalRegistry(state_dir / "node.db")
         closers.callback(terminals.close)
-        idempotency = await IdempotencyStore.open(state_dir / "node.db")
+        idempotency = await IdempotencyStore.open(state_dir / "requests.db")
         closers.push_async_callback(idempotency.close)
         context = ApiContext(book, feed, index, terminals, now=clock)
         server = ApiServer(make_app(context, idempotency), "127.0.0.1", 0, shutdown_timeout=5)

@@ -146,7 +146,7 @@ async def test_a_retry_whose_first_answer_was_lost_finds_its_own_write(tmp_path,
         await till.post(f"/orders/{order['id']}/payments", pay, key="k-pay")
     finally:
         await node.close()
-    with sqlite3.connect(tmp_path / "n" / "node.db") as db:
+    with sqlite3.connect(tmp_path / "n" / "requests.db") as db:
         assert db.execute("DELETE FROM idempotency").rowcount == 3
     node = await start_node(tmp_path / "n", clock)
     try:
@@ -277,5 +277,23 @@ async def test_a_full_disk_answers_503_with_retry_after_and_loses_nothing(small_
         till = Terminal(node, await node.pair("After"))
         lines = (await till.get(f"/orders/{order['id']}"))["order"]["lines"]
         assert sorted(ln["id"] for ln in lines) == sorted(acknowledged)
+    finally:
+        await node.close()
+
+
+async def test_a_retry_after_a_restart_is_replayed_from_disk(tmp_path, clock):
+    node = await start_node(tmp_path / "n", clock)
+    try:
+        till = Terminal(node, await node.pair())
+        first = await till.post("/orders", {"table": "T3"}, key="before-restart")
+    finally:
+        await node.close()  # writes the records still pending
+    node = await start_node(tmp_path / "n", clock)
+    try:
+        till.node = node
+        status, again, headers = await till.call(
+            "POST", "/orders", {"table": "T3"}, key="before-restart"
+        )
+        assert status == 201 and again == first and headers["Idempotent-Replayed"] == "true"
     finally:
         await node.close()

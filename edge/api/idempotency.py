@@ -1,13 +1,14 @@
 """Idempotent POSTs: a request retried with the same `Idempotency-Key` gets the first answer.
 
-The first answer to each (terminal, key) is kept in `node.db` for `retention` and replayed,
+The first answer to each (terminal, key) is kept in `requests.db` for `retention` and replayed,
 byte for byte, with `Idempotent-Replayed: true`, to any retry of the same request; a
 different request under a used key is refused (422). A retry that arrives while the first
 attempt is still running waits for its answer. Answers that did not change anything
 durable (5xx, 429) are not kept, so their retry runs again.
 
-The record of an answer is written after the order log has committed the change. If the
-node dies between the two (or the record cannot be written), the retry runs again, and the
+The record of an answer is written behind it, in batches, after the order log has committed
+the change. If the node dies before the record is written (or it cannot be), the retry runs
+again, and the
 order book, given the same key, derives the same ids and finds its own earlier write (see
 edge/order_ids.py): a retry never makes a second order, line or payment.
 """
@@ -21,6 +22,7 @@ import logging
 import re
 import sqlite3
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +36,8 @@ log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 DEFAULT_RETENTION = 24 * 3600.0
-SWEEP_EVERY = 1000  # inserts between deletions of expired records
+SWEEP_EVERY = 1000  # records written between deletions of expired ones
+DEFAULT_RECENT = 4096  # answers kept in memory for fast replay
 KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,128}")
 REQUEST_KEY = web.RequestKey("request_key", str)  # "<terminal id>:<Idempotency-Key>"
 
@@ -72,17 +75,30 @@ class StoredAnswer:
 
 
 class IdempotencyStore:
-    """First answers to keyed requests, in SQLite, with the keys held in memory."""
+    """First answers to keyed requests: the latest in memory, all of them in SQLite.
 
-    def __init__(self, conn: aiosqlite.Connection, retention: float) -> None:
+    Records are written behind the answers, in batches, by a writer task the store owns:
+    a retry within the last `recent` answers is served from memory, an older one from the
+    file. `close` writes what is still pending.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, retention: float, recent: int) -> None:
         self._conn = conn
         self._retention = retention
+        self._recent_size = recent
         self._fingerprints: dict[tuple[str, str], bytes] = {}
-        self._running: dict[tuple[str, str], asyncio.Future[StoredAnswer | None]] = {}
-        self._inserts = 0
+        self._recent: OrderedDict[tuple[str, str], StoredAnswer] = OrderedDict()
+        self._running: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._unwritten: list[tuple] = []
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._written = 0
+        self._writer: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, path: Path, *, retention: float = DEFAULT_RETENTION) -> IdempotencyStore:
+    async def open(
+        cls, path: Path, *, retention: float = DEFAULT_RETENTION, recent: int = DEFAULT_RECENT
+    ) -> IdempotencyStore:
         conn = await aiosqlite.connect(path, isolation_level=None)
         try:
             await conn.execute("PRAGMA journal_mode = WAL")
@@ -90,7 +106,7 @@ class IdempotencyStore:
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA busy_timeout = 5000")
             await conn.executescript(_SCHEMA)
-            store = cls(conn, retention)
+            store = cls(conn, retention, recent)
             await store._sweep()
             for scope, key, fingerprint in await conn.execute_fetchall(
                 "SELECT scope, key, fingerprint FROM idempotency"
@@ -99,10 +115,35 @@ class IdempotencyStore:
         except BaseException:
             await conn.close()
             raise
+        store._writer = asyncio.create_task(store._write_loop(), name="idempotency-writer")
         return store
 
     async def close(self) -> None:
-        await self._conn.close()
+        """Write the pending records and close the file (safe to call twice)."""
+        self._closing = True
+        self._wakeup.set()
+        if self._writer is not None:
+            await self._writer
+            self._writer = None
+            await self._conn.close()
+
+    async def _write_loop(self) -> None:
+        while not (self._closing and not self._unwritten):
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            batch, self._unwritten = self._unwritten, []
+            if not batch:
+                continue
+            try:
+                await self._conn.executemany(
+                    "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch
+                )
+                self._written += len(batch)
+                if self._written >= SWEEP_EVERY:
+                    self._written = 0
+                    await self._sweep()
+            except sqlite3.Error as exc:  # the changes are made; only their replay is lost
+                log.warning("could not record %d answers to keyed requests: %s", len(batch), exc)
 
     async def _sweep(self) -> None:
         cutoff = time.time() - self._retention
@@ -111,35 +152,37 @@ class IdempotencyStore:
         ):
             self._fingerprints.pop((scope, key), None)
 
-    async def _stored(self, scope: str, key: str) -> StoredAnswer | None:
+    async def _stored(self, ident: tuple[str, str]) -> StoredAnswer | None:
+        answer = self._recent.get(ident)
+        if answer is not None:
+            return answer
         rows = await self._conn.execute_fetchall(
             "SELECT status, content_type, headers, body FROM idempotency "
             "WHERE scope = ? AND key = ?",
-            (scope, key),
+            ident,
         )
         if not rows:
-            return None
+            return None  # not written (yet, or ever): the retry runs again
         status, content_type, headers, body = rows[0]
         return StoredAnswer(status, content_type, json.loads(headers), body)
 
-    async def _keep(self, scope: str, key: str, fingerprint: bytes, answer: StoredAnswer) -> None:
-        await self._conn.execute(
-            "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    def _keep(self, ident: tuple[str, str], fingerprint: bytes, answer: StoredAnswer) -> None:
+        self._fingerprints[ident] = fingerprint
+        self._recent[ident] = answer
+        while len(self._recent) > self._recent_size:
+            self._recent.popitem(last=False)
+        self._unwritten.append(
             (
-                scope,
-                key,
+                *ident,
                 fingerprint,
                 answer.status,
                 answer.content_type,
                 json.dumps(answer.headers),
                 answer.body,
                 time.time(),
-            ),
+            )
         )
-        self._fingerprints[(scope, key)] = fingerprint
-        self._inserts += 1
-        if self._inserts % SWEEP_EVERY == 0:
-            await self._sweep()
+        self._wakeup.set()
 
     async def answer(self, scope: str, key: str, fingerprint: bytes, run) -> web.Response:
         """The answer to the keyed request: replayed if known, else `run()`'s, kept."""
@@ -155,10 +198,10 @@ class IdempotencyStore:
                     "This Idempotency-Key was used for a different request",
                     "use a new key for a new request; reuse a key only to retry the same one",
                 )
-            stored = await self._stored(scope, key)
+            stored = await self._stored(ident)
             if stored is not None:
                 return stored.response()
-        done: asyncio.Future[StoredAnswer | None] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._running[ident] = done
         try:
             try:
@@ -167,10 +210,7 @@ class IdempotencyStore:
                 response = problem_for(exc).response()
             answer = _keepable(response)
             if answer is not None:
-                try:
-                    await self._keep(scope, key, fingerprint, answer)
-                except sqlite3.Error as exc:  # the change is made: answer it all the same
-                    log.warning("could not record the answer to key %r: %s", key, exc)
+                self._keep(ident, fingerprint, answer)
             return response
         finally:
             del self._running[ident]

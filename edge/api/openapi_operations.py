@@ -41,7 +41,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "internal-error": (500, "a bug: the node logs it, the answer shows nothing of it"),
     "not-ready": (503, "the node is starting or stopping"),
     "disk-full": (503, "the node's disk is nearly full"),
-    "store-unavailable": (503, "the order log or node.db cannot be used now; nothing changed"),
+    "store-unavailable": (
+        503,
+        "the order log or the node's own database cannot be used now; nothing changed",
+    ),
 }
 
 BODY_PROBLEMS = ("malformed-json", "body-too-large", "unsupported-media-type", "invalid-input")
