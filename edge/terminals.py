@@ -6,10 +6,12 @@ Codes and tokens are stored only as SHA-256 hashes in `node.db` in the state dir
 a copy of that file lets nobody in.
 
 Both the daemon and the CLI open this file. The daemon keeps the terminals it has seen in
-memory, and before trusting them asks SQLite whether anyone wrote the file since
-(`PRAGMA data_version`, microseconds on a connection its event loop keeps): a revocation
-made by the CLI in another process takes effect on the very next request. Writes open a
-short-lived connection of their own and may run in any thread.
+memory and asks SQLite, at most every RECHECK seconds, whether anyone wrote the file since
+(`PRAGMA data_version` on a connection its event loop keeps). Asking on every request cost
+a sixth of the event loop under load: each SQLite call hands the interpreter lock to the
+store's threads, and getting it back waits on them. So a revocation made through the API
+takes effect on the next request, one made by the CLI in another process within RECHECK.
+Writes open a short-lived connection of their own and may run in any thread.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import datetime as dt
 import hashlib
 import secrets
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,7 @@ ROLES = ("terminal", "manager")
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or typed
 CODE_LENGTH = 8  # 31^8 ≈ 2^40 codes, alive for minutes, with failed attempts rate-limited
 TOKEN_PREFIX = "pe_"
+RECHECK = 0.1  # seconds the daemon trusts its memory of node.db
 MAX_NAME = 64
 
 _SCHEMA = """
@@ -138,6 +142,7 @@ class TerminalRegistry:
         self._reader: sqlite3.Connection | None = None
         self._seen: dict[str, Terminal] = {}  # token hash → live terminal
         self._seen_version = -1
+        self._checked_at = -RECHECK
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
@@ -212,10 +217,13 @@ class TerminalRegistry:
             return None
         if self._reader is None:
             self._reader = sqlite3.connect(self.path, timeout=5, isolation_level=None)
-        version = self._reader.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._seen_version:  # the file changed: forget what was seen
-            self._seen.clear()
-            self._seen_version = version
+        now = time.monotonic()
+        if now - self._checked_at >= RECHECK:
+            self._checked_at = now
+            version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._seen_version:  # the file changed: forget what was seen
+                self._seen.clear()
+                self._seen_version = version
         token_hash = _hash(token)
         terminal = self._seen.get(token_hash)
         if terminal is None:
@@ -228,6 +236,10 @@ class TerminalRegistry:
                 return None
             terminal = self._seen[token_hash] = _terminal(row)
         return terminal
+
+    def recheck_now(self) -> None:
+        """Make the next `authenticate` look at the file again (after a revocation)."""
+        self._checked_at = -RECHECK
 
     def terminals(self) -> list[Terminal]:
         """Every terminal ever paired, revoked ones included, oldest first."""

@@ -92,4 +92,5 @@ async def revoke(request: web.Request) -> web.Response:
     revoked = await asyncio.to_thread(
         ctx.terminals.revoke, request.match_info["terminal_id"], now=ctx.now()
     )
+    ctx.terminals.recheck_now()
     return json_response({"revoked": [t.to_dict() for t in revoked]})
