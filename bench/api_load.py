@@ -61,7 +61,6 @@ from daemon_under_load import (
     Node,
     free_port,
     load_catalog,
-    open_book,
     pair_terminals,
     write_config,
 )
@@ -81,6 +80,7 @@ from order_flow import (
     sample_menu,
     saturate,
 )
+from orderlog import open_book
 from sync.store import DocStore
 
 TARGETS = {"http_orders_per_s_min": 150.0, "p99_ms_max": 50.0, "p99_at_orders_per_s": 50.0}

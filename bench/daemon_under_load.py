@@ -21,20 +21,15 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import aiohttp
 
 from edge.catalog import sample_catalog
-from edge.daemon import utc_now
-from edge.orderbook import NodeIdentity, OrderBook
 from order_flow import ClientPool, merged, ratio
-from sync.replica import Replica
+from orderlog import NODE, STORE_ID, open_book
 from sync.store import DocStore
 
 ROOT = Path(__file__).resolve().parent.parent
-STORE_ID = "bench"
-NODE = NodeIdentity("bench-a", "A")
 
 
 # -- the daemon --------------------------------------------------------------------------
@@ -55,17 +50,6 @@ async def load_catalog(path: Path) -> None:
         await book.import_catalog(sample_catalog())
     finally:
         await store.close()
-
-
-def open_book(store: DocStore) -> OrderBook:
-    return OrderBook(
-        Replica(store),
-        store_id=STORE_ID,
-        node=NODE,
-        zone=ZoneInfo("UTC"),
-        rollover_hour=4,
-        now=utc_now,
-    )
 
 
 def write_config(path: Path, state_dir: Path, port: int) -> None:

@@ -229,6 +229,18 @@ def baseline_stream(seed: int, lines: int) -> Iterator[str]:
 # -- opening both sides ------------------------------------------------------------------
 
 
+def open_book(store: DocStore) -> OrderBook:
+    """The bench store's order book over `store` (not started)."""
+    return OrderBook(
+        Replica(store),
+        store_id=STORE_ID,
+        node=NODE,
+        zone=ZoneInfo("UTC"),
+        rollover_hour=4,
+        now=utc_now,
+    )
+
+
 class Domain:
     """The real order domain on a fresh store file: DocStore, Replica, OrderBook."""
 
@@ -240,14 +252,7 @@ class Domain:
     @classmethod
     async def open(cls, path: Path) -> Domain:
         store = await DocStore.open(path)
-        book = OrderBook(
-            Replica(store),
-            store_id=STORE_ID,
-            node=NODE,
-            zone=ZoneInfo("UTC"),
-            rollover_hour=4,
-            now=utc_now,
-        )
+        book = open_book(store)
         await book.start()
         catalog = await book.import_catalog(sample_catalog())
         freeze_startup_objects()  # as the daemon does once it has started

@@ -23,15 +23,10 @@ from pycrdt import Map
 from sync.replica import Replica
 from sync.store import DocStore
 
-from .api.app import ApiServer, make_app
-from .api.context import ApiContext
-from .api.idempotency import IdempotencyStore
+from .api.app import open_api
 from .config import Config
 from .notify import SystemdNotifier, run_watchdog, watchdog_interval
-from .order_feed import OrderFeed
-from .order_index import OrderIndex
 from .orderbook import NodeIdentity, OrderBook
-from .terminals import TerminalRegistry
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +77,6 @@ class Daemon:
         self.notifier = notifier or SystemdNotifier()
         self.services = services
         self.book: OrderBook | None = None
-        self.api: ApiServer | None = None
         self.failed = False
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -136,22 +130,17 @@ class Daemon:
         )
         await book.start()
         self.book = book
-        feed = OrderFeed(book.replica, store_id=config.store.id)
-        index = OrderIndex(book, feed)
-        await index.day(book.business_date())  # read today once, before terminals ask
         async with contextlib.AsyncExitStack() as resources:  # closed in reverse order
-            terminals = TerminalRegistry(config.node_db_path)
-            resources.callback(terminals.close)
-            idempotency = await IdempotencyStore.open(config.requests_db_path)
-            resources.push_async_callback(idempotency.close)
-            context = ApiContext(book, feed, index, terminals, now=utc_now)
-            api = ApiServer(
-                make_app(context, idempotency),
-                config.http.host,
-                config.http.port,
-                config.shutdown_timeout,
+            api, context = await open_api(
+                resources,
+                book,
+                node_db=config.node_db_path,
+                requests_db=config.requests_db_path,
+                host=config.http.host,
+                port=config.http.port,
+                shutdown_timeout=config.shutdown_timeout,
+                now=utc_now,
             )
-            resources.push_async_callback(api.stop)  # in-flight requests finish first
             try:
                 await api.start()
             except OSError as exc:
@@ -163,7 +152,6 @@ class Daemon:
                 )
                 self.failed = True
                 return
-            self.api = api
             context.ready = True
             resources.callback(setattr, context, "ready", False)
             await self._run_tasks(book)

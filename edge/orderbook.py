@@ -189,12 +189,10 @@ class OrderBook:
     async def get(self, order_id: str) -> OrderView:
         """The derived view of one order (raises UnknownOrder)."""
         guid = self._guid_of(order_id)
-        doc = await self.replica.open(guid)
-        with doc.transaction():  # one read transaction: to_py is about twice as fast in one
-            orders = doc.get("orders", type=Map)
-            if order_id not in orders:
-                raise UnknownOrder(f"no order {order_id!r} on this node")
-            return self._cache.read(guid, order_id, orders[order_id])[1]
+        view = self._read(guid, await self.replica.open(guid), order_id)
+        if view is None:
+            raise UnknownOrder(f"no order {order_id!r} on this node")
+        return view
 
     def loaded_view(self, order_id: str) -> OrderView | None:
         """The view of an order whose day is in memory, read without waiting; else None."""
@@ -206,9 +204,10 @@ class OrderBook:
         except UnknownOrder:
             return None
         doc = self.replica.loaded(guid)
-        if doc is None:
-            return None
-        with doc.transaction():
+        return None if doc is None else self._read(guid, doc, order_id)
+
+    def _read(self, guid: str, doc: Doc, order_id: str) -> OrderView | None:
+        with doc.transaction():  # one read transaction: to_py is about twice as fast in one
             orders = doc.get("orders", type=Map)
             if order_id not in orders:
                 return None

@@ -16,11 +16,13 @@ Writes open a short-lived connection of their own and may run in any thread.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,11 +146,17 @@ class TerminalRegistry:
         self._seen_version = -1
         self._checked_at = -RECHECK
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation, closed after it (sqlite3's own `with` only
+        commits)."""
         conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        return conn
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            yield conn
+        finally:
+            conn.close()
 
     def close(self) -> None:
         """Close the reader connection (safe to call twice)."""

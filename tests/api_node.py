@@ -1,8 +1,8 @@
 """A node serving the terminal API on a real loopback socket, for end-to-end tests.
 
-It assembles the same parts as the daemon (store, order book, feed, index, terminal
-registry, idempotency records, aiohttp app) over files in a test's directory, listens on
-127.0.0.1 with a port the OS picks, and pairs terminals through the real pairing exchange.
+It assembles the API as the daemon does (`open_api`) over a store in a test's directory,
+listens on 127.0.0.1 with a port the OS picks, and pairs terminals through the real pairing
+exchange.
 """
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ from pathlib import Path
 
 import aiohttp
 
-from edge.api.app import ApiServer, make_app
+from edge.api.app import ApiServer, open_api
 from edge.api.context import ApiContext
-from edge.api.idempotency import IdempotencyStore
-from edge.order_feed import OrderFeed
-from edge.order_index import OrderIndex
 from edge.orderbook import OrderBook
-from edge.terminals import TerminalRegistry
 from sync.store import DocStore
 
 from .conftest import SettableClock, make_book
@@ -67,15 +63,16 @@ async def start_node(state_dir: Path, clock: SettableClock) -> ApiNode:
         store = await DocStore.open(state_dir / "orders.db")
         closers.push_async_callback(store.close)
         book = await make_book(store, clock)
-        feed = OrderFeed(book.replica, store_id=book.store_id)
-        index = OrderIndex(book, feed)
-        terminals = TerminalRegistry(state_dir / "node.db")
-        closers.callback(terminals.close)
-        idempotency = await IdempotencyStore.open(state_dir / "requests.db")
-        closers.push_async_callback(idempotency.close)
-        context = ApiContext(book, feed, index, terminals, now=clock)
-        server = ApiServer(make_app(context, idempotency), "127.0.0.1", 0, shutdown_timeout=5)
-        closers.push_async_callback(server.stop)
+        server, context = await open_api(
+            closers,
+            book,
+            node_db=state_dir / "node.db",
+            requests_db=state_dir / "requests.db",
+            host="127.0.0.1",
+            port=0,
+            shutdown_timeout=5,
+            now=clock,
+        )
         await server.start()
         context.ready = True
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))

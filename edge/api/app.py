@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 import shutil
+from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
+from ..order_feed import OrderFeed
+from ..order_index import OrderIndex
+from ..orderbook import OrderBook
+from ..terminals import TerminalRegistry
 from . import events, orders, terminals
 from .auth import PairingThrottle, auth_middleware
 from .bodies import MAX_BODY
@@ -101,10 +109,38 @@ async def _say_goodbye(app: web.Application) -> None:
     app[EVENT_HUB].close_all()
 
 
+async def open_api(
+    resources: contextlib.AsyncExitStack,
+    book: OrderBook,
+    *,
+    node_db: Path,
+    requests_db: Path,
+    host: str,
+    port: int,
+    shutdown_timeout: float,
+    now: Callable[[], dt.datetime],
+) -> tuple[ApiServer, ApiContext]:
+    """Assemble the API over a started order book; `resources` closes what it opens, in
+    reverse order (the server first, so in-flight requests finish before the files close).
+
+    The caller starts the server and sets `context.ready`.
+    """
+    feed = OrderFeed(book.replica, store_id=book.store_id)
+    index = OrderIndex(book, feed)
+    terminals = TerminalRegistry(node_db)
+    resources.callback(terminals.close)
+    idempotency = await IdempotencyStore.open(requests_db)
+    resources.push_async_callback(idempotency.close)
+    context = ApiContext(book, feed, index, terminals, now=now)
+    server = ApiServer(make_app(context, idempotency), host, port, shutdown_timeout)
+    resources.push_async_callback(server.stop)
+    return server, context
+
+
 class ApiServer:
     """The API listening on one address; `stop` lets in-flight requests finish first."""
 
-    def __init__(self, app: web.Application, host: str, port: int, shutdown_timeout: float):
+    def __init__(self, app: web.Application, host: str, port: int, shutdown_timeout: float) -> None:
         self.app = app
         self._host = host
         self._port = port

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -72,16 +73,20 @@ class EventHub:
 
     def _on_change(self, change: OrderChange) -> None:
         if self.listeners:
-            text = dumps(self.message(change.cursor, change))
+            text = dumps(self.message(change))
             for listener in self.listeners:
                 listener.offer(change.cursor, text)
 
-    def message(self, cursor: int, change: OrderChange) -> dict:
+    def message(self, change: OrderChange) -> dict:
         if change.catalog:
-            return {"type": "catalog", "cursor": cursor}
-        return {"type": "orders", "cursor": cursor, "orders": self._orders(change.order_ids)}
+            return {"type": "catalog", "cursor": change.cursor}
+        return {
+            "type": "orders",
+            "cursor": change.cursor,
+            "orders": self._orders(change.order_ids),
+        }
 
-    def _orders(self, order_ids) -> list[dict]:
+    def _orders(self, order_ids: Iterable[str]) -> list[dict]:
         views = (self._book.loaded_view(order_id) for order_id in order_ids)
         return [view.to_dict() for view in views if view is not None]
 

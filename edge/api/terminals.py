@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ..terminals import ROLES, InvalidTerminalName, PairingRefused, check_name
 from ..validation import require_int
+from .auth import PairingThrottle
 from .bodies import json_body
 from .context import context, require_manager, terminal
 from .orders import json_response
@@ -16,7 +17,7 @@ from .problems import invalid_input
 
 routes = web.RouteTableDef()
 
-PAIRING_THROTTLE = web.AppKey("pairing_throttle", object)
+PAIRING_THROTTLE = web.AppKey("pairing_throttle", PairingThrottle)
 DEFAULT_CODE_MINUTES = 10
 MAX_CODE_MINUTES = 60
 
