@@ -11,15 +11,21 @@ import logging
 import os
 import sqlite3
 import sys
+import tomllib
 from pathlib import Path
 
+from drivers.emulators import command as emulator_command
 from sync.errors import SyncError
+from sync.replica import Replica
+from sync.store import DocStore
 
 from . import __version__
 from .catalog import sample_catalog
 from .config import DEFAULT_PATH, Config, from_values, load
-from .daemon import Daemon, utc_now
+from .daemon import Daemon, state_dir_lock, utc_now
 from .demo import simulate_cashier
+from .demo_devices import emulated_devices
+from .devices import Devices
 from .errors import ConfigError
 from .logs import configure_logging
 from .money import format_money
@@ -67,6 +73,25 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, default=8420, help="port of the API on 127.0.0.1 (default 8420)"
     )
 
+    catalog = commands.add_parser(
+        "catalog",
+        help="import a catalog (items, prices, taxes, stations) from a TOML file into a store "
+        "not managed by a hub; run it while the daemon is stopped",
+    )
+    _add_state_source(catalog)
+    which = catalog.add_mutually_exclusive_group(required=True)
+    which.add_argument("--import", dest="file", type=Path, help="TOML file in the sample's shape")
+    which.add_argument(
+        "--sample", action="store_true", help="import the demo's sample catalog (burgers)"
+    )
+
+    emulate = commands.add_parser(
+        "emulate",
+        help="run an emulated device: a network or serial ESC/POS printer, a customer display, "
+        "a bump bar or a cash drawer",
+    )
+    emulator_command.add_arguments(emulate)
+
     orders = commands.add_parser("orders", help="list the orders of a business day")
     _add_state_source(orders)
     orders.add_argument(
@@ -112,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
             return _pair(args)
         if args.command == "terminals":
             return _terminals(args)
+        if args.command == "catalog":
+            return _catalog(args)
+        if args.command == "emulate":
+            return asyncio.run(emulator_command.run(args))
         return _orders(args)
     except ConfigError as exc:
         print(f"posedge: configuration error: {exc}", file=sys.stderr)
@@ -124,22 +153,24 @@ def main(argv: list[str] | None = None) -> int:
         return EX_IOERR
 
 
-def _run(config: Config, *services) -> int:
+def _run(config: Config) -> int:
     configure_logging(config.log_level)
-    daemon = Daemon(config, services=services)
+    daemon = Daemon(config)
     asyncio.run(daemon.run())
     return 1 if daemon.failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    config = from_values(
-        {
-            "paths.state_dir": str(args.state_dir.resolve()),
-            "store.name": "posedge demo burgers",
-            "http.host": "127.0.0.1",
-            "http.port": args.port,
-        }
-    )
+    values = {
+        "paths.state_dir": str(args.state_dir.resolve()),
+        "store.name": "posedge demo burgers",
+        "http.host": "127.0.0.1",
+        "http.port": args.port,
+        "receipt.printer": "front",
+        "receipt.header": ["12 Main St, Springfield", "Tel 555-0100"],
+    }
+    config = from_values(values)
+    configure_logging(config.log_level)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     code = TerminalRegistry(config.node_db_path).create_code(
         "demo terminal", "manager", ttl=dt.timedelta(minutes=60), now=utc_now()
@@ -154,15 +185,28 @@ def _demo(args: argparse.Namespace) -> int:
         f"then: curl -s -H 'Authorization: Bearer <token>' {api}/orders",
         file=sys.stderr,
     )
-    return _run(config, functools.partial(_demo_service, interval=args.interval))
+    return asyncio.run(_demo_with_devices(values, args.interval))
 
 
-async def _demo_service(book: OrderBook, interval: float) -> None:
+async def _demo_with_devices(values: dict, interval: float) -> int:
+    """Start the emulated devices, then the daemon driving them and a simulated cashier."""
+    state_dir = Path(str(values["paths.state_dir"]))
+    async with emulated_devices(state_dir / "paper") as (devices, about):
+        for line in about:
+            print(f"  {line}", file=sys.stderr)
+        print(f"  Printed paper is also saved under {state_dir / 'paper'}", file=sys.stderr)
+        config = from_values(values, devices=devices)
+        daemon = Daemon(config, services=(functools.partial(_demo_service, interval=interval),))
+        await daemon.run()
+    return 1 if daemon.failed else 0
+
+
+async def _demo_service(book: OrderBook, devices: Devices, interval: float) -> None:
     """Load the sample catalog into an empty store, then ring up orders until stopped."""
     if not (await book.catalog()).items:
         catalog = await book.import_catalog(sample_catalog())
         log.info("demo: loaded the sample catalog (%d items)", len(catalog.items))
-    await simulate_cashier(book, interval)
+    await simulate_cashier(book, interval, devices=devices)
 
 
 def _config_of(args: argparse.Namespace) -> Config:
@@ -210,6 +254,51 @@ def _terminals(args: argparse.Namespace) -> int:
     return 0
 
 
+def _catalog(args: argparse.Namespace) -> int:
+    config = _config_of(args)
+    if args.sample:
+        data = sample_catalog()
+    else:
+        try:
+            data = tomllib.loads(args.file.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            print(f"posedge: cannot read the catalog {args.file}: {exc}", file=sys.stderr)
+            return EX_USAGE
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    with state_dir_lock(config.state_dir) as free:
+        if not free:
+            print(
+                f"posedge: a daemon is running on {config.state_dir}; stop it first",
+                file=sys.stderr,
+            )
+            return EX_USAGE
+        return asyncio.run(_import_catalog(config, data))
+
+
+async def _import_catalog(config: Config, data: dict) -> int:
+    store = await DocStore.open(config.store_path)
+    try:
+        book = OrderBook(
+            Replica(store),
+            store_id=config.store.id,
+            node=NodeIdentity(config.node.name, config.node.letter),
+            zone=config.store.zone,
+            rollover_hour=config.store.rollover_hour,
+            now=utc_now,
+        )
+        await book.start()
+        catalog = await book.import_catalog(data)
+    finally:
+        await store.close()
+    print(
+        f"catalog of store {config.store.id}: {len(catalog.items)} items, "
+        f"{len(catalog.taxes)} taxes, {len(catalog.stations)} stations"
+    )
+    for problem in catalog.problems:
+        print(f"  left out: {problem}")
+    return 0 if not catalog.problems else EX_USAGE
+
+
 def _orders(args: argparse.Namespace) -> int:
     config = _config_of(args)
     if not config.store_path.exists():
@@ -219,9 +308,6 @@ def _orders(args: argparse.Namespace) -> int:
 
 
 async def _print_orders(config: Config, day: dt.date | None, as_json: bool) -> int:
-    from sync.replica import Replica
-    from sync.store import DocStore
-
     store = await DocStore.open(config.store_path, compact_after=sys.maxsize)
     try:
         store_ids = {d.guid.split("/")[0] for d in store.documents("orders")} or {config.store.id}

@@ -11,10 +11,11 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .device_config import DeviceSettings, parse_devices
 from .errors import ConfigError
 
 DEFAULT_PATH = Path("/etc/posedge/posedge.toml")
@@ -54,6 +55,12 @@ def _host(value: object) -> str | None:
     except ValueError:
         return "must be an IP address such as 0.0.0.0, 127.0.0.1 or 192.168.1.20"
     return None
+
+
+def _lines(value: object) -> str | None:
+    if all(isinstance(line, str) and len(line) <= 64 for line in value):
+        return None
+    return "must be a list of strings of at most 64 characters"
 
 
 def _log_level(value: object) -> str | None:
@@ -122,6 +129,63 @@ SETTINGS: tuple[Setting, ...] = (
         _between(0, 65535),
     ),
     Setting(
+        "receipt.printer",
+        str,
+        "",
+        "Printer (a [devices] id) that receipts go to when a request names none; empty: the "
+        "node's only printer.",
+    ),
+    Setting(
+        "receipt.header",
+        list,
+        [],
+        "Lines printed under the store's name at the top of every receipt (address, phone).",
+        _lines,
+    ),
+    Setting(
+        "receipt.footer",
+        list,
+        ["Thank you!"],
+        "Lines printed at the bottom of every receipt.",
+        _lines,
+    ),
+    Setting(
+        "print.late_after",
+        float,
+        120.0,
+        "Seconds after a fire (or a print request) past which a job prints marked LATE.",
+        _between(1, 86400),
+    ),
+    Setting(
+        "print.skip_tickets_after",
+        float,
+        3600.0,
+        "Seconds after a fire past which its kitchen ticket is recorded as skipped, not printed.",
+        _between(60, 7 * 86400),
+    ),
+    Setting(
+        "print.retry_max_interval",
+        float,
+        5.0,
+        "Longest wait, in seconds, between attempts at a job on a failing printer.",
+        _between(0.1, 300),
+    ),
+    Setting(
+        "print.ack_timeout",
+        float,
+        20.0,
+        "Seconds a printer may take to confirm it printed a job (paper may run out mid-job) "
+        "before the job is taken back and printed again marked REPRINT.",
+        _between(1, 600),
+    ),
+    Setting(
+        "print.status_interval",
+        float,
+        2.0,
+        "Seconds between status checks of an idle printer (paper, cover, drawer).",
+        _between(0.2, 300),
+    ),
+    Setting(
         "log.level",
         str,
         "info",
@@ -170,6 +234,26 @@ class HttpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PrintSettings:
+    """The `print.*` settings."""
+
+    late_after: float = 120.0
+    skip_tickets_after: float = 3600.0
+    retry_max_interval: float = 5.0
+    ack_timeout: float = 20.0
+    status_interval: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptConfig:
+    """The `receipt.*` settings."""
+
+    printer: str
+    header: tuple[str, ...]
+    footer: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The validated configuration of one posedge node."""
 
@@ -180,7 +264,10 @@ class Config:
     log_level: str
     shutdown_timeout: float
     status_interval: float
+    receipt: ReceiptConfig
+    print: PrintSettings
     source: str  # the file it came from, or "<defaults>"
+    devices: DeviceSettings = field(default_factory=DeviceSettings)
 
     @property
     def store_path(self) -> Path:
@@ -196,9 +283,20 @@ class Config:
         """The first answers to keyed requests, replayed to their retries."""
         return self.state_dir / "requests.db"
 
+    @property
+    def print_db_path(self) -> Path:
+        """Print jobs: queued, in flight and recently printed."""
+        return self.state_dir / "print.db"
+
 
 def _type_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}[kind]
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+    }[kind]
 
 
 def _coerce(setting: Setting, value: object, source: str) -> object:
@@ -229,7 +327,11 @@ def _flatten(table: dict, source: str, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def from_values(values: dict[str, object], source: str = "<defaults>") -> Config:
+def from_values(
+    values: dict[str, object],
+    source: str = "<defaults>",
+    devices: DeviceSettings | None = None,
+) -> Config:
     """A Config from defaults overridden by flat `section.key` values; raises ConfigError."""
     known = {s.key: s for s in SETTINGS}
     for key in values:
@@ -246,7 +348,18 @@ def from_values(values: dict[str, object], source: str = "<defaults>") -> Config
         log_level=v["log.level"],
         shutdown_timeout=v["daemon.shutdown_timeout"],
         status_interval=v["daemon.status_interval"],
+        receipt=ReceiptConfig(
+            v["receipt.printer"], tuple(v["receipt.header"]), tuple(v["receipt.footer"])
+        ),
+        print=PrintSettings(
+            late_after=v["print.late_after"],
+            skip_tickets_after=v["print.skip_tickets_after"],
+            retry_max_interval=v["print.retry_max_interval"],
+            ack_timeout=v["print.ack_timeout"],
+            status_interval=v["print.status_interval"],
+        ),
         source=source,
+        devices=devices or DeviceSettings(),
     )
 
 
@@ -263,10 +376,13 @@ def load(path: Path) -> Config:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "(syntax)", str(exc)) from exc
+    devices = parse_devices(table.pop("devices", {}), table.pop("stations", {}), source)
     values = _flatten(table, source)
-    config = from_values(values, source)
+    config = from_values(values, source, devices)
     if not config.state_dir.is_absolute():
         # A relative state dir is relative to the config file, not to wherever we started.
         state_dir = (Path(path).parent / config.state_dir).resolve()
-        config = from_values({**values, "paths.state_dir": str(state_dir)}, source)
+        config = from_values({**values, "paths.state_dir": str(state_dir)}, source, devices)
+    if config.receipt.printer and config.receipt.printer not in devices.printers:
+        raise ConfigError(source, "receipt.printer", "must name a printer of [devices]")
     return config

@@ -25,13 +25,15 @@ from sync.store import DocStore
 
 from .api.app import open_api
 from .config import Config
+from .devices import Devices, open_devices
 from .notify import SystemdNotifier, run_watchdog, watchdog_interval
+from .order_feed import OrderFeed
 from .orderbook import NodeIdentity, OrderBook
 
 log = logging.getLogger(__name__)
 
-Service = Callable[[OrderBook], Awaitable[None]]
-"""An extra long-running task given the order book (the demo's simulated cashier)."""
+Service = Callable[[OrderBook, Devices], Awaitable[None]]
+"""An extra long-running task given the order book and the devices (the demo's cashier)."""
 
 
 def freeze_startup_objects() -> None:
@@ -131,9 +133,24 @@ class Daemon:
         await book.start()
         self.book = book
         async with contextlib.AsyncExitStack() as resources:  # closed in reverse order
+            feed = OrderFeed(book.replica, store_id=book.store_id)
+            devices = await resources.enter_async_context(
+                open_devices(
+                    book,
+                    feed,
+                    config.devices,
+                    print_db=config.print_db_path,
+                    print_settings=config.print,
+                    receipt=config.receipt,
+                    store_name=config.store.name,
+                    now=utc_now,
+                )
+            )
             api, context = await open_api(
                 resources,
                 book,
+                feed=feed,
+                devices=devices,
                 node_db=config.node_db_path,
                 requests_db=config.requests_db_path,
                 host=config.http.host,
@@ -154,18 +171,23 @@ class Daemon:
                 return
             context.ready = True
             resources.callback(setattr, context, "ready", False)
-            await self._run_tasks(book)
+            await self._run_tasks(book, devices)
 
-    async def _run_tasks(self, book: OrderBook) -> None:
+    async def _run_tasks(self, book: OrderBook, devices: Devices) -> None:
         config = self.config
         freeze_startup_objects()
-        tasks = [asyncio.create_task(self._refresh_status(), name="status")]
+        tasks = [
+            asyncio.create_task(self._refresh_status(), name="status"),
+            asyncio.create_task(devices.run(), name="devices"),
+        ]
         interval = watchdog_interval()
         if interval:
             tasks.append(
                 asyncio.create_task(run_watchdog(self.notifier, interval), name="watchdog")
             )
-        tasks += [asyncio.create_task(service(book), name="service") for service in self.services]
+        tasks += [
+            asyncio.create_task(service(book, devices), name="service") for service in self.services
+        ]
         self.notifier.ready(self.status_line())
         log.info(
             "ready: %s",

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 
+from .devices import Devices
 from .money import format_money
 from .orderbook import Actor, OrderBook
 
@@ -18,8 +19,9 @@ log = logging.getLogger(__name__)
 CASHIER = Actor("demo-cashier")
 
 
-async def ring_up_one(book: OrderBook, rng: random.Random) -> str:
-    """Open, fill, fire, pay and close one order; return a line describing it."""
+async def ring_up_one(book: OrderBook, rng: random.Random, devices: Devices | None = None) -> str:
+    """Open, fill, fire, pay and close one order (printing its receipt and opening the
+    drawer for cash, when there are devices); return a line describing it."""
     catalog = await book.catalog()
     skus = sorted(catalog.items)
     channel = rng.choice(["counter", "dine_in", "takeaway"])
@@ -39,11 +41,16 @@ async def ring_up_one(book: OrderBook, rng: random.Random) -> str:
     if any(line.station for line in view.lines):
         view, _ = await book.fire(CASHIER, view.id)
     due = view.totals.balance_due
-    if rng.random() < 0.5:
+    cash = rng.random() < 0.5
+    if cash:
         tendered = -(-due // 500) * 500  # cash, rounded up to the next 5.00
         view = await book.add_payment(
             CASHIER, view.id, key=f"{view.id}-cash", tender="cash", amount=tendered
         )
+        if devices is not None and devices.drawers.drawers:
+            await devices.drawers.open(
+                CASHIER, drawer_id=None, order_id=view.id, reason="cash sale"
+            )
     else:
         view = await book.add_payment(
             CASHIER,
@@ -55,6 +62,10 @@ async def ring_up_one(book: OrderBook, rng: random.Random) -> str:
             reference=f"auth-{rng.randint(100000, 999999)}",
         )
     view = await book.close(CASHIER, view.id)
+    if devices is not None and devices.settings.printers:
+        await devices.print_receipt(
+            view, key=f"receipt:{view.id}", printer=None, requested_by=CASHIER.id
+        )
     totals, cur = view.totals, catalog.currency
     where = f"{view.channel} {view.table}" if view.table else view.channel
     return (
@@ -65,10 +76,12 @@ async def ring_up_one(book: OrderBook, rng: random.Random) -> str:
     )
 
 
-async def simulate_cashier(book: OrderBook, interval: float, seed: int | None = None) -> None:
+async def simulate_cashier(
+    book: OrderBook, interval: float, seed: int | None = None, devices: Devices | None = None
+) -> None:
     """Ring up an order every `interval` seconds until cancelled."""
     rng = random.Random(seed)
     while True:
-        summary = await ring_up_one(book, rng)
+        summary = await ring_up_one(book, rng, devices)
         log.info("demo: %s", summary, extra={"node": book.node.name})
         await asyncio.sleep(interval)

@@ -72,3 +72,23 @@ class ConfigError(Exception):
         self.path = path
         self.key = key
         self.reason = reason
+
+
+class DeviceError(Exception):
+    """Root of the errors of this node's devices and print jobs, as the API reports them."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownDevice(DeviceError):
+    """This node has no device with this id (or not of the kind asked for)."""
+
+
+class UnknownJob(DeviceError):
+    """This node has no print job with this id."""
+
+
+class DeviceFailed(DeviceError):
+    """The device could not do it now (unreachable, not ready); nothing was done."""

@@ -39,7 +39,7 @@ def configure_logging(
     handler.set_name(_HANDLER_NAME)
 
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME or _is_basic(h)]:
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
@@ -55,6 +55,13 @@ def _is_journal_stream(stream: TextIO, environ: Mapping[str, str]) -> bool:
     except (ValueError, OSError):  # unset or malformed variable, or a stream without an fd
         return False
     return (st.st_dev, st.st_ino) == (device, inode)
+
+
+def _is_basic(handler: logging.Handler) -> bool:
+    """A handler `logging.basicConfig` installed (python-escpos calls it when imported),
+    which would print every line a second time."""
+    formatter = handler.formatter
+    return formatter is not None and formatter._fmt == logging.BASIC_FORMAT
 
 
 def _journal_handler() -> logging.Handler | None:

@@ -550,6 +550,24 @@ class OrderBook:
 
         return await self._change(order_id, write)
 
+    async def recall(
+        self, actor: Actor, order_id: str, *, bump_id: str, request_key: str | None = None
+    ) -> OrderView:
+        """Undo a bump: the ticket is open again on the kitchen's screens."""
+        event_id = entry_id(request_key, "recall")
+
+        def write(draft: OrderDraft) -> None:
+            view = draft.view
+            if draft.has("events", event_id):
+                return
+            if not any(e.id == bump_id and e.kind == "bump" for e in view.events):
+                raise InvalidInput("/bump_id", f"order {view.number} has no bump {bump_id}")
+            draft.add(
+                "events", event_id, {"kind": "recall", "bump": bump_id, **self._stamp(actor, view)}
+            )
+
+        return await self._change(order_id, write)
+
     async def close(
         self, actor: Actor, order_id: str, *, request_key: str | None = None
     ) -> OrderView:

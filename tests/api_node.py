@@ -7,6 +7,7 @@ exchange.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
@@ -16,6 +17,10 @@ import aiohttp
 
 from edge.api.app import ApiServer, open_api
 from edge.api.context import ApiContext
+from edge.config import PrintSettings, ReceiptConfig
+from edge.device_config import DeviceSettings
+from edge.devices import open_devices
+from edge.order_feed import OrderFeed
 from edge.orderbook import OrderBook
 from sync.store import DocStore
 
@@ -55,17 +60,67 @@ class ApiNode:
         await self._closers.aclose()
 
 
-async def start_node(state_dir: Path, clock: SettableClock) -> ApiNode:
-    """Start a node over `state_dir` (created if needed); close it with `await node.close()`."""
+class Terminal:
+    """A paired terminal: posts JSON with its token, returns (status, body, headers)."""
+
+    def __init__(self, node: ApiNode, token: str) -> None:
+        self.node = node
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def call(self, method: str, path: str, body=None, *, key: str | None = None):
+        headers = dict(self.headers)
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        async with self.node.session.request(
+            method, f"{self.node.url}/api/v1{path}", json=body, headers=headers
+        ) as response:
+            return response.status, await response.json(content_type=None), response.headers
+
+    async def post(self, path: str, body=None, *, key: str | None = None, expect: int = 201):
+        status, data, _ = await self.call("POST", path, body, key=key)
+        assert status == expect, data
+        return data
+
+    async def get(self, path: str, expect: int = 200):
+        status, data, _ = await self.call("GET", path)
+        assert status == expect, data
+        return data
+
+
+async def start_node(
+    state_dir: Path,
+    clock: SettableClock,
+    devices: DeviceSettings | None = None,
+    *,
+    receipt_printer: str = "",
+    **print_settings,
+) -> ApiNode:
+    """Start a node over `state_dir` (created if needed), driving `devices` with the given
+    `print.*` settings; close it with `await node.close()`."""
     state_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (a test, before serving)
     closers = contextlib.AsyncExitStack()
     try:
         store = await DocStore.open(state_dir / "orders.db")
         closers.push_async_callback(store.close)
         book = await make_book(store, clock)
+        feed = OrderFeed(book.replica, store_id=book.store_id)
+        node_devices = await closers.enter_async_context(
+            open_devices(
+                book,
+                feed,
+                devices or DeviceSettings(),
+                print_db=state_dir / "print.db",
+                print_settings=PrintSettings(**print_settings),
+                receipt=ReceiptConfig(receipt_printer, ("12 Main St",), ("Thank you!",)),
+                store_name="Demo Store",
+                now=clock,
+            )
+        )
         server, context = await open_api(
             closers,
             book,
+            feed=feed,
+            devices=node_devices,
             node_db=state_dir / "node.db",
             requests_db=state_dir / "requests.db",
             host="127.0.0.1",
@@ -75,9 +130,17 @@ async def start_node(state_dir: Path, clock: SettableClock) -> ApiNode:
         )
         await server.start()
         context.ready = True
+        devices_task = asyncio.create_task(node_devices.run(), name="devices")
+        closers.push_async_callback(_cancel, devices_task)
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         closers.push_async_callback(session.close)
     except BaseException:
         await closers.aclose()
         raise
     return ApiNode(state_dir, clock, store, book, context, server, session, closers)
+
+
+async def _cancel(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -76,6 +76,21 @@ class SettableClock:
         self.now += dt.timedelta(**delta)
 
 
+class LiveClock(SettableClock):
+    """The real wall clock, moved forward by hand when a test needs "later" (device tests,
+    whose printers and timeouts run in real time)."""
+
+    def __init__(self) -> None:
+        super().__init__(dt.datetime.now(dt.UTC))
+        self.offset = dt.timedelta()
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += dt.timedelta(**delta)
+
+
 @pytest.fixture
 def clock() -> SettableClock:
     """Friday 2026-11-20, 13:00 in New York."""

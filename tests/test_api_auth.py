@@ -12,7 +12,7 @@ import aiohttp
 
 from edge.api.auth import PairingThrottle
 
-from .test_api_orders import Terminal
+from .api_node import Terminal
 
 POSEDGE = [sys.executable, "-m", "edge.cli"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_api_orders import Terminal
+from .api_node import Terminal
 
 PROBLEM_KEYS = {"type", "title", "status"}
 

@@ -7,9 +7,8 @@ import aiohttp
 from edge.orderbook import Actor
 from sync.store import DocStore
 
-from .api_node import start_node
+from .api_node import Terminal, start_node
 from .conftest import make_book
-from .test_api_orders import Terminal
 
 
 async def connect(node, token: str, since: int | None = None):

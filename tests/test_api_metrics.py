@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .test_api_orders import Terminal
+from .api_node import Terminal
 
 
 def sample(text: str, name: str, **labels: str) -> float:

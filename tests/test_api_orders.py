@@ -7,35 +7,8 @@ import sqlite3
 
 import pytest
 
-from .api_node import ApiNode, start_node
+from .api_node import Terminal, start_node
 from .conftest import fill
-
-
-class Terminal:
-    """A paired terminal: posts JSON with its token, returns (status, body, headers)."""
-
-    def __init__(self, node: ApiNode, token: str) -> None:
-        self.node = node
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    async def call(self, method: str, path: str, body=None, *, key: str | None = None):
-        headers = dict(self.headers)
-        if key is not None:
-            headers["Idempotency-Key"] = key
-        async with self.node.session.request(
-            method, f"{self.node.url}/api/v1{path}", json=body, headers=headers
-        ) as response:
-            return response.status, await response.json(content_type=None), response.headers
-
-    async def post(self, path: str, body=None, *, key: str | None = None, expect: int = 201):
-        status, data, _ = await self.call("POST", path, body, key=key)
-        assert status == expect, data
-        return data
-
-    async def get(self, path: str, expect: int = 200):
-        status, data, _ = await self.call("GET", path)
-        assert status == expect, data
-        return data
 
 
 @pytest.fixture

@@ -11,10 +11,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..devices import Devices
 from ..order_feed import OrderFeed
 from ..order_index import OrderIndex
 from ..orderbook import OrderBook
 from ..terminals import TerminalRegistry
+from . import devices as device_routes
 from . import events, orders, terminals
 from .auth import PairingThrottle, auth_middleware
 from .bodies import MAX_BODY
@@ -71,6 +73,8 @@ async def metrics(request: web.Request) -> web.Response:
     ctx = context(request)
     await ctx.index.day(ctx.book.business_date())  # so the open-orders gauge can count
     request.app[METRICS].event_listeners.set(len(request.app[EVENT_HUB].listeners))
+    queue = ctx.devices.queue
+    request.app[METRICS].observe_printers(queue.states(), await queue.jobs.waiting_counts())
     return request.app[METRICS].render()
 
 
@@ -97,7 +101,7 @@ def make_app(ctx: ApiContext, idempotency: IdempotencyStore) -> web.Application:
         ctx.book.replica.store, lambda: ctx.index.open_count(ctx.book.business_date())
     )
     app[terminals.PAIRING_THROTTLE] = PairingThrottle()
-    for table in (routes, orders.routes, terminals.routes, events.routes):
+    for table in (routes, orders.routes, terminals.routes, events.routes, device_routes.routes):
         app.add_routes(table)
     app.on_shutdown.append(_say_goodbye)
     return app
@@ -113,6 +117,8 @@ async def open_api(
     resources: contextlib.AsyncExitStack,
     book: OrderBook,
     *,
+    feed: OrderFeed,
+    devices: Devices,
     node_db: Path,
     requests_db: Path,
     host: str,
@@ -120,18 +126,18 @@ async def open_api(
     shutdown_timeout: float,
     now: Callable[[], dt.datetime],
 ) -> tuple[ApiServer, ApiContext]:
-    """Assemble the API over a started order book; `resources` closes what it opens, in
+    """Assemble the API over a started order book, its feed and the node's devices (whose
+    tasks the caller runs); `resources` closes what it opens, in
     reverse order (the server first, so in-flight requests finish before the files close).
 
     The caller starts the server and sets `context.ready`.
     """
-    feed = OrderFeed(book.replica, store_id=book.store_id)
     index = OrderIndex(book, feed)
     terminals = TerminalRegistry(node_db)
     resources.callback(terminals.close)
     idempotency = await IdempotencyStore.open(requests_db)
     resources.push_async_callback(idempotency.close)
-    context = ApiContext(book, feed, index, terminals, now=now)
+    context = ApiContext(book, feed, index, terminals, devices, now=now)
     server = ApiServer(make_app(context, idempotency), host, port, shutdown_timeout)
     resources.push_async_callback(server.stop)
     return server, context

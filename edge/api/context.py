@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from ..devices import Devices
 from ..order_feed import OrderFeed
 from ..order_index import OrderIndex
 from ..orderbook import Actor, OrderBook
@@ -23,6 +24,7 @@ class ApiContext:
     feed: OrderFeed
     index: OrderIndex
     terminals: TerminalRegistry
+    devices: Devices
     now: Callable[[], dt.datetime]
     ready: bool = False  # set once started; cleared when the daemon begins to stop
 

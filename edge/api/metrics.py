@@ -67,7 +67,51 @@ class ApiMetrics:
             "Terminals connected to /api/v1/events",
             registry=self.registry,
         )
+        self.printer_ready = Gauge(
+            "posedge_printer_ready",
+            "1 if the printer is online with paper and its cover closed, else 0",
+            ("printer",),
+            registry=self.registry,
+        )
+        self.printer_problem = Gauge(
+            "posedge_printer_problem",
+            "1 for each problem a printer reports (paper out, cover open, offline, …)",
+            ("printer", "problem"),
+            registry=self.registry,
+        )
+        self.printer_failed_over = Gauge(
+            "posedge_printer_failed_over",
+            "1 while a printer's jobs go to its backup",
+            ("printer",),
+            registry=self.registry,
+        )
+        self.jobs_waiting = Gauge(
+            "posedge_print_jobs_waiting",
+            "Print jobs queued or being sent, by the printer they wait for",
+            ("printer",),
+            registry=self.registry,
+        )
+        self.jobs_printed = Gauge(
+            "posedge_print_jobs_printed",
+            "Print jobs printed since the daemon started, by printer",
+            ("printer",),
+            registry=self.registry,
+        )
         store.commit_observers.append(self._on_commit)
+
+    def observe_printers(self, states: dict, waiting: dict[tuple[str, str], int]) -> None:
+        """Set the printer gauges from the workers' states and the queue's waiting counts."""
+        for gauge in (self.printer_problem, self.jobs_waiting):
+            gauge.clear()
+        for printer, state in states.items():
+            self.printer_ready.labels(printer).set(int(state.state == "ready"))
+            self.printer_failed_over.labels(printer).set(int(state.failed_over))
+            self.jobs_printed.labels(printer).set(state.printed)
+            self.jobs_waiting.labels(printer).set(0)
+            for problem in state.problems:
+                self.printer_problem.labels(printer, problem).set(1)
+        for (printer, _state), count in waiting.items():
+            self.jobs_waiting.labels(printer).inc(count)
 
     def _on_commit(self, seconds: float, updates: int) -> None:
         self.commit_latency.observe(seconds)

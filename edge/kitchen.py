@@ -1,0 +1,119 @@
+"""Kitchen routing: fires and voids in the order log become tickets at this node's printers.
+
+The log is the bus. Whichever node a fire was made on, its update reaches this node (at
+once, or when a partition heals); the router sees it through the order feed and queues a
+ticket for every station routed to a printer here. Ticket keys make this idempotent, so a
+fire seen again after a restart or a replayed update is never printed twice. At start the
+router catches up on today's orders. A ticket for a fire older than
+`print.skip_tickets_after` is recorded as skipped instead of printed: an hours-old ticket
+would only confuse a kitchen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from .errors import OrderError
+from .order_feed import OrderChange, OrderFeed
+from .order_view import OrderView
+from .orderbook import OrderBook
+from .print_documents import kitchen_tickets
+from .print_queue import PrintQueue
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 5  # tries at queueing one order's tickets before it is logged as failed
+
+
+class KitchenRouter:
+    """Queues the kitchen tickets of the stations routed to this node's printers."""
+
+    def __init__(
+        self,
+        book: OrderBook,
+        feed: OrderFeed,
+        queue: PrintQueue,
+        *,
+        routes: dict[str, str],
+        now: Callable[[], dt.datetime],
+    ) -> None:
+        self.book = book
+        self.feed = feed
+        self.queue = queue
+        self.routes = routes
+        self.now = now
+        self._seen: set[str] = set()  # ticket keys already queued (or skipped)
+
+    async def run(self) -> None:
+        """Catch up on today's fires, then follow the feed until cancelled."""
+        if not self.routes:
+            return
+        changes: asyncio.Queue[OrderChange] = asyncio.Queue()
+        unsubscribe = self.feed.subscribe(changes.put_nowait)
+        try:
+            for view in await self.book.list_orders():
+                await self.route(view)
+            while True:
+                change = await changes.get()
+                for order_id in change.order_ids:
+                    await self._route_order(order_id)
+        finally:
+            unsubscribe()
+
+    async def _route_order(self, order_id: str) -> None:
+        """Route one changed order, retrying a few times if its tickets cannot be queued."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                view = self.book.loaded_view(order_id) or await self.book.get(order_id)
+                await self.route(view)
+                return
+            except OrderError:
+                return  # not an order this node holds (any more)
+            except Exception as exc:
+                if attempt == ATTEMPTS:
+                    log.error("tickets of order %s could not be queued: %s", order_id, exc)
+                    return
+                log.warning("queueing tickets of order %s failed (%s); retrying", order_id, exc)
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    async def route(self, view: OrderView) -> None:
+        """Queue the tickets `view` calls for that are not queued yet."""
+        if not view.events:
+            return
+        catalog = await self.book.catalog()
+        wanted = [
+            request
+            for request in kitchen_tickets(view, self.routes, catalog.stations)
+            if request.key not in self._seen
+        ]
+        if not wanted:
+            return
+        existing = await self.queue.jobs.existing_keys([request.key for request in wanted])
+        now = self.now()
+        for request in wanted:
+            self._seen.add(request.key)
+            if request.key in existing:
+                continue
+            printer = self.routes[request.station]
+            age = (now - request.event_at).total_seconds()
+            common = {
+                "key": request.key,
+                "kind": "ticket",
+                "printer": printer,
+                "document": request.document,
+                "event_at": request.event_at.timestamp(),
+                "order_id": view.id,
+            }
+            if age > self.queue.settings.skip_tickets_after:
+                await self.queue.skip(**common, reason=f"fired {age / 60:.0f} min ago; not printed")
+                log.warning(
+                    "ticket for order %s at %s not printed: fired %.0f min ago",
+                    view.number,
+                    request.station,
+                    age / 60,
+                )
+            else:
+                await self.queue.submit(**common, requested_by=request.document["fired_by"])

@@ -1,0 +1,295 @@
+"""Print jobs, durable in SQLite (`print.db`): a job is a row before anyone hears "queued".
+
+A job holds its document (what to print, as JSON; the bytes are rendered at each attempt so
+that a REPRINT, LATE or backup mark can be added) and moves through these states:
+
+    queued -> sending -> printed
+                |
+                +-> queued again (the printer failed; `reprint` set if bytes may have gone out)
+
+`sending` is committed before the first byte leaves, so a job found `sending` when the
+daemon starts was interrupted mid-send: it goes back to the queue marked as a reprint, and
+prints again with a visible REPRINT mark, never silently twice. A ticket whose fire is too
+old to be of use is `skipped` (kept, visible, not printed). The `key` column makes a
+retried request, or a kitchen fire seen twice, one job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+STATES = ("queued", "sending", "printed", "skipped")
+KEEP_DONE_SECONDS = 7 * 24 * 3600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    printer TEXT NOT NULL,
+    requested_printer TEXT NOT NULL,
+    order_id TEXT,
+    document TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reprint INTEGER NOT NULL DEFAULT 0,
+    backup_for TEXT,
+    created_at REAL NOT NULL,
+    event_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    printed_at REAL,
+    printed_marks TEXT,
+    requested_by TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs (printer, state, id);
+CREATE INDEX IF NOT EXISTS jobs_order ON jobs (order_id);
+"""
+
+_COLUMNS = (
+    "id, key, kind, printer, requested_printer, order_id, document, state, reprint, "
+    "backup_for, created_at, event_at, attempts, last_error, printed_at, printed_marks, "
+    "requested_by"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    key: str
+    kind: str  # ticket, receipt, test
+    printer: str  # the printer it is for now (a backup after failover)
+    requested_printer: str
+    order_id: str | None
+    document: dict
+    state: str
+    reprint: bool  # the next copy printed carries a REPRINT mark
+    backup_for: str | None  # name of the printer whose job this is, after failover
+    created_at: float
+    event_at: float  # what LATE is measured from: the fire for a ticket, else the request
+    attempts: int
+    last_error: str | None
+    printed_at: float | None
+    printed_marks: dict | None
+    requested_by: str | None
+
+    def to_dict(self) -> dict:
+        """The job as the API shows it (without its document)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "printer": self.printer,
+            "requested_printer": self.requested_printer,
+            "order_id": self.order_id,
+            "reprint_pending": self.reprint and self.state == "queued",
+            "backup_for": self.backup_for,
+            "created_at": self.created_at,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "printed_at": self.printed_at,
+            "printed_marks": self.printed_marks,
+            "requested_by": self.requested_by,
+        }
+
+
+def _job(row: sqlite3.Row | tuple) -> Job:
+    (id_, key, kind, printer, requested, order_id, document, state, reprint, backup_for,
+     created_at, event_at, attempts, last_error, printed_at, printed_marks, by) = row  # fmt: skip
+    return Job(
+        id_,
+        key,
+        kind,
+        printer,
+        requested,
+        order_id,
+        json.loads(document),
+        state,
+        bool(reprint),
+        backup_for,
+        created_at,
+        event_at,
+        attempts,
+        last_error,
+        printed_at,
+        None if printed_marks is None else json.loads(printed_marks),
+        by,
+    )
+
+
+class JobStore:
+    """The print jobs of this node. One connection; every change commits before it returns."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: Path, *, now: float) -> JobStore:
+        """Open (creating) the job table; jobs caught mid-send go back to the queue as reprints."""
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.executescript(_SCHEMA)
+            cursor = await db.execute(
+                "UPDATE jobs SET state = 'queued', reprint = 1, "
+                "last_error = 'interrupted while sending' WHERE state = 'sending'"
+            )
+            if cursor.rowcount:
+                log.warning(
+                    "%d print job(s) were interrupted while sending; they print again marked "
+                    "REPRINT",
+                    cursor.rowcount,
+                )
+            await db.execute(
+                "DELETE FROM jobs WHERE state IN ('printed', 'skipped') AND created_at < ?",
+                (now - KEEP_DONE_SECONDS,),
+            )
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def add(
+        self,
+        *,
+        key: str,
+        kind: str,
+        printer: str,
+        document: dict,
+        now: float,
+        event_at: float | None = None,
+        order_id: str | None = None,
+        requested_by: str | None = None,
+        state: str = "queued",
+        reprint: bool = False,
+        last_error: str | None = None,
+    ) -> tuple[Job, bool]:
+        """Record a job; returns it and whether it is new (an existing key returns the first)."""
+        cursor = await self._db.execute(
+            "INSERT INTO jobs (key, kind, printer, requested_printer, order_id, document, state, "
+            "created_at, event_at, requested_by, reprint, last_error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            (
+                key,
+                kind,
+                printer,
+                printer,
+                order_id,
+                json.dumps(document, separators=(",", ":"), ensure_ascii=False),
+                state,
+                now,
+                now if event_at is None else event_at,
+                requested_by,
+                int(reprint),
+                last_error,
+            ),
+        )
+        created = cursor.rowcount == 1
+        job = await self.by_key(key)
+        assert job is not None
+        return job, created
+
+    async def get(self, job_id: int) -> Job | None:
+        return await self._one(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+
+    async def by_key(self, key: str) -> Job | None:
+        return await self._one(f"SELECT {_COLUMNS} FROM jobs WHERE key = ?", (key,))
+
+    async def existing_keys(self, keys: list[str]) -> set[str]:
+        """Which of `keys` already have a job."""
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self._db.execute(
+                f"SELECT key FROM jobs WHERE key IN ({marks})", chunk
+            ) as cursor:
+                found.update([row[0] async for row in cursor])
+        return found
+
+    async def next_queued(self, printer: str) -> Job | None:
+        """The oldest job waiting for `printer`."""
+        return await self._one(
+            f"SELECT {_COLUMNS} FROM jobs WHERE printer = ? AND state = 'queued' "
+            "ORDER BY id LIMIT 1",
+            (printer,),
+        )
+
+    async def jobs(
+        self,
+        *,
+        printer: str | None = None,
+        state: str | None = None,
+        order_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        """The most recent jobs, newest first, filtered by any of printer, state and order."""
+        where, args = [], []
+        for column, value in (("printer", printer), ("state", state), ("order_id", order_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM jobs {clause} ORDER BY id DESC LIMIT ?", (*args, limit)
+        ) as cursor:
+            return [_job(row) async for row in cursor]
+
+    async def waiting_counts(self) -> dict[tuple[str, str], int]:
+        """(printer, state) -> number of jobs not yet printed."""
+        async with self._db.execute(
+            "SELECT printer, state, count(*) FROM jobs WHERE state IN ('queued', 'sending') "
+            "GROUP BY printer, state"
+        ) as cursor:
+            return {(printer, state): count async for printer, state, count in cursor}
+
+    async def mark_sending(self, job_id: int) -> None:
+        """Durably note that bytes are about to leave (before the first one does)."""
+        await self._db.execute(
+            "UPDATE jobs SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (job_id,)
+        )
+
+    async def mark_printed(self, job_id: int, *, now: float, marks: dict) -> None:
+        await self._db.execute(
+            "UPDATE jobs SET state = 'printed', printed_at = ?, printed_marks = ?, reprint = 0, "
+            "last_error = NULL WHERE id = ?",
+            (now, json.dumps(marks), job_id),
+        )
+
+    async def requeue(self, job_id: int, *, error: str, reprint: bool) -> None:
+        """Back to the queue after a failed attempt; `reprint` once bytes may have gone out."""
+        await self._db.execute(
+            "UPDATE jobs SET state = 'queued', last_error = ?, reprint = max(reprint, ?) "
+            "WHERE id = ?",
+            (error, int(reprint), job_id),
+        )
+
+    async def skip(self, job_id: int, *, error: str) -> None:
+        """Keep the job, visibly, without printing it."""
+        await self._db.execute(
+            "UPDATE jobs SET state = 'skipped', last_error = ? WHERE id = ?", (error, job_id)
+        )
+
+    async def move_queued(self, source: str, target: str, *, backup_for: str) -> int:
+        """Hand every job waiting for printer `source` to `target`; returns how many."""
+        cursor = await self._db.execute(
+            "UPDATE jobs SET printer = ?, backup_for = ? WHERE printer = ? AND state = 'queued'",
+            (target, backup_for, source),
+        )
+        return cursor.rowcount
+
+    async def _one(self, sql: str, args: tuple) -> Job | None:
+        async with self._db.execute(sql, args) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _job(row)

@@ -1,0 +1,145 @@
+"""The print queue: durable jobs (print_jobs.py) and one worker per printer (printer_worker.py).
+
+`submit` returns once the job is committed, so "queued" always means "will print". The
+queue owns the workers' tasks: `run` starts them and, cancelled, stops them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from .config import PrintSettings
+from .device_config import PrinterConfig
+from .errors import InvalidInput, UnknownDevice, UnknownJob
+from .print_jobs import Job, JobStore
+from .printer_worker import PrinterState, PrinterWorker
+
+
+class PrintQueue:
+    """Every printer of this node and the jobs waiting for them."""
+
+    def __init__(
+        self,
+        jobs: JobStore,
+        printers: dict[str, PrinterConfig],
+        *,
+        settings: PrintSettings,
+        zone: ZoneInfo,
+        now: Callable[[], float],
+    ) -> None:
+        self.jobs = jobs
+        self.settings = settings
+        self.now = now
+        self.workers = {
+            printer_id: PrinterWorker(config, jobs, settings=settings, zone=zone, now=now)
+            for printer_id, config in printers.items()
+        }
+        for printer_id, config in printers.items():
+            if config.backup is not None:
+                self.workers[printer_id].backup = self.workers[config.backup]
+
+    async def run(self) -> None:
+        """Run every printer's worker until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for printer_id, worker in self.workers.items():
+                group.create_task(worker.run(), name=f"printer {printer_id}")
+
+    def worker(self, printer_id: str, *, field: str = "/printer") -> PrinterWorker:
+        try:
+            return self.workers[printer_id]
+        except KeyError:
+            known = ", ".join(sorted(self.workers)) or "none"
+            raise UnknownDevice(
+                f"no printer {printer_id!r} on this node (printers: {known})", field=field
+            ) from None
+
+    async def submit(
+        self,
+        *,
+        key: str,
+        kind: str,
+        printer: str,
+        document: dict,
+        event_at: float | None = None,
+        order_id: str | None = None,
+        requested_by: str | None = None,
+        reprint: bool = False,
+    ) -> tuple[Job, bool]:
+        """Queue a job durably (or find the job `key` already made); returns (job, created)."""
+        worker = self.worker(printer)
+        job, created = await self.jobs.add(
+            key=key,
+            kind=kind,
+            printer=printer,
+            document=document,
+            now=self.now(),
+            event_at=event_at,
+            order_id=order_id,
+            requested_by=requested_by,
+            reprint=reprint,
+        )
+        if created:
+            worker.wake()
+        return job, created
+
+    async def skip(
+        self,
+        *,
+        key: str,
+        kind: str,
+        printer: str,
+        document: dict,
+        reason: str,
+        event_at: float,
+        order_id: str | None,
+    ) -> tuple[Job, bool]:
+        """Record a job that will not print (e.g. a ticket for a fire hours old)."""
+        self.worker(printer)
+        return await self.jobs.add(
+            key=key,
+            kind=kind,
+            printer=printer,
+            document=document,
+            now=self.now(),
+            event_at=event_at,
+            order_id=order_id,
+            state="skipped",
+            last_error=reason,
+        )
+
+    async def reprint(
+        self, job_id: int, *, key: str, requested_by: str, printer: str | None = None
+    ) -> tuple[Job, bool]:
+        """A new job printing `job_id`'s document again, marked REPRINT."""
+        original = await self.job(job_id)
+        if printer is not None:
+            self.worker(printer)
+        return await self.submit(
+            key=key,
+            kind=original.kind,
+            printer=printer or original.requested_printer,
+            document=original.document,
+            order_id=original.order_id,
+            requested_by=requested_by,
+            reprint=True,
+        )
+
+    async def job(self, job_id: int) -> Job:
+        job = await self.jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(f"no print job {job_id} on this node")
+        return job
+
+    async def list_jobs(
+        self, *, printer: str | None, state: str | None, order_id: str | None, limit: int
+    ) -> list[Job]:
+        if printer is not None:
+            self.worker(printer, field="printer")
+        if state is not None and state not in ("queued", "sending", "printed", "skipped"):
+            raise InvalidInput("state", "must be one of queued, sending, printed, skipped")
+        return await self.jobs.jobs(printer=printer, state=state, order_id=order_id, limit=limit)
+
+    def states(self) -> dict[str, PrinterState]:
+        return {printer_id: worker.state for printer_id, worker in self.workers.items()}

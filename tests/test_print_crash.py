@@ -1,0 +1,144 @@
+"""The daemon killed (SIGKILL) while it sends a kitchen ticket, then restarted: the ticket
+prints again, marked REPRINT, and is never printed twice without a mark."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from drivers.emulators.network_printer import NetworkPrinterEmulator
+
+from .test_daemon import free_port
+from .test_printing import until
+
+POSEDGE = [sys.executable, "-m", "edge.cli"]
+
+
+def write_config(tmp_path: Path, printer_port: int, api_port: int) -> Path:
+    path = tmp_path / "posedge.toml"
+    path.write_text(f"""
+[store]
+id = "s7"
+[node]
+name = "kitchen-node"
+[http]
+host = "127.0.0.1"
+port = {api_port}
+[paths]
+state_dir = "{tmp_path / "state"}"
+[print]
+status_interval = 0.2
+retry_max_interval = 0.2
+
+[devices.kitchen]
+kind = "printer"
+url = "tcp://127.0.0.1:{printer_port}"
+
+[stations]
+grill = "kitchen"
+fryer = "kitchen"
+""")
+    return path
+
+
+def start_daemon(config: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*POSEDGE, "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def ready(session: aiohttp.ClientSession, url: str) -> bool:
+    try:
+        async with session.get(f"{url}/readyz") as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+async def posedge(*args: str) -> str:
+    """Run a posedge command to its end; its standard output."""
+    process = await asyncio.create_subprocess_exec(
+        *POSEDGE, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def stop(process: subprocess.Popen, sig: int) -> str:
+    process.send_signal(sig)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return stderr
+
+
+async def test_a_ticket_cut_off_by_sigkill_reprints_marked_after_restart(tmp_path):
+    async with NetworkPrinterEmulator() as printer, aiohttp.ClientSession() as session:
+        api_port = free_port()
+        url = f"http://127.0.0.1:{api_port}"
+        config = write_config(tmp_path, printer.port, api_port)
+        await posedge("catalog", "--sample", "--config", str(config))
+        daemon = start_daemon(config)
+        try:
+            await until(lambda: ready(session, url), within=30)
+            paired = await posedge("pair", "Counter 1", "--config", str(config))
+            code = paired.split(": ")[1].split()[0]
+            async with session.post(f"{url}/api/v1/pair", json={"code": code}) as response:
+                token = (await response.json())["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+
+            async def post(path: str, body: dict | None = None) -> dict:
+                async with session.post(f"{url}/api/v1{path}", json=body, headers=auth) as r:
+                    assert r.status < 300, await r.text()
+                    return await r.json()
+
+            order = (await post("/orders", {"channel": "takeaway"}))["order"]
+            for sku in ("BURGER", "VEGGIE", "BURGER"):  # one ticket: all at the grill
+                await post(f"/orders/{order['id']}/lines", {"sku": sku, "note": "well done"})
+            printer.slow(0.3)  # the printer works through the ticket line by line
+            await post(f"/orders/{order['id']}/fire")
+            await until(lambda: printer.current.lines, within=30)  # mid-ticket
+            stop(daemon, signal.SIGKILL)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.communicate()
+        assert not any(paper.cut for paper in printer.papers)
+        printer.slow(0)
+
+        restarted = start_daemon(config)
+        try:
+            papers = await printer.wait_for_papers(2, timeout=60)
+            await asyncio.sleep(0.5)
+            async with session.get(
+                f"{url}/api/v1/print-jobs?order_id={order['id']}", headers=auth
+            ) as response:
+                [job] = (await response.json())["jobs"]
+        finally:
+            stderr = stop(restarted, signal.SIGTERM)
+        assert restarted.returncode == 0, stderr
+        assert "interrupted while sending" in stderr or "REPRINT" in stderr
+        unmarked = [p for p in printer.papers if "REPRINT" not in p.text]
+        marked = [p for p in printer.papers if "REPRINT" in p.text]
+        # The first copy was already in the printer when the daemon died, and it finished;
+        # the second says that it is a reprint. Nothing else printed.
+        assert len(unmarked) == 1 and len(marked) == 1 and len(papers) == 2
+        assert order["number"] in marked[0].text and "Garden Burger" in marked[0].text
+        assert (job["state"], job["attempts"], job["printed_marks"]["reprint"]) == (
+            "printed",
+            2,
+            True,
+        )
