@@ -84,18 +84,9 @@ class KitchenRouter:
         if not view.events:
             return
         catalog = await self.book.catalog()
-        wanted = [
-            request
-            for request in kitchen_tickets(view, self.routes, catalog.stations)
-            if request.key not in self._seen
-        ]
-        if not wanted:
-            return
-        existing = await self.queue.jobs.existing_keys([request.key for request in wanted])
         now = self.now()
-        for request in wanted:
-            self._seen.add(request.key)
-            if request.key in existing:
+        for request in kitchen_tickets(view, self.routes, catalog.stations):
+            if request.key in self._seen:
                 continue
             printer = self.routes[request.station]
             age = (now - request.event_at).total_seconds()
@@ -108,12 +99,12 @@ class KitchenRouter:
                 "order_id": view.id,
             }
             if age > self.queue.settings.skip_tickets_after:
-                await self.queue.skip(**common, reason=f"fired {age / 60:.0f} min ago; not printed")
-                log.warning(
-                    "ticket for order %s at %s not printed: fired %.0f min ago",
-                    view.number,
-                    request.station,
-                    age / 60,
-                )
+                reason = f"fired {age / 60:.0f} min ago; not printed"
+                _, created = await self.queue.skip(**common, reason=reason)
+                if created:
+                    log.warning(
+                        "ticket for order %s at %s: %s", view.number, request.station, reason
+                    )
             else:
                 await self.queue.submit(**common, requested_by=request.document["fired_by"])
+            self._seen.add(request.key)

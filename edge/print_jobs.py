@@ -175,11 +175,16 @@ class JobStore:
         reprint: bool = False,
         last_error: str | None = None,
     ) -> tuple[Job, bool]:
-        """Record a job; returns it and whether it is new (an existing key returns the first)."""
+        """Record a job; returns it and whether it is new (an existing key returns the first).
+
+        A job recorded as `sending` (handed straight to an idle printer) counts its first
+        attempt.
+        """
         cursor = await self._db.execute(
             "INSERT INTO jobs (key, kind, printer, requested_printer, order_id, document, state, "
-            "created_at, event_at, requested_by, reprint, last_error) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            "created_at, event_at, requested_by, reprint, last_error, attempts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING "
+            f"RETURNING {_COLUMNS}",
             (
                 key,
                 kind,
@@ -193,12 +198,16 @@ class JobStore:
                 requested_by,
                 int(reprint),
                 last_error,
+                int(state == "sending"),
             ),
         )
-        created = cursor.rowcount == 1
+        row = await cursor.fetchone()
+        await cursor.close()
+        if row is not None:
+            return _job(row), True
         job = await self.by_key(key)
         assert job is not None
-        return job, created
+        return job, False
 
     async def get(self, job_id: int) -> Job | None:
         return await self._one(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
@@ -206,23 +215,13 @@ class JobStore:
     async def by_key(self, key: str) -> Job | None:
         return await self._one(f"SELECT {_COLUMNS} FROM jobs WHERE key = ?", (key,))
 
-    async def existing_keys(self, keys: list[str]) -> set[str]:
-        """Which of `keys` already have a job."""
-        found: set[str] = set()
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            async with self._db.execute(
-                f"SELECT key FROM jobs WHERE key IN ({marks})", chunk
-            ) as cursor:
-                found.update([row[0] async for row in cursor])
-        return found
-
-    async def next_queued(self, printer: str) -> Job | None:
-        """The oldest job waiting for `printer`."""
+    async def claim_next(self, printer: str) -> Job | None:
+        """The oldest job waiting for `printer`, durably marked `sending` (before any byte
+        of it leaves) with one more attempt counted."""
         return await self._one(
-            f"SELECT {_COLUMNS} FROM jobs WHERE printer = ? AND state = 'queued' "
-            "ORDER BY id LIMIT 1",
+            "UPDATE jobs SET state = 'sending', attempts = attempts + 1 WHERE id = "
+            "(SELECT id FROM jobs WHERE printer = ? AND state = 'queued' ORDER BY id LIMIT 1) "
+            f"RETURNING {_COLUMNS}",
             (printer,),
         )
 
@@ -253,12 +252,6 @@ class JobStore:
             "GROUP BY printer, state"
         ) as cursor:
             return {(printer, state): count async for printer, state, count in cursor}
-
-    async def mark_sending(self, job_id: int) -> None:
-        """Durably note that bytes are about to leave (before the first one does)."""
-        await self._db.execute(
-            "UPDATE jobs SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (job_id,)
-        )
 
     async def mark_printed(self, job_id: int, *, now: float, marks: dict) -> None:
         await self._db.execute(

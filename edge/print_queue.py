@@ -69,18 +69,27 @@ class PrintQueue:
     ) -> tuple[Job, bool]:
         """Queue a job durably (or find the job `key` already made); returns (job, created)."""
         worker = self.worker(printer)
-        job, created = await self.jobs.add(
-            key=key,
-            kind=kind,
-            printer=printer,
-            document=document,
-            now=self.now(),
-            event_at=event_at,
-            order_id=order_id,
-            requested_by=requested_by,
-            reprint=reprint,
-        )
-        if created:
+        reserved = worker.reserve()  # an idle printer gets the job as it is recorded
+        try:
+            job, created = await self.jobs.add(
+                key=key,
+                kind=kind,
+                printer=printer,
+                document=document,
+                now=self.now(),
+                event_at=event_at,
+                order_id=order_id,
+                requested_by=requested_by,
+                reprint=reprint,
+                state="sending" if reserved else "queued",
+            )
+        except BaseException:
+            if reserved:
+                worker.hand(None)
+            raise
+        if reserved:
+            worker.hand(job if created else None)
+        elif created:
             worker.wake()
         return job, created
 

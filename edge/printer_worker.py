@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -83,33 +84,68 @@ class PrinterWorker:
         self.printer = EscPosPrinter(config.url)
         self.state = PrinterState()
         self._wake = asyncio.Event()
+        self._idle_now = False  # waiting with nothing queued
+        self._handed: Job | None = None
         self._failures = 0
+        self._db_failures = 0
 
     def wake(self) -> None:
         """There may be a new job: look now rather than at the next poll."""
         self._wake.set()
 
+    def reserve(self) -> bool:
+        """Reserve this worker, if it is idle, for a job about to be recorded as `sending`
+        and handed to it with `hand`: one commit less between a fire and its ticket."""
+        if not self._idle_now or self._handed is not None or self.state.failed_over:
+            return False
+        self._idle_now = False
+        return True
+
+    def hand(self, job: Job | None) -> None:
+        """Give the reserved worker its job (None: there is none after all)."""
+        self._handed = job
+        self.wake()
+
     async def run(self) -> None:
         """Print jobs until cancelled (then the connection closes)."""
         try:
             while True:
-                if self.state.failed_over and self.backup and not self.backup.state.failed_over:
-                    await self._hand_to_backup()
-                job = await self.jobs.next_queued(self.config.id)
-                if job is None or self.state.failed_over:
-                    await self._idle()
-                    continue
-                if not await self._attempt(job):
-                    await self._back_off()
+                try:
+                    await self._step()
+                except sqlite3.Error as exc:  # print.db unusable (disk full?): wait, retry
+                    self._db_failures += 1
+                    if self._db_failures == 1:
+                        log.error("printer %s: print.db: %s; retrying", self.config.name, exc)
+                    await asyncio.sleep(min(30.0, 0.5 * 2 ** min(self._db_failures, 6)))
+                else:
+                    if self._db_failures:
+                        log.info("printer %s: print.db works again", self.config.name)
+                    self._db_failures = 0
         finally:
             with contextlib.suppress(Exception):
                 await self.printer.close()
 
+    async def _step(self) -> None:
+        """Print the next job, or wait for one (handing jobs to the backup when failed over)."""
+        if self.state.failed_over and self.backup and not self.backup.state.failed_over:
+            await self._hand_to_backup()
+        job, self._handed = self._handed, None
+        if job is None and not self.state.failed_over:
+            job = await self.jobs.claim_next(self.config.id)
+        if job is None:
+            await self._idle()
+        elif not await self._attempt(job):
+            await self._back_off()
+
     async def _idle(self) -> None:
         """Wait for a job or the next status poll, then poll."""
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.settings.status_interval)
+        self._idle_now = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.status_interval)
+        finally:
+            self._idle_now = False
         if not self._wake.is_set() or self.state.failed_over:
             await self.poll_status()
 
@@ -130,7 +166,7 @@ class PrinterWorker:
             await asyncio.wait_for(self._wake.wait(), delay)
 
     async def _attempt(self, job: Job) -> bool:
-        """One try at printing `job`; returns whether it printed."""
+        """One try at printing `job` (claimed: marked sending); returns whether it printed."""
         marks = self._marks(job)
         try:
             data = render(
@@ -144,7 +180,6 @@ class PrinterWorker:
             log.error("print job %d cannot be laid out: %s; skipped", job.id, exc)
             await self.jobs.skip(job.id, error=f"cannot be laid out: {exc}")
             return True
-        await self.jobs.mark_sending(job.id)
         try:
             await self.printer.print_job(
                 data, ack_timeout=self.settings.ack_timeout, on_status=self._observe

@@ -220,13 +220,14 @@ async def test_paper_out_mid_job_then_loaded_prints_the_ticket_once(store, till)
     store.kitchen.slow(0.1)  # about two seconds for a ticket: time to pull the paper
     order_id = await order_with(till, {"sku": "BURGER", "modifiers": ["CHEESE", "BACON"]})
     await till.post(f"/orders/{order_id}/fire", expect=200)
-    [job] = await until(lambda: store.jobs(till, order_id=order_id, state="sending"))
+    await until(lambda: store.kitchen.current.lines)  # the printer is partway through it
     store.kitchen.paper_out(True)
     device = await until(lambda: _with_problem(store, till, "kitchen", "paper out"), within=10)
     assert device["state"] == "problem"
     store.kitchen.slow(0)
     store.kitchen.paper_out(False)
     [ticket] = await store.kitchen.wait_for_papers(1, timeout=15)
+    [job] = await store.jobs(till, order_id=order_id)
     done = await until(lambda: _printed(store, till, job["id"]))
     assert done["attempts"] == 1 and "REPRINT" not in ticket.text
     await asyncio.sleep(0.5)
@@ -322,15 +323,20 @@ async def _waiting(store: Store, till: Terminal, printer_id: str, count: int) ->
     return len(jobs) >= count
 
 
-async def test_a_ticket_printed_late_says_so(store, till, live_clock):
-    store.kitchen.cover_open(True)  # held, not failed over: the backup waits a minute
-    order_id = await order_with(till, {"sku": "FRIES"})
-    await till.post(f"/orders/{order_id}/fire", expect=200)
-    await until(lambda: store.jobs(till, order_id=order_id))
-    live_clock.advance(minutes=7)
-    store.kitchen.cover_open(False)
-    papers = await until(lambda: [*store.kitchen.papers, *store.front.papers])
-    assert "LATE" in papers[0].text and "7 min" in papers[0].text
+async def test_a_ticket_printed_late_says_so(tmp_path, live_clock):
+    async with running_store(tmp_path / "node", live_clock, failover_after=600) as store:
+        till = Terminal(store.node, await store.node.pair("Counter 1"))
+        store.kitchen.cover_open(True)  # the ticket waits for the kitchen printer
+        order_id = await order_with(till, {"sku": "FRIES"})
+        await till.post(f"/orders/{order_id}/fire", expect=200)
+        await until(lambda: _with_problem(store, till, "kitchen", "cover open"))
+        live_clock.advance(minutes=7)
+        store.kitchen.cover_open(False)
+        [ticket] = await store.kitchen.wait_for_papers(1, timeout=15)
+        assert "LATE: fired 7 min ago" in ticket.text and "Fries" in ticket.text
+        [job] = await store.jobs(till, order_id=order_id)
+        job = await until(lambda: _printed(store, till, job["id"]))
+        assert job["printed_marks"]["late_minutes"] == 7
 
 
 async def test_a_node_catches_up_on_fires_and_skips_stale_ones(tmp_path, live_clock):

@@ -12,6 +12,9 @@ import secrets
 
 from aiohttp import web
 
+from sync.errors import DocumentClosed
+
+from ..errors import BusinessDayClosed
 from ..print_jobs import STATES, Job
 from ..validation import require_text
 from .bodies import json_body, query_int
@@ -70,7 +73,8 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 def _job_id(request: web.Request) -> int:
     text = request.match_info["job_id"]
-    if not text.isdigit() or len(text) > 18:
+    # isdigit alone also takes "²" and other Unicode digits, which int() refuses
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise invalid_parameter("job ids are positive integers", parameter="job_id")
     return int(text)
 
@@ -111,13 +115,18 @@ async def print_receipt(request: web.Request) -> web.Response:
 @routes.post("/api/v1/drawers/open")
 async def open_drawer(request: web.Request) -> web.Response:
     body = await json_body(request, optional=("drawer", "order_id", "reason"))
-    entry = await context(request).devices.drawers.open(
-        actor(request),
-        drawer_id=_optional_text(body, "drawer"),
-        order_id=_optional_text(body, "order_id"),
-        reason=body.get("reason"),
-        request_key=request.get(REQUEST_KEY),
-    )
+    try:
+        entry = await context(request).devices.drawers.open(
+            actor(request),
+            drawer_id=_optional_text(body, "drawer"),
+            order_id=_optional_text(body, "order_id"),
+            reason=body.get("reason"),
+            request_key=request.get(REQUEST_KEY),
+        )
+    except DocumentClosed:  # today's audit trail is read-only: no record, so no open
+        raise BusinessDayClosed(
+            "today's business day is closed; the drawer opens after the rollover"
+        ) from None
     return json_response({"drawer_open": entry}, 201)
 
 

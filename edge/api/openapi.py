@@ -2,7 +2,7 @@
 
 Every route `make_app` serves is here (tests/test_openapi.py compares the two, and fuzzes
 the server against this document). Its parts are built in openapi_operations.py
-and openapi_schemas.py.
+and openapi_schemas.py; the device routes in openapi_devices.py.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from aiohttp import WSCloseCode
 from ..order_index import MAX_PAGE
 from ..status import Status
 from .events import CLOSE_REVOKED, CLOSE_TOO_SLOW
+from .openapi_devices import DEVICE_HEADERS, DEVICE_SCHEMAS, device_paths
 from .openapi_operations import (
     HEADERS,
     PARAMETERS,
@@ -370,13 +371,16 @@ def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": INFO,
-        "tags": [{"name": name} for name in ("orders", "catalog", "terminals", "events", "node")],
+        "tags": [
+            {"name": name}
+            for name in ("orders", "catalog", "terminals", "devices", "events", "node")
+        ],
         "security": [{"bearer": []}],
-        "paths": {**_node_paths(), **_terminal_paths(), **_order_paths()},
+        "paths": {**_node_paths(), **_terminal_paths(), **_order_paths(), **device_paths()},
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **DEVICE_SCHEMAS},
             "parameters": PARAMETERS,
-            "headers": HEADERS,
+            "headers": {**HEADERS, **DEVICE_HEADERS},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

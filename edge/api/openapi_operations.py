@@ -13,7 +13,7 @@ from .problems import CONTENT_TYPE, TYPE_PREFIX
 # Every problem type: its status, and when it is the answer.
 PROBLEMS: dict[str, tuple[int, str]] = {
     "malformed-json": (400, "the body is not JSON (or holds NaN, Infinity or a lone surrogate)"),
-    "invalid-parameter": (400, "a query parameter is invalid; `parameter` names it"),
+    "invalid-parameter": (400, "a query or path parameter is invalid; `parameter` names it"),
     "invalid-idempotency-key": (400, "the Idempotency-Key is not 1-128 visible ASCII characters"),
     "bad-request": (400, "the request is malformed (e.g. /api/v1/events without an upgrade)"),
     "unauthorized": (401, "no bearer token, or one that is unknown or revoked"),
@@ -22,6 +22,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-order": (404, "no order with this id on this node"),
     "unknown-line": (404, "the order has no such line (or, for a discount, no such live line)"),
     "unknown-terminal": (404, "no live terminal has this id or name"),
+    "unknown-device": (404, "this node has no such device (of that kind); `pointer` names it"),
+    "unknown-job": (404, "this node has no print job with this id"),
     "not-found": (404, "no such route"),
     "method-not-allowed": (405, "the route takes other methods: those `Allow` lists"),
     "order-not-editable": (409, "the order's status does not allow this (e.g. it is closed)"),
@@ -30,6 +32,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "key-conflict": (409, "the payment or tip key was used for a different payment or tip"),
     "nothing-to-fire": (409, "every line of the order was already sent to the kitchen"),
     "order-error": (409, "any other change the order cannot take"),
+    "device-error": (409, "any other device request that cannot be done"),
     "body-too-large": (413, f"the body is larger than {MAX_BODY} bytes"),
     "unsupported-media-type": (415, "a body was sent without Content-Type: application/json"),
     "invalid-input": (422, "a body field is missing, unknown or invalid; `pointer` names it"),
@@ -41,6 +44,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "internal-error": (500, "a bug: the node logs it, the answer shows nothing of it"),
     "not-ready": (503, "the node is starting or stopping"),
     "disk-full": (503, "the node's disk is nearly full"),
+    "device-failed": (
+        503,
+        "the device cannot do it now (offline, not ready): retry with the same Idempotency-Key",
+    ),
     "store-unavailable": (
         503,
         "the order log or the node's own database cannot be used now; nothing changed",
@@ -50,6 +57,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
 BODY_PROBLEMS = ("malformed-json", "body-too-large", "unsupported-media-type", "invalid-input")
 KEY_PROBLEMS = ("invalid-idempotency-key", "idempotency-key-reused")
 NEVER_REPLAYED = {"401", "413", "429", "503"}  # answered before, or not kept by, idempotency
+NO_RETRY_AFTER = {"device-failed"}  # 503s without Retry-After: when a device is back is unknown
 
 HEADERS = {
     "Location": {
@@ -148,8 +156,12 @@ def problem_responses(slugs: tuple[str, ...]) -> dict[str, dict]:
         }
         if status == 401:
             response["headers"] = {"WWW-Authenticate": header("WWW-Authenticate")}
-        elif status in (429, 503):
+        elif status in (429, 503) and NO_RETRY_AFTER.isdisjoint(kinds):
             response["headers"] = {"Retry-After": header("Retry-After")}
+        elif status == 503:
+            optional = {**HEADERS["Retry-After"], "required": False}
+            optional["description"] += " (not sent with device-failed)"
+            response["headers"] = {"Retry-After": optional}
         responses[str(status)] = response
     return responses
 
@@ -166,8 +178,12 @@ def operation(
     keyed: bool = False,
     security: list | None = None,
     description: str | None = None,
+    schemas: dict[str, dict] = SCHEMAS,
 ) -> dict:
-    """One operation: its answers, then the problems its checks, body and key can give."""
+    """One operation: its answers, then the problems its checks, body and key can give.
+
+    `body` names a schema of `schemas` (components/schemas holds them all).
+    """
     slugs = problems + (BODY_PROBLEMS if body else ()) + (KEY_PROBLEMS if keyed else ())
     if security != []:  # the token is looked up in node.db
         slugs += ("unauthorized", "store-unavailable")
@@ -186,7 +202,7 @@ def operation(
         op["parameters"] = list(params)
     if body:
         content = {"application/json": {"schema": ref(body)}}
-        op["requestBody"] = {"required": "required" in SCHEMAS[body], "content": content}
+        op["requestBody"] = {"required": "required" in schemas[body], "content": content}
     op["responses"] = responses
     if security is not None:
         op["security"] = security
