@@ -22,14 +22,14 @@ from sync.store import DocStore
 from . import __version__
 from .catalog import sample_catalog
 from .config import DEFAULT_PATH, Config, from_values, load
-from .daemon import Daemon, state_dir_lock, utc_now
+from .daemon import Daemon, order_book, state_dir_lock, utc_now
 from .demo import simulate_cashier
 from .demo_devices import emulated_devices
 from .devices import Devices
 from .errors import ConfigError
 from .logs import configure_logging
 from .money import format_money
-from .orderbook import NodeIdentity, OrderBook
+from .orderbook import OrderBook
 from .terminals import TerminalError, TerminalRegistry
 
 log = logging.getLogger("posedge")
@@ -278,14 +278,7 @@ def _catalog(args: argparse.Namespace) -> int:
 async def _import_catalog(config: Config, data: dict) -> int:
     store = await DocStore.open(config.store_path)
     try:
-        book = OrderBook(
-            Replica(store),
-            store_id=config.store.id,
-            node=NodeIdentity(config.node.name, config.node.letter),
-            zone=config.store.zone,
-            rollover_hour=config.store.rollover_hour,
-            now=utc_now,
-        )
+        book = order_book(config, Replica(store))
         await book.start()
         catalog = await book.import_catalog(data)
     finally:
@@ -312,14 +305,7 @@ async def _print_orders(config: Config, day: dt.date | None, as_json: bool) -> i
     try:
         store_ids = {d.guid.split("/")[0] for d in store.documents("orders")} or {config.store.id}
         for store_id in sorted(store_ids):
-            book = OrderBook(
-                Replica(store),
-                store_id=store_id,
-                node=NodeIdentity(config.node.name, config.node.letter),
-                zone=config.store.zone,
-                rollover_hour=config.store.rollover_hour,
-                now=utc_now,
-            )
+            book = order_book(config, Replica(store), store_id)
             views = await book.list_orders(day)
             currency = (await book.catalog()).currency
             if as_json:

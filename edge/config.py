@@ -136,6 +136,13 @@ SETTINGS: tuple[Setting, ...] = (
         "node's only printer.",
     ),
     Setting(
+        "receipt.logo",
+        str,
+        "",
+        "Image file (PNG, at most 384 dots wide after scaling) printed at the top of every "
+        "receipt; empty: none.",
+    ),
+    Setting(
         "receipt.header",
         list,
         [],
@@ -251,6 +258,7 @@ class ReceiptConfig:
     printer: str
     header: tuple[str, ...]
     footer: tuple[str, ...]
+    logo: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +357,10 @@ def from_values(
         shutdown_timeout=v["daemon.shutdown_timeout"],
         status_interval=v["daemon.status_interval"],
         receipt=ReceiptConfig(
-            v["receipt.printer"], tuple(v["receipt.header"]), tuple(v["receipt.footer"])
+            v["receipt.printer"],
+            tuple(v["receipt.header"]),
+            tuple(v["receipt.footer"]),
+            Path(v["receipt.logo"]) if v["receipt.logo"] else None,
         ),
         print=PrintSettings(
             late_after=v["print.late_after"],
@@ -378,11 +389,17 @@ def load(path: Path) -> Config:
         raise ConfigError(source, "(syntax)", str(exc)) from exc
     devices = parse_devices(table.pop("devices", {}), table.pop("stations", {}), source)
     values = _flatten(table, source)
+    from_values(values, source, devices)  # every value checked before paths are resolved
+    # Relative paths are relative to the config file, not to wherever we started.
+    here = Path(path).parent
+    for key in ("paths.state_dir", "receipt.logo"):
+        given = values.get(key)
+        if isinstance(given, str) and given and not Path(given).is_absolute():
+            values[key] = str((here / given).resolve())
     config = from_values(values, source, devices)
-    if not config.state_dir.is_absolute():
-        # A relative state dir is relative to the config file, not to wherever we started.
-        state_dir = (Path(path).parent / config.state_dir).resolve()
-        config = from_values({**values, "paths.state_dir": str(state_dir)}, source, devices)
     if config.receipt.printer and config.receipt.printer not in devices.printers:
         raise ConfigError(source, "receipt.printer", "must name a printer of [devices]")
+    logo = config.receipt.logo
+    if logo is not None and not logo.is_file():
+        raise ConfigError(source, "receipt.logo", f"no such file: {logo}")
     return config

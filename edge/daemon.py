@@ -65,6 +65,18 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def order_book(config: Config, replica: Replica, store_id: str | None = None) -> OrderBook:
+    """The order book of the configured store (or of `store_id`) and node over `replica`."""
+    return OrderBook(
+        replica,
+        store_id=store_id or config.store.id,
+        node=NodeIdentity(config.node.name, config.node.letter),
+        zone=config.store.zone,
+        rollover_hour=config.store.rollover_hour,
+        now=utc_now,
+    )
+
+
 class Daemon:
     """One posedge node: the store, the replica, the order book and their tasks."""
 
@@ -122,14 +134,7 @@ class Daemon:
 
     async def _serve(self, store: DocStore) -> None:
         config = self.config
-        book = OrderBook(
-            Replica(store),
-            store_id=config.store.id,
-            node=NodeIdentity(config.node.name, config.node.letter),
-            zone=config.store.zone,
-            rollover_hour=config.store.rollover_hour,
-            now=utc_now,
-        )
+        book = order_book(config, Replica(store))
         await book.start()
         self.book = book
         async with contextlib.AsyncExitStack() as resources:  # closed in reverse order

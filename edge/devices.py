@@ -17,6 +17,7 @@ from .device_config import DeviceSettings
 from .drawer import CashDrawers
 from .errors import InvalidInput
 from .kitchen import KitchenRouter
+from .logo import ReceiptLogo
 from .order_feed import OrderFeed
 from .order_view import OrderView
 from .orderbook import OrderBook
@@ -51,6 +52,7 @@ class Devices:
             settings=print_settings,
             zone=book.zone,
             now=lambda: now().timestamp(),
+            logo=ReceiptLogo(receipt.logo),
         )
         self.router = KitchenRouter(book, feed, self.queue, routes=settings.stations, now=now)
         self.drawers = CashDrawers(book, self.queue, settings.drawers)

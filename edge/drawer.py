@@ -12,14 +12,21 @@ from __future__ import annotations
 import json
 import logging
 
-from drivers.cash_drawer import SerialDrawer
 from pycrdt import Doc, Map
 
+from drivers.cash_drawer import SerialDrawer
 from drivers.errors import DriverError
+from sync.errors import DocumentClosed
 from sync.replica import root_map_contents
 
 from .device_config import DrawerConfig
-from .errors import DeviceFailed, InvalidInput, ManagerRequired, UnknownDevice
+from .errors import (
+    BusinessDayClosed,
+    DeviceFailed,
+    InvalidInput,
+    ManagerRequired,
+    UnknownDevice,
+)
 from .order_ids import entry_id
 from .order_view import decode_entry
 from .orderbook import Actor, OrderBook
@@ -102,7 +109,12 @@ class CashDrawers:
             audit[entry_key] = json.dumps(stamped, separators=(",", ":"))
             return stamped, True
 
-        recorded, new = await self.book.replica.transact(guid, write)
+        try:
+            recorded, new = await self.book.replica.transact(guid, write)
+        except DocumentClosed:  # today's audit trail is read-only: no record, so no open
+            raise BusinessDayClosed(
+                f"business day {day} is closed; the drawer opens after the rollover"
+            ) from None
         recorded = {"id": entry_key, **recorded}
         if new or entry_key in self._unkicked:
             await self._kick(drawer, entry_key)

@@ -100,7 +100,7 @@ class KitchenRouter:
             }
             if age > self.queue.settings.skip_tickets_after:
                 reason = f"fired {age / 60:.0f} min ago; not printed"
-                _, created = await self.queue.skip(**common, reason=reason)
+                _, created = await self.queue.submit(**common, skip_reason=reason)
                 if created:
                     log.warning(
                         "ticket for order %s at %s: %s", view.number, request.station, reason

@@ -55,15 +55,17 @@ def _ticket_line(line: LineView) -> dict:
 
 def _ticket(
     view: OrderView,
+    names: dict[str, str],
     *,
     ticket: str,
+    source: str,
     station: str,
-    station_name: str,
     at: str,
     by: str,
     lines: list[LineView],
     reason: str | None = None,
-) -> dict:
+) -> TicketRequest:
+    """The ticket `ticket` ("fire" or "void") that entry `source` calls for at `station`."""
     document = {
         "kind": "ticket",
         "ticket": ticket,
@@ -73,14 +75,16 @@ def _ticket(
         "table": view.table,
         "guests": view.guests,
         "station": station,
-        "station_name": station_name,
+        "station_name": names.get(station, station),
         "fired_at": _iso(hlc_to_datetime(at)),
         "fired_by": by,
         "lines": [_ticket_line(line) for line in lines],
     }
     if reason is not None:
         document["reason"] = reason
-    return document
+    return TicketRequest(
+        f"{ticket}:{view.id}:{source}:{station}", station, hlc_to_datetime(at), document
+    )
 
 
 def kitchen_tickets(
@@ -97,75 +101,59 @@ def kitchen_tickets(
         for station in event.detail.get("stations", ()):
             at_station = [line for line in fired if line.station == station]
             fired_at.update((line.id, station) for line in at_station)
-            if station not in routes or not at_station:
-                continue
-            requests.append(
-                TicketRequest(
-                    f"fire:{view.id}:{event.id}:{station}",
-                    station,
-                    hlc_to_datetime(event.at),
+            if station in routes and at_station:
+                requests.append(
                     _ticket(
                         view,
+                        station_names,
                         ticket="fire",
+                        source=event.id,
                         station=station,
-                        station_name=station_names.get(station, station),
                         at=event.at,
                         by=event.by,
                         lines=at_station,
-                    ),
+                    )
                 )
-            )
     for void in view.voids:
         station = fired_at.get(void.line)
         if station in routes:
             requests.append(
-                TicketRequest(
-                    f"void:{view.id}:{void.line}:{station}",
-                    station,
-                    hlc_to_datetime(void.at),
-                    _ticket(
-                        view,
-                        ticket="void",
-                        station=station,
-                        station_name=station_names.get(station, station),
-                        at=void.at,
-                        by=void.by,
-                        lines=[lines[void.line]],
-                        reason=void.reason,
-                    ),
+                _ticket(
+                    view,
+                    station_names,
+                    ticket="void",
+                    source=void.line,
+                    station=station,
+                    at=void.at,
+                    by=void.by,
+                    lines=[lines[void.line]],
+                    reason=void.reason,
                 )
             )
-    for event in view.events:
-        if event.kind == "void":
-            requests += _order_void_tickets(view, event, fired_at, routes, station_names)
-    return requests
-
-
-def _order_void_tickets(view, event, fired_at, routes, station_names) -> list[TicketRequest]:
     voided_lines = {void.line for void in view.voids}
-    by_station: dict[str, list[LineView]] = {}
-    for line in view.lines:
-        station = fired_at.get(line.id)
-        if station in routes and line.id not in voided_lines:
-            by_station.setdefault(station, []).append(line)
-    return [
-        TicketRequest(
-            f"void:{view.id}:{event.id}:{station}",
-            station,
-            hlc_to_datetime(event.at),
+    for event in view.events:
+        if event.kind != "void":
+            continue
+        by_station: dict[str, list[LineView]] = {}
+        for line in view.lines:
+            station = fired_at.get(line.id)
+            if station in routes and line.id not in voided_lines:
+                by_station.setdefault(station, []).append(line)
+        requests += [
             _ticket(
                 view,
+                station_names,
                 ticket="void",
+                source=event.id,
                 station=station,
-                station_name=station_names.get(station, station),
                 at=event.at,
                 by=event.by,
                 lines=station_lines,
                 reason=str(event.detail.get("reason", "order voided")),
-            ),
-        )
-        for station, station_lines in sorted(by_station.items())
-    ]
+            )
+            for station, station_lines in sorted(by_station.items())
+        ]
+    return requests
 
 
 def receipt_document(

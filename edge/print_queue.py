@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from .config import PrintSettings
 from .device_config import PrinterConfig
 from .errors import InvalidInput, UnknownDevice, UnknownJob
+from .logo import ReceiptLogo
 from .print_jobs import Job, JobStore
 from .printer_worker import PrinterState, PrinterWorker
 
@@ -28,12 +29,15 @@ class PrintQueue:
         settings: PrintSettings,
         zone: ZoneInfo,
         now: Callable[[], float],
+        logo: ReceiptLogo | None = None,
     ) -> None:
         self.jobs = jobs
         self.settings = settings
         self.now = now
         self.workers = {
-            printer_id: PrinterWorker(config, jobs, settings=settings, zone=zone, now=now)
+            printer_id: PrinterWorker(
+                config, jobs, settings=settings, zone=zone, now=now, logo=logo or ReceiptLogo(None)
+            )
             for printer_id, config in printers.items()
         }
         for printer_id, config in printers.items():
@@ -66,10 +70,15 @@ class PrintQueue:
         order_id: str | None = None,
         requested_by: str | None = None,
         reprint: bool = False,
+        skip_reason: str | None = None,
     ) -> tuple[Job, bool]:
-        """Queue a job durably (or find the job `key` already made); returns (job, created)."""
+        """Queue a job durably (or find the job `key` already made); returns (job, created).
+
+        With a `skip_reason` the job is recorded as skipped, to be seen but never printed
+        (e.g. a ticket for a fire hours old).
+        """
         worker = self.worker(printer)
-        reserved = worker.reserve()  # an idle printer gets the job as it is recorded
+        reserved = skip_reason is None and worker.reserve()  # an idle printer takes it now
         try:
             job, created = await self.jobs.add(
                 key=key,
@@ -81,7 +90,8 @@ class PrintQueue:
                 order_id=order_id,
                 requested_by=requested_by,
                 reprint=reprint,
-                state="sending" if reserved else "queued",
+                state="skipped" if skip_reason else "sending" if reserved else "queued",
+                last_error=skip_reason,
             )
         except BaseException:
             if reserved:
@@ -89,34 +99,9 @@ class PrintQueue:
             raise
         if reserved:
             worker.hand(job if created else None)
-        elif created:
+        elif created and skip_reason is None:
             worker.wake()
         return job, created
-
-    async def skip(
-        self,
-        *,
-        key: str,
-        kind: str,
-        printer: str,
-        document: dict,
-        reason: str,
-        event_at: float,
-        order_id: str | None,
-    ) -> tuple[Job, bool]:
-        """Record a job that will not print (e.g. a ticket for a fire hours old)."""
-        self.worker(printer)
-        return await self.jobs.add(
-            key=key,
-            kind=kind,
-            printer=printer,
-            document=document,
-            now=self.now(),
-            event_at=event_at,
-            order_id=order_id,
-            state="skipped",
-            last_error=reason,
-        )
 
     async def reprint(
         self, job_id: int, *, key: str, requested_by: str, printer: str | None = None

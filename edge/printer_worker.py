@@ -32,8 +32,10 @@ from drivers.printer import EscPosPrinter
 
 from .config import PrintSettings
 from .device_config import PrinterConfig
+from .logo import ReceiptLogo
+from .print_fields import LayoutError
 from .print_jobs import Job, JobStore
-from .print_layout import LayoutError, Marks, render
+from .print_layout import Marks, render
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class PrinterWorker:
         settings: PrintSettings,
         zone: ZoneInfo,
         now: Callable[[], float],
+        logo: ReceiptLogo,
         backup: PrinterWorker | None = None,
     ) -> None:
         self.config = config
@@ -81,6 +84,7 @@ class PrinterWorker:
         self.zone = zone
         self.now = now
         self.backup = backup
+        self.logo = logo
         self.printer = EscPosPrinter(config.url)
         self.state = PrinterState()
         self._wake = asyncio.Event()
@@ -175,6 +179,7 @@ class PrinterWorker:
                 marks=marks,
                 zone=self.zone,
                 width=self.config.width,
+                logo=self.logo.image() if job.kind == "receipt" else None,
             )
         except LayoutError as exc:  # a document this version cannot lay out: keep, skip
             log.error("print job %d cannot be laid out: %s; skipped", job.id, exc)

@@ -6,7 +6,8 @@ import re
 from datetime import datetime, tzinfo
 
 from .money import exponent
-from .print_layout import Fields, Paper, label
+from .print_fields import Fields, label
+from .print_paper import Paper
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 

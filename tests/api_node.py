@@ -93,6 +93,7 @@ async def start_node(
     devices: DeviceSettings | None = None,
     *,
     receipt_printer: str = "",
+    receipt_logo: Path | None = None,
     **print_settings,
 ) -> ApiNode:
     """Start a node over `state_dir` (created if needed), driving `devices` with the given
@@ -111,7 +112,9 @@ async def start_node(
                 devices or DeviceSettings(),
                 print_db=state_dir / "print.db",
                 print_settings=PrintSettings(**print_settings),
-                receipt=ReceiptConfig(receipt_printer, ("12 Main St",), ("Thank you!",)),
+                receipt=ReceiptConfig(
+                    receipt_printer, ("12 Main St",), ("Thank you!",), receipt_logo
+                ),
                 store_name="Demo Store",
                 now=clock,
             )

@@ -117,3 +117,13 @@ def test_a_drawer_needs_a_printer_or_a_url_but_not_both(tmp_path):
     )
     drawer = load(write(tmp_path, serial)).devices.drawers["till"]
     assert (drawer.printer, drawer.url.path, drawer.open_bytes) == (None, "/dev/ttyS0", b"\x01")
+
+
+def test_a_receipt_logo_is_found_beside_the_file_or_named_missing(tmp_path):
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG")
+    config = load(write(tmp_path, GOOD.replace("[receipt]\n", '[receipt]\nlogo = "logo.png"\n')))
+    assert config.receipt.logo == tmp_path / "logo.png"
+    missing = GOOD.replace("[receipt]\n", '[receipt]\nlogo = "gone.png"\n')
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, missing))
+    assert caught.value.key == "receipt.logo" and "gone.png" in caught.value.reason

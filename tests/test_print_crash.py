@@ -13,7 +13,7 @@ import aiohttp
 
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 
-from .test_daemon import free_port
+from .test_daemon import free_port, stop
 from .test_printing import until
 
 POSEDGE = [sys.executable, "-m", "edge.cli"]
@@ -74,17 +74,6 @@ async def posedge(*args: str) -> str:
     return out.decode()
 
 
-def stop(process: subprocess.Popen, sig: int) -> str:
-    process.send_signal(sig)
-    try:
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    return stderr
-
-
 async def test_a_ticket_cut_off_by_sigkill_reprints_marked_after_restart(tmp_path):
     async with NetworkPrinterEmulator() as printer, aiohttp.ClientSession() as session:
         api_port = free_port()
@@ -128,8 +117,8 @@ async def test_a_ticket_cut_off_by_sigkill_reprints_marked_after_restart(tmp_pat
             ) as response:
                 [job] = (await response.json())["jobs"]
         finally:
-            stderr = stop(restarted, signal.SIGTERM)
-        assert restarted.returncode == 0, stderr
+            code, stderr = stop(restarted, signal.SIGTERM)
+        assert code == 0, stderr
         assert "interrupted while sending" in stderr or "REPRINT" in stderr
         unmarked = [p for p in printer.papers if "REPRINT" not in p.text]
         marked = [p for p in printer.papers if "REPRINT" in p.text]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
+from PIL import Image, ImageDraw
 
 from drivers.device_url import parse_device_url
 from drivers.emulators.network_printer import NetworkPrinterEmulator
@@ -83,7 +84,7 @@ def devices_for(kitchen: int, bar: int, front: int, failover_after: float = 1.0)
 
 
 @contextlib.asynccontextmanager
-async def running_store(state_dir, clock, **settings):
+async def running_store(state_dir, clock, *, logo=None, **settings):
     async with contextlib.AsyncExitStack() as stack:
         emulators = [await stack.enter_async_context(NetworkPrinterEmulator()) for _ in range(3)]
         kitchen, bar, front = emulators
@@ -93,6 +94,7 @@ async def running_store(state_dir, clock, **settings):
             clock,
             devices_for(kitchen.port, bar.port, front.port, failover),
             receipt_printer="front",
+            receipt_logo=logo,
             **{**FAST, **settings},
         )
         stack.push_async_callback(node.close)
@@ -402,3 +404,27 @@ async def test_devices_report_status_on_the_api_and_metrics(store, till):
     assert 'posedge_printer_ready{printer="bar"} 0.0' in text
     assert 'posedge_printer_ready{printer="kitchen"} 1.0' in text
     assert 'posedge_printer_problem{printer="bar",problem="offline"} 1.0' in text
+
+
+async def test_receipts_carry_the_logo_and_print_without_it_when_its_file_breaks(
+    tmp_path, live_clock, caplog
+):
+    logo = tmp_path / "logo.png"
+    picture = Image.new("L", (600, 120), 255)
+    ImageDraw.Draw(picture).rectangle((20, 20, 580, 100), fill=0)
+    picture.save(logo)
+    async with running_store(tmp_path / "node", live_clock, logo=logo) as store:
+        till = Terminal(store.node, await store.node.pair("Counter 1"))
+        order_id = await order_with(till, {"sku": "BURGER"})
+        await till.post(f"/orders/{order_id}/receipt", expect=202)
+        await till.post(f"/orders/{order_id}/fire", expect=200)
+        [receipt] = await store.front.wait_for_papers(1, timeout=15)
+        [ticket] = await store.kitchen.wait_for_papers(1, timeout=15)
+        [(_, height)] = receipt.images  # padded to the paper's width by python-escpos
+        assert height == 77  # 600 x 120 scaled to the 384-dot limit
+        assert not ticket.images
+        logo.write_bytes(b"not a picture")
+        await till.post(f"/orders/{order_id}/receipt", expect=202)
+        papers = await store.front.wait_for_papers(2, timeout=15)
+        assert not papers[1].images and "Classic Burger" in papers[1].text
+        assert "receipt logo" in caplog.text and "without it" in caplog.text

@@ -22,6 +22,8 @@ from drivers.device_url import parse_device_url
 from drivers.errors import ConnectionLost, DeviceTimeout, DeviceUnreachable
 from drivers.transport import find_usb_printer, open_transport
 
+from .tcp_peer import TcpPeer
+
 ALL_BYTES = bytes(range(256))
 
 
@@ -61,44 +63,8 @@ async def read_master(master: int, count: int) -> bytes:
     raise AssertionError(f"only {len(data)} of {count} bytes arrived")
 
 
-class EchoServer:
-    """A TCP server on 127.0.0.1:0 that echoes, or does what a test asks of each peer."""
-
-    def __init__(self, handler=None) -> None:
-        self.handler = handler or self.echo
-        self.server: asyncio.Server | None = None
-        self.tasks: list[asyncio.Task] = []
-
-    async def echo(self, reader, writer):
-        while data := await reader.read(4096):
-            writer.write(data)
-            await writer.drain()
-
-    async def _serve(self, reader, writer):
-        self.tasks.append(asyncio.current_task())
-        try:
-            await self.handler(reader, writer)
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def __aenter__(self):
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        self.url = parse_device_url(f"tcp://127.0.0.1:{self.port}")
-        return self
-
-    async def __aexit__(self, *exc):
-        self.server.close()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.server.wait_closed()
-
-
 async def test_tcp_round_trip_of_every_byte_value(no_leaked_fds):
-    async with EchoServer() as server:
+    async with TcpPeer() as server:
         transport = await open_transport(server.url, timeout=5)
         assert transport.name == server.url.text
         await transport.write(ALL_BYTES, timeout=5)
@@ -116,7 +82,7 @@ async def test_tcp_read_times_out_when_the_peer_is_silent():
     async def silent(reader, writer):
         await reader.read()
 
-    async with EchoServer(silent) as server:
+    async with TcpPeer(silent) as server:
         transport = await open_transport(server.url, timeout=5)
         with pytest.raises(DeviceTimeout, match=r"did not answer within 0\.2 s"):
             await transport.read(timeout=0.2)
@@ -131,7 +97,7 @@ async def test_tcp_read_reports_the_peer_closing_as_connection_lost():
         writer.write(b"\x12")
         await writer.drain()
 
-    async with EchoServer(hang_up) as server:
+    async with TcpPeer(hang_up) as server:
         transport = await open_transport(server.url, timeout=5)
         assert await transport.read(timeout=5) == b"\x12"
         with pytest.raises(ConnectionLost, match="closed the connection"):
@@ -147,7 +113,7 @@ async def test_tcp_write_to_a_reset_peer_is_connection_lost():
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         writer.transport.abort()
 
-    async with EchoServer(reset) as server:
+    async with TcpPeer(reset) as server:
         transport = await open_transport(server.url, timeout=5)
         with pytest.raises(ConnectionLost):
             for _ in range(200):
@@ -162,7 +128,7 @@ async def test_tcp_write_times_out_when_the_peer_stops_reading():
     async def never_read(reader, writer):
         await stop.wait()
 
-    async with EchoServer(never_read) as server:
+    async with TcpPeer(never_read) as server:
         transport = await open_transport(server.url, timeout=5)
         with pytest.raises(DeviceTimeout, match="did not take data"):
             for _ in range(64):  # bounded: 64 × 1 MiB is far beyond the socket buffers
@@ -386,7 +352,7 @@ async def test_usb_printer_found_but_node_missing_is_unreachable(tmp_path):
 
 async def test_opening_and_closing_many_times_leaks_no_descriptor(pty, no_leaked_fds):
     _master, path = pty
-    async with EchoServer() as server:
+    async with TcpPeer() as server:
         for url in (
             parse_device_url(f"serial://{path}"),
             parse_device_url(f"file://{path}"),

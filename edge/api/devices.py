@@ -12,9 +12,6 @@ import secrets
 
 from aiohttp import web
 
-from sync.errors import DocumentClosed
-
-from ..errors import BusinessDayClosed
 from ..print_jobs import STATES, Job
 from ..validation import require_text
 from .bodies import json_body, query_int
@@ -115,18 +112,13 @@ async def print_receipt(request: web.Request) -> web.Response:
 @routes.post("/api/v1/drawers/open")
 async def open_drawer(request: web.Request) -> web.Response:
     body = await json_body(request, optional=("drawer", "order_id", "reason"))
-    try:
-        entry = await context(request).devices.drawers.open(
-            actor(request),
-            drawer_id=_optional_text(body, "drawer"),
-            order_id=_optional_text(body, "order_id"),
-            reason=body.get("reason"),
-            request_key=request.get(REQUEST_KEY),
-        )
-    except DocumentClosed:  # today's audit trail is read-only: no record, so no open
-        raise BusinessDayClosed(
-            "today's business day is closed; the drawer opens after the rollover"
-        ) from None
+    entry = await context(request).devices.drawers.open(
+        actor(request),
+        drawer_id=_optional_text(body, "drawer"),
+        order_id=_optional_text(body, "order_id"),
+        reason=body.get("reason"),
+        request_key=request.get(REQUEST_KEY),
+    )
     return json_response({"drawer_open": entry}, 201)
 
 
