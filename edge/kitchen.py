@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sqlite3
 from collections.abc import Callable
 
 from .errors import OrderError
@@ -25,7 +26,8 @@ from .print_queue import PrintQueue
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 5  # tries at queueing one order's tickets before it is logged as failed
+ATTEMPTS = 5  # tries at queueing one order's tickets (for errors other than storage)
+RETRY_CAP = 5.0  # seconds between tries at most
 
 
 class KitchenRouter:
@@ -64,20 +66,30 @@ class KitchenRouter:
             unsubscribe()
 
     async def _route_order(self, order_id: str) -> None:
-        """Route one changed order, retrying a few times if its tickets cannot be queued."""
-        for attempt in range(1, ATTEMPTS + 1):
+        """Route one changed order. While print.db cannot take its tickets (a full disk) it
+        keeps trying, since every order after it would fail the same way; anything else is
+        tried a few times, then logged."""
+        failures = 0
+        while True:
             try:
                 view = self.book.loaded_view(order_id) or await self.book.get(order_id)
                 await self.route(view)
-                return
             except OrderError:
                 return  # not an order this node holds (any more)
-            except Exception as exc:
-                if attempt == ATTEMPTS:
-                    log.error("tickets of order %s could not be queued: %s", order_id, exc)
+            except sqlite3.Error as exc:
+                failures += 1
+                if failures == 1:
+                    log.error("kitchen tickets cannot be queued: print.db: %s; retrying", exc)
+            except Exception:
+                failures += 1
+                if failures == ATTEMPTS:
+                    log.exception("tickets of order %s could not be queued", order_id)
                     return
-                log.warning("queueing tickets of order %s failed (%s); retrying", order_id, exc)
-                await asyncio.sleep(0.2 * 2**attempt)
+            else:
+                if failures:
+                    log.info("kitchen tickets are queued again")
+                return
+            await asyncio.sleep(min(RETRY_CAP, 0.2 * 2**failures))
 
     async def route(self, view: OrderView) -> None:
         """Queue the tickets `view` calls for that are not queued yet."""

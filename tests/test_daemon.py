@@ -164,6 +164,10 @@ def test_demo_rings_up_orders_that_are_still_there_after_it_stops(tmp_path, noti
     for number in logged:  # every order the demo reported closed is closed and paid
         assert orders[number]["status"] == "closed"
         assert orders[number]["totals"]["balance_due"] == 0
+    # Its emulated front printer printed their receipts, kept as text and as pictures.
+    receipts = sorted((state / "paper" / "front").glob("*.txt"))
+    first = next(path for path in receipts if f"Order {logged[0]}" in path.read_text())
+    assert "TOTAL USD" in first.read_text() and first.with_suffix(".png").stat().st_size > 0
 
 
 def test_run_serves_readiness_and_refuses_a_taken_state_dir_or_port(notify_socket, config_file):

@@ -17,7 +17,7 @@ from edge.device_config import DeviceSettings, DrawerConfig, PrinterConfig
 from edge.orderbook import Actor
 
 from .api_node import ApiNode, Terminal, start_node
-from .conftest import LiveClock
+from .conftest import LiveClock, fill
 
 FAST = {"retry_max_interval": 0.2, "status_interval": 0.2, "ack_timeout": 3.0}
 
@@ -428,3 +428,53 @@ async def test_receipts_carry_the_logo_and_print_without_it_when_its_file_breaks
         papers = await store.front.wait_for_papers(2, timeout=15)
         assert not papers[1].images and "Classic Burger" in papers[1].text
         assert "receipt logo" in caplog.text and "without it" in caplog.text
+
+
+async def test_a_full_disk_refuses_print_requests_and_loses_none_it_took(small_disk, live_clock):
+    async with running_store(small_disk / "state", live_clock) as store:
+        till = Terminal(store.node, await store.node.pair("Counter 1"))
+        order_id = await order_with(till, {"sku": "SODA"})
+        taken = [(await till.post(f"/orders/{order_id}/receipt", expect=202))["job"]["id"]]
+        filler = fill(small_disk)
+        for attempt in range(200):
+            status, body, headers = await till.call(
+                "POST", f"/orders/{order_id}/receipt", key=f"full-{attempt}"
+            )
+            if status != 202:
+                break
+            taken.append(body["job"]["id"])
+        assert status == 503 and body["type"].endswith(":store-unavailable"), body
+        assert headers["Retry-After"] == "5"
+        filler.unlink()
+        again = await till.post(f"/orders/{order_id}/receipt", key=f"full-{attempt}", expect=202)
+        taken.append(again["job"]["id"])
+        papers = await store.front.wait_for_papers(len(taken), timeout=30)
+        await asyncio.sleep(0.5)
+        assert len(store.front.papers) == len(taken) == len(set(taken))
+        assert not any("REPRINT" in paper.text for paper in papers)
+        for job_id in taken:
+            await until(lambda job_id=job_id: _printed(store, till, job_id))
+
+
+async def test_paper_out_past_the_failover_time_moves_the_job_marked_and_never_finishes_it(
+    store, till
+):
+    store.kitchen.slow(0.2)
+    order_id = await order_with(till, {"sku": "BURGER", "modifiers": ["CHEESE", "BACON"]})
+    await till.post(f"/orders/{order_id}/fire", expect=200)
+    await until(lambda: store.kitchen.current.lines)  # partway through the ticket
+    store.kitchen.paper_out(True)
+    [ticket] = await store.front.wait_for_papers(1, timeout=30)
+    assert "REPRINT" in ticket.text and "FOR Kitchen printer" in ticket.text
+    assert "Classic Burger" in ticket.text and "+ Add bacon" in ticket.text
+    store.kitchen.slow(0)
+    store.kitchen.paper_out(False)  # its buffer was cleared: the rest of the job is gone
+    await until(lambda: _ready(store, till, "kitchen"))
+    await asyncio.sleep(0.5)
+    assert not store.kitchen.papers
+    [job] = await store.jobs(till, order_id=order_id)
+    assert (job["state"], job["printer"], job["printed_marks"]["reprint"]) == (
+        "printed",
+        "front",
+        True,
+    )
