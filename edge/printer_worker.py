@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -117,17 +118,35 @@ class PrinterWorker:
                 try:
                     await self._step()
                 except sqlite3.Error as exc:  # print.db unusable (disk full?): wait, retry
-                    self._db_failures += 1
-                    if self._db_failures == 1:
-                        log.error("printer %s: print.db: %s; retrying", self.config.name, exc)
-                    await asyncio.sleep(min(30.0, 0.5 * 2 ** min(self._db_failures, 6)))
+                    await self._storage_failed(exc)
                 else:
-                    if self._db_failures:
-                        log.info("printer %s: print.db works again", self.config.name)
-                    self._db_failures = 0
+                    self._storage_works()
         finally:
             with contextlib.suppress(Exception):
                 await self.printer.close()
+
+    async def _storage_failed(self, exc: sqlite3.Error) -> None:
+        self._db_failures += 1
+        if self._db_failures == 1:
+            log.error("printer %s: print.db: %s; retrying", self.config.name, exc)
+        await asyncio.sleep(min(30.0, 0.5 * 2 ** min(self._db_failures, 6)))
+
+    def _storage_works(self) -> None:
+        if self._db_failures:
+            log.info("printer %s: print.db works again", self.config.name)
+        self._db_failures = 0
+
+    async def _record(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Record what became of a job, however long print.db refuses: the paper already
+        shows it, so it must not be forgotten (the job would print again after a restart)."""
+        while True:
+            try:
+                await write()
+            except sqlite3.Error as exc:
+                await self._storage_failed(exc)
+            else:
+                self._storage_works()
+                return
 
     async def _step(self) -> None:
         """Print the next job, or wait for one (handing jobs to the backup when failed over)."""
@@ -183,34 +202,42 @@ class PrinterWorker:
             )
         except LayoutError as exc:  # a document this version cannot lay out: keep, skip
             log.error("print job %d cannot be laid out: %s; skipped", job.id, exc)
-            await self.jobs.skip(job.id, error=f"cannot be laid out: {exc}")
+            error = f"cannot be laid out: {exc}"
+            await self._record(functools.partial(self.jobs.skip, job.id, error=error))
             return True
         try:
             await self.printer.print_job(
                 data, ack_timeout=self.settings.ack_timeout, on_status=self._observe
             )
-        except (PrinterNotReady, DeviceUnreachable) as exc:  # nothing was sent
-            await self.jobs.requeue(job.id, error=_reason(exc), reprint=False)
-            self._unusable(_state_of(exc), _problems_of(exc), _reason(exc))
+        except DriverError as exc:
+            await self._failed(job, exc)
             return False
-        except DeviceTimeout as exc:  # sent, never confirmed: take it back before retrying
-            with contextlib.suppress(DriverError):
-                await self.printer.clear_buffer()
-            await self.jobs.requeue(job.id, error=_reason(exc), reprint=True)
-            self._unusable("problem", _problems_of(exc), _reason(exc))
-            return False
-        except DriverError as exc:  # connection lost or nonsense: bytes may have gone out
-            partial = not isinstance(exc, ConnectionLost) or exc.partial
-            await self.jobs.requeue(job.id, error=_reason(exc), reprint=partial)
-            self._unusable(_state_of(exc), _problems_of(exc), _reason(exc))
-            return False
-        await self.jobs.mark_printed(job.id, now=self.now(), marks=_marks_dict(marks))
+        await self._record(
+            functools.partial(
+                self.jobs.mark_printed, job.id, now=self.now(), marks=_marks_dict(marks)
+            )
+        )
         self._failures = 0
         self.state.printed += 1
         if self.state.state != "ready":
             self._set_state("ready", (), None)
         self.state.unusable_since = None
         return True
+
+    async def _failed(self, job: Job, exc: DriverError) -> None:
+        """Put `job` back after a failed attempt, marked as a reprint if bytes may have gone
+        out; a job sent but never confirmed is first taken back from the printer."""
+        if isinstance(exc, DeviceTimeout):
+            with contextlib.suppress(DriverError):
+                await self.printer.clear_buffer()
+        nothing_sent = isinstance(exc, PrinterNotReady | DeviceUnreachable) or (
+            isinstance(exc, ConnectionLost) and not exc.partial
+        )
+        error = _reason(exc)
+        await self._record(
+            functools.partial(self.jobs.requeue, job.id, error=error, reprint=not nothing_sent)
+        )
+        self._unusable(_state_of(exc), _problems_of(exc), error)
 
     def _marks(self, job: Job) -> Marks:
         late = self.now() - job.event_at
