@@ -5,13 +5,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import unicodedata
 from pathlib import Path
 
+from drivers.device_line import DeviceLine
 from drivers.device_url import DeviceUrl
-from drivers.errors import ConnectionLost
-from drivers.transport import Transport, open_transport
 
 WIDTH = 20
 CLEAR = b"\x0c"  # clear screen, cursor home
@@ -100,44 +98,14 @@ class LineDisplay:
         self, url: DeviceUrl, *, timeout: float = 2.0, width: int = WIDTH, sysfs=Path("/sys")
     ) -> None:
         self.url = url
-        self.timeout = timeout
         self.width = width
-        self._sysfs = sysfs
-        self._transport: Transport | None = None
-        self._lock = asyncio.Lock()
+        # A display may have been power-cycled: each new line sets it up again.
+        self._line = DeviceLine(url, timeout=timeout, greeting=SETUP, sysfs=sysfs)
 
     async def show(self, line1: str, line2: str = "") -> None:
         """Show two lines; raises a DriverError if the display cannot be reached."""
-        data = frame(line1, line2, self.width)
-        async with self._lock:
-            reused = self._transport is not None
-            try:
-                try:
-                    await self._send(data)
-                except ConnectionLost:
-                    if not reused:
-                        raise
-                    # The line went away while idle (adapter replugged): one more try on a
-                    # freshly opened line.
-                    await self._drop()
-                    await self._send(data)
-            except BaseException:
-                await self._drop()
-                raise
-
-    async def _send(self, data: bytes) -> None:
-        if self._transport is None:
-            self._transport = await open_transport(
-                self.url, timeout=self.timeout, sysfs=self._sysfs
-            )
-            data = SETUP + data  # a display may have been power-cycled: set it up again
-        await self._transport.write(data, timeout=self.timeout)
-
-    async def _drop(self) -> None:
-        transport, self._transport = self._transport, None
-        if transport is not None:
-            await transport.close()
+        await self._line.send(frame(line1, line2, self.width))
 
     async def close(self) -> None:
         """Close the line; safe twice."""
-        await self._drop()
+        await self._line.close()
