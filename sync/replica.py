@@ -67,6 +67,11 @@ class Replica:
         """Call `listener` after each durable update."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: UpdateListener) -> None:
+        """Stop calling `listener` (safe if it was never added)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def add_remote_change_listener(self, listener: Callable[[str], None]) -> None:
         """Call `listener(guid)` the moment an update from elsewhere changes a live Doc,
         before it is stored (for caches of what the Doc holds)."""

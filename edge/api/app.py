@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -17,7 +18,7 @@ from ..order_index import OrderIndex
 from ..orderbook import OrderBook
 from ..terminals import TerminalRegistry
 from . import devices as device_routes
-from . import events, orders, terminals
+from . import events, orders, sync, terminals
 from .auth import PairingThrottle, auth_middleware
 from .bodies import MAX_BODY
 from .context import CONTEXT, ApiContext, context
@@ -101,7 +102,15 @@ def make_app(ctx: ApiContext, idempotency: IdempotencyStore) -> web.Application:
         ctx.book.replica.store, lambda: ctx.index.open_count(ctx.book.business_date())
     )
     app[terminals.PAIRING_THROTTLE] = PairingThrottle()
-    for table in (routes, orders.routes, terminals.routes, events.routes, device_routes.routes):
+    app[sync.STOPPING] = asyncio.Event()
+    for table in (
+        routes,
+        orders.routes,
+        terminals.routes,
+        events.routes,
+        device_routes.routes,
+        sync.routes,
+    ):
         app.add_routes(table)
     app.on_shutdown.append(_say_goodbye)
     return app
@@ -111,6 +120,7 @@ async def _say_goodbye(app: web.Application) -> None:
     """Close the event sockets: the node is stopping (terminals reconnect to it or a peer)."""
     app[CONTEXT].ready = False
     app[EVENT_HUB].close_all()
+    app[sync.STOPPING].set()
 
 
 async def open_api(

@@ -1,8 +1,8 @@
 """Bearer-token authentication of terminals, and the rate limit on failed pairing attempts.
 
 Only `/healthz`, `/readyz` and the pairing exchange answer without a token. Browsers cannot
-set headers on a WebSocket, so `/api/v1/events` also takes the token as `access_token` in
-the query string (the access log never records query strings).
+set headers on a WebSocket, so `/api/v1/events` and `/api/v1/sync/…` also take the token as
+`access_token` in the query string (the access log never records query strings).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .problems import Problem
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/v1/pair"})
 QUERY_TOKEN_PATHS = frozenset({"/api/v1/events"})
+QUERY_TOKEN_PREFIX = "/api/v1/sync/"  # a terminal's document replicas (y-websocket)
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -24,7 +25,7 @@ def bearer_token(request: web.Request) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    if request.path in QUERY_TOKEN_PATHS:
+    if request.path in QUERY_TOKEN_PATHS or request.path.startswith(QUERY_TOKEN_PREFIX):
         return request.query.get("access_token")
     return None
 

@@ -25,6 +25,7 @@ from .openapi_operations import (
     query,
 )
 from .openapi_schemas import SCHEMAS, array, closed, ref
+from .sync import CLOSE_BAD_MESSAGE, CLOSE_REFUSED
 
 ORDER = "/api/v1/orders/{order_id}"
 
@@ -39,6 +40,15 @@ INFO = {
         "answer again. Errors are RFC 9457 problem details. See docs/api.md."
     ),
 }
+
+SYNC = f"""The Yjs sync protocol (y-protocols: step 1, step 2, update), framed as
+`y-websocket` frames it, for one document per socket: a web terminal connects a
+`WebsocketProvider` to `/api/v1/sync` with the document's guid as the room and its token as
+`params: {{access_token}}`. Day documents are readable and writable (see docs/orders.md for
+their schema), the catalog is read-only. Frames are binary and bounded; a bad frame closes
+the socket with {CLOSE_BAD_MESSAGE}, a change to a read-only or closed document with
+{CLOSE_REFUSED}, a revoked token with {CLOSE_REVOKED}, a terminal too far behind with
+{CLOSE_TOO_SLOW} (reconnect: the next sync catches it up); nothing of a refused frame is stored."""
 
 EVENTS = f"""Order changes pushed over a WebSocket (upgrade with GET). Each text frame is
 an `EventMessage` (components/schemas):
@@ -344,6 +354,23 @@ def _node_paths() -> dict[str, dict]:
                 problems=("store-unavailable",),
             )
         },
+        "/api/v1/sync/{guid}": {
+            "get": operation(
+                "sync",
+                "A live replica of one document, over a WebSocket (Yjs sync protocol)",
+                "events",
+                {"101": {"description": "switching to the WebSocket protocol"}},
+                problems=("unknown-document", "bad-request"),
+                params=(
+                    path_param(
+                        "guid",
+                        "the document: <store id>/orders/<business date>, or <store id>/catalog",
+                    ),
+                ),
+                security=[{"bearer": []}, {"access_token": []}],
+                description=SYNC,
+            )
+        },
         "/api/v1/events": {
             "get": operation(
                 "events",
@@ -391,7 +418,9 @@ def openapi_document() -> dict:
                     "type": "apiKey",
                     "in": "query",
                     "name": "access_token",
-                    "description": "the same token, only on /api/v1/events (for browsers)",
+                    "description": (
+                        "the same token, only on /api/v1/events and /api/v1/sync (for browsers)"
+                    ),
                 },
             },
         },

@@ -22,6 +22,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-order": (404, "no order with this id on this node"),
     "unknown-line": (404, "the order has no such line (or, for a discount, no such live line)"),
     "unknown-terminal": (404, "no live terminal has this id or name"),
+    "unknown-document": (404, "no document with this guid that a terminal may sync"),
     "unknown-device": (404, "this node has no such device (of that kind); `pointer` names it"),
     "unknown-job": (404, "this node has no print job with this id"),
     "not-found": (404, "no such route"),

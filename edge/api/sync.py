@@ -1,0 +1,137 @@
+"""`/api/v1/sync/{guid}`: a terminal's live replica of one document, over WebSocket.
+
+It speaks the Yjs sync protocol as y-websocket frames it, one document per socket, so a
+terminal written as a web app can keep a business day's orders with `y-websocket` (room =
+the document's guid) and write orders into it as docs/orders.md describes. The token comes
+in the Authorization header or, for browsers, as `access_token` in the query. A terminal may
+read and write this store's business days and read its catalog; a day is created when a
+terminal opens today's before any order exists. A bad frame, a change to a document the
+terminal may only read, or an update that does not decode closes the socket with a reason,
+logged with the terminal's name; nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from sync.doc_link import DocLink, ReadOnlyDocument
+from sync.errors import DocumentClosed, InvalidUpdate, StoreUnavailable, UnknownDocument
+from sync.protocol import MAX_FRAME_BYTES, ProtocolError
+
+from .auth import bearer_token
+from .context import context, terminal
+from .events import CLOSE_REVOKED, CLOSE_TOO_SLOW
+from .problems import Problem
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+TOKEN_RECHECK = 5.0  # seconds between checks that the terminal is still paired
+CLOSE_REFUSED = 4403  # a change to a read-only or closed document
+CLOSE_BAD_MESSAGE = 4400
+STOPPING = web.AppKey("sync_stopping", asyncio.Event)
+_CLOSING = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+
+
+async def _document(request: web.Request, guid: str) -> bool:
+    """Check that the terminal may sync `guid`; returns whether it may write to it."""
+    book = context(request).book
+    if guid == book.catalog_guid:
+        return False
+    prefix = f"{book.store_id}/orders/"
+    if guid.startswith(prefix):
+        try:
+            day = dt.date.fromisoformat(guid.removeprefix(prefix))
+        except ValueError:
+            day = None
+        if day is not None and (book.day_exists(day) or day == book.business_date()):
+            await book.replica.create(guid, "orders", {"business_date": day.isoformat()})
+            return True
+    raise Problem(
+        404,
+        "unknown-document",
+        "No such document on this node",
+        f"terminals sync {prefix}<business date> (an existing day, or today) and "
+        f"{book.catalog_guid}",
+    )
+
+
+@routes.get("/api/v1/sync/{guid:.+}")
+async def sync_socket(request: web.Request) -> web.WebSocketResponse:
+    guid = request.match_info["guid"]
+    writable = await _document(request, guid)
+    who = terminal(request)
+    token = bearer_token(request) or ""
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_FRAME_BYTES)
+    await ws.prepare(request)
+    ctx = context(request)
+    link = DocLink(ctx.book.replica, guid, origin=f"terminal {who.label}", writable=writable)
+    try:
+        await link.start()
+        code, reason = await _pump(
+            ws,
+            link,
+            still_paired=lambda: ctx.terminals.authenticate(token),
+            stopping=request.app[STOPPING],
+        )
+    finally:
+        link.close()
+    if code != WSCloseCode.OK:
+        log.warning(
+            "sync of %s with terminal %s closed: %s",
+            guid,
+            who.label,
+            reason,
+            extra={"terminal": who.id, "guid": guid},
+        )
+    await ws.close(code=code, message=reason.encode()[:120])
+    return ws
+
+
+async def _pump(ws, link: DocLink, *, still_paired, stopping: asyncio.Event) -> tuple[int, str]:
+    """Carry frames both ways until either side ends; the close code and reason."""
+    receiving = asyncio.ensure_future(ws.receive())
+    sending = asyncio.ensure_future(link.outbox.get())
+    stopped = asyncio.ensure_future(stopping.wait())
+    try:
+        while True:
+            await asyncio.wait(
+                {receiving, sending, stopped},
+                timeout=TOKEN_RECHECK,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if stopped.done():
+                return WSCloseCode.GOING_AWAY, "node stopping"
+            if still_paired() is None:
+                return CLOSE_REVOKED, "token revoked"
+            if receiving.done():
+                message = receiving.result()
+                if message.type in _CLOSING:
+                    return WSCloseCode.OK, ""
+                if message.type != WSMsgType.BINARY:
+                    return CLOSE_BAD_MESSAGE, "sync frames are binary"
+                try:
+                    await link.receive(message.data)
+                except (ProtocolError, InvalidUpdate) as exc:
+                    return CLOSE_BAD_MESSAGE, str(exc)
+                except (ReadOnlyDocument, DocumentClosed, UnknownDocument) as exc:
+                    return CLOSE_REFUSED, str(exc)
+                except StoreUnavailable as exc:
+                    return WSCloseCode.TRY_AGAIN_LATER, f"store unavailable: {exc}"
+                receiving = asyncio.ensure_future(ws.receive())
+            if link.overflowed:
+                return CLOSE_TOO_SLOW, "too far behind; reconnect to catch up"
+            if sending.done():
+                await ws.send_bytes(sending.result())
+                sending = asyncio.ensure_future(link.outbox.get())
+    finally:
+        for task in (receiving, sending, stopped):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(receiving, sending, stopped, return_exceptions=True)

@@ -1,0 +1,119 @@
+"""The Yjs sync protocol on the wire (y-protocols, as y-websocket frames it). Pure logic.
+
+A frame is a varuint message type, then its content. posedge speaks type 0, sync:
+
+    0, 0, varbytes(state vector)   step 1: "this is what I have"
+    0, 1, varbytes(update)         step 2: "this is what you lack", the answer to step 1
+    0, 2, varbytes(update)         update: a change, pushed live
+
+and ignores awareness (1), auth (2) and awareness queries (3), which JavaScript clients may
+send. Decoding is strict and bounded: a frame that is truncated, too large, of an unknown
+type, or with bytes after its content raises ProtocolError, never anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from .errors import SyncError
+
+MAX_FRAME_BYTES = 4 * 1024 * 1024 + 64  # an update of the largest size a replica takes
+IGNORED_TYPES = (1, 2, 3)  # awareness, auth, query awareness
+
+
+class ProtocolError(SyncError):
+    """A frame does not follow the sync protocol (the link that sent it is closed)."""
+
+
+class SyncStep(IntEnum):
+    STEP1 = 0
+    STEP2 = 1
+    UPDATE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SyncMessage:
+    """One sync message: a state vector (step 1) or an update (step 2, update)."""
+
+    step: SyncStep
+    payload: bytes
+
+
+def var_uint(number: int) -> bytes:
+    """`number` as an unsigned LEB128 varint, as lib0 writes it."""
+    if number < 0:
+        raise ValueError("a varuint cannot be negative")
+    out = bytearray()
+    while number > 0x7F:
+        out.append(0x80 | (number & 0x7F))
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+def encode(step: SyncStep, payload: bytes) -> bytes:
+    """The frame carrying one sync message."""
+    return bytes([0, step]) + var_uint(len(payload)) + bytes(payload)
+
+
+def step1(state_vector: bytes) -> bytes:
+    return encode(SyncStep.STEP1, state_vector)
+
+
+def step2(update: bytes) -> bytes:
+    return encode(SyncStep.STEP2, update)
+
+
+def update(update: bytes) -> bytes:
+    return encode(SyncStep.UPDATE, update)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    def var_uint(self, what: str) -> int:
+        number = shift = 0
+        while True:
+            if self.at >= len(self.data):
+                raise ProtocolError(f"frame ends inside the {what}")
+            byte = self.data[self.at]
+            self.at += 1
+            number |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return number
+            shift += 7
+            if shift > 35:
+                raise ProtocolError(f"the {what} is not a varuint of at most 32 bits")
+
+    def var_bytes(self, what: str) -> bytes:
+        size = self.var_uint(f"length of the {what}")
+        end = self.at + size
+        if end > len(self.data):
+            raise ProtocolError(f"frame ends inside the {what} ({size} bytes announced)")
+        chunk = self.data[self.at : end]
+        self.at = end
+        return chunk
+
+
+def decode(frame: bytes) -> SyncMessage | None:
+    """The sync message in `frame`, or None for a message type posedge ignores."""
+    if not isinstance(frame, bytes | bytearray):
+        raise ProtocolError(f"a frame is binary, not {type(frame).__name__}")
+    if len(frame) > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
+    reader = _Reader(bytes(frame))
+    kind = reader.var_uint("message type")
+    if kind in IGNORED_TYPES:
+        return None
+    if kind != 0:
+        raise ProtocolError(f"unknown message type {kind}")
+    step = reader.var_uint("sync step")
+    if step not in SyncStep._value2member_map_:
+        raise ProtocolError(f"unknown sync step {step}")
+    payload = reader.var_bytes("sync payload")
+    if reader.at != len(reader.data):
+        raise ProtocolError(f"{len(reader.data) - reader.at} stray bytes after the message")
+    return SyncMessage(SyncStep(step), payload)
