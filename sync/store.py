@@ -443,6 +443,20 @@ class DocStore:
             (link, guid, bytes(state_vector), acked_seq, time.time()),
         )
 
+    async def last_seq_of(self, guid: str) -> int:
+        """The sequence number of the newest update of `guid` (0 if it has none)."""
+        self.document(guid)
+        async with (
+            self._lock,
+            self._conn.execute(
+                "SELECT max(coalesce((SELECT max(seq) FROM updates WHERE guid = ?), 0), "
+                "coalesce((SELECT upto_seq FROM snapshots WHERE guid = ?), 0))",
+                (guid, guid),
+            ) as cur,
+        ):
+            row = await cur.fetchone()
+        return int(row[0])
+
     async def link_progress(self, link: str, guid: str) -> LinkProgress | None:
         """What `link` last acknowledged of `guid`, or None."""
         async with (

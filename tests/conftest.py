@@ -6,11 +6,14 @@ test. Fixtures give real stores in tmp_path and a wall clock the test moves by h
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import errno
 import os
 import subprocess
 import threading
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -172,3 +175,17 @@ async def node(tmp_path, clock):
     node = await start_node(tmp_path / "node", clock)
     yield node
     await node.close()
+
+
+async def until(check: Callable[[], Awaitable[object] | object], within: float = 15.0):
+    """Poll `check` until it returns something truthy; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {within} s: {check}")
+        await asyncio.sleep(0.05)

@@ -21,8 +21,8 @@ from edge.device_config import (
 )
 
 from .api_node import Terminal, start_node
-from .conftest import LiveClock
-from .test_printing import FAST, until
+from .conftest import LiveClock, until
+from .test_printing import FAST
 
 
 def serial(path: str) -> DeviceUrl:

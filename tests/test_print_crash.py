@@ -13,8 +13,8 @@ import aiohttp
 
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 
+from .conftest import until
 from .test_daemon import free_port, stop
-from .test_printing import until
 
 POSEDGE = [sys.executable, "-m", "edge.cli"]
 

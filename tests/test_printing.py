@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Awaitable, Callable
 
 import pytest
 from PIL import Image, ImageDraw
@@ -17,23 +15,9 @@ from edge.device_config import DeviceSettings, DrawerConfig, PrinterConfig
 from edge.orderbook import Actor
 
 from .api_node import ApiNode, Terminal, start_node
-from .conftest import LiveClock, fill
+from .conftest import LiveClock, fill, until
 
 FAST = {"retry_max_interval": 0.2, "status_interval": 0.2, "ack_timeout": 3.0}
-
-
-async def until(check: Callable[[], Awaitable[object] | object], within: float = 15.0):
-    """Poll `check` until it returns something truthy; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {within} s: {check}")
-        await asyncio.sleep(0.05)
 
 
 def printer(printer_id: str, name: str, port: int, **extra) -> PrinterConfig:

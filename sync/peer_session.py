@@ -1,0 +1,182 @@
+"""The sync of a store's documents with one peer node, over one link for all of them.
+
+Each frame is a document's guid (a lib0 varstring) followed by a Yjs sync frame
+(protocol.py). On opening, a side sends step 1 for every document it offers that changed
+since the peer last showed it had everything (kept per link in the store, so a reconnect
+costs nothing for the days neither side touched); each step 1 is answered with step 2
+(only what the peer lacks), and from then on every durable change is pushed as it happens.
+A peer's step 1 that shows it holds all of a document is recorded as its progress; so
+that progress follows live traffic too, each side sends step 1 again once a document has
+been quiet for a moment after a change.
+
+A document the peer names that this node does not have is created if it belongs to the
+store (`accept` says how); anything else — another store's document, a frame that does
+not decode, an update that does not apply — ends the session with a PeerRefused naming
+what was wrong, and nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import SyncError, UnknownDocument
+from .protocol import MAX_FRAME_BYTES, ProtocolError, SyncStep, decode, step1, step2, update
+from .protocol import var_uint as _var_uint
+from .replica import Replica
+
+OUTBOX_LIMIT = 10_000  # frames waiting for a slow peer before the link is dropped
+QUIET = 1.0  # seconds after a document's last change before its state is shown to the peer
+MAX_GUID_BYTES = 256
+
+
+class PeerRefused(SyncError):
+    """The peer sent something this node will not take; the link is closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentKind:
+    """How to register a document a peer names: its kind and metadata."""
+
+    kind: str
+    meta: dict
+
+
+def envelope(guid: str, frame: bytes) -> bytes:
+    """A sync frame addressed to document `guid`."""
+    name = guid.encode()
+    return _var_uint(len(name)) + name + frame
+
+
+def open_envelope(data: bytes) -> tuple[str, bytes]:
+    """(guid, sync frame) of an envelope; raises ProtocolError."""
+    if not isinstance(data, bytes | bytearray) or len(data) > MAX_FRAME_BYTES + MAX_GUID_BYTES:
+        raise ProtocolError("an envelope is binary and bounded in size")
+    size = shift = at = 0
+    while True:
+        if at >= len(data) or shift > 14:
+            raise ProtocolError("envelope without a readable guid length")
+        byte = data[at]
+        at += 1
+        size |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    if size > MAX_GUID_BYTES or at + size > len(data):
+        raise ProtocolError(f"envelope guid of {size} bytes does not fit")
+    try:
+        guid = bytes(data[at : at + size]).decode()
+    except UnicodeDecodeError:
+        raise ProtocolError("envelope guid is not UTF-8") from None
+    return guid, bytes(data[at + size :])
+
+
+class PeerSession:
+    """This node's side of the sync with one peer (`link` names the peer in the store)."""
+
+    def __init__(
+        self,
+        replica: Replica,
+        *,
+        link: str,
+        offered: Callable[[], list[str]],
+        accept: Callable[[str], DocumentKind | None],
+    ) -> None:
+        self.replica = replica
+        self.link = link
+        self.origin = f"peer {link}"
+        self._offered = offered
+        self._accept = accept
+        self.outbox: asyncio.Queue[bytes] = asyncio.Queue(OUTBOX_LIMIT)
+        self.overflowed = False
+        self.frames_in = self.frames_out = self.bytes_out = 0
+        self._quiet: dict[str, asyncio.TimerHandle] = {}
+
+    async def start(self) -> None:
+        """Offer what changed since the peer's last progress; then push changes live."""
+        self.replica.add_listener(self._on_durable)
+        for guid in self._offered():
+            progress = await self.replica.store.link_progress(self.link, guid)
+            if progress is None or await self.replica.store.last_seq_of(guid) > progress.acked_seq:
+                doc = await self.replica.open(guid)
+                self._push(guid, step1(doc.get_state()))
+
+    def close(self) -> None:
+        """Stop pushing changes; safe twice."""
+        self.replica.remove_listener(self._on_durable)
+        for handle in self._quiet.values():
+            handle.cancel()
+        self._quiet.clear()
+
+    async def receive(self, data: bytes) -> None:
+        """Handle one envelope from the peer; raises PeerRefused (or a store error)."""
+        self.frames_in += 1
+        try:
+            guid, frame = open_envelope(data)
+            message = decode(frame)
+        except ProtocolError as exc:
+            raise PeerRefused(f"undecodable frame: {exc}") from None
+        if message is None:
+            return
+        await self._ensure(guid)
+        if message.step == SyncStep.STEP1:
+            await self._answer_step1(guid, message.payload)
+            return
+        try:
+            await self.replica.apply_update(guid, message.payload, self.origin)
+        except SyncError as exc:
+            if isinstance(exc, PeerRefused):
+                raise
+            raise PeerRefused(f"{guid}: {exc}") from exc
+
+    async def _ensure(self, guid: str) -> None:
+        try:
+            self.replica.info(guid)
+            return
+        except UnknownDocument:
+            pass
+        kind = self._accept(guid)
+        if kind is None:
+            raise PeerRefused(f"{guid} is not a document of this store")
+        await self.replica.create(guid, kind.kind, kind.meta)
+
+    async def _answer_step1(self, guid: str, state_vector: bytes) -> None:
+        doc = await self.replica.open(guid)
+        seq = await self.replica.store.last_seq_of(guid)
+        try:
+            missing = doc.get_update(state_vector)
+        except ValueError:
+            raise PeerRefused(f"{guid}: step 1 carries no state vector") from None
+        self._push(guid, step2(missing))
+        if missing[:1] == b"\x00":  # no structs the peer lacks: that is its progress
+            # (a difference always carries the whole delete set, so only its struct part,
+            # whose first varint counts the clients with structs, tells)
+            await self.replica.store.save_link_progress(self.link, guid, state_vector, seq)
+
+    def _on_durable(self, guid: str, change: bytes, origin: str, seq: int) -> None:
+        if self._accept(guid) is None:
+            return
+        if origin != self.origin:
+            self._push(guid, update(change))
+        handle = self._quiet.pop(guid, None)
+        if handle is not None:
+            handle.cancel()
+        self._quiet[guid] = asyncio.get_running_loop().call_later(QUIET, self._show_state, guid)
+
+    def _show_state(self, guid: str) -> None:
+        """Send step 1 of a document that went quiet: the peer learns how far we are."""
+        self._quiet.pop(guid, None)
+        doc = self.replica.loaded(guid)
+        if doc is not None:
+            self._push(guid, step1(doc.get_state()))
+
+    def _push(self, guid: str, frame: bytes) -> None:
+        data = envelope(guid, frame)
+        try:
+            self.outbox.put_nowait(data)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            return
+        self.frames_out += 1
+        self.bytes_out += len(data)

@@ -1,0 +1,195 @@
+"""Two nodes of a store replicating over a real WebSocket link on loopback: live changes,
+a partition with conflicting edits, reconnects that ship only what changed, and peers that
+send what a node must refuse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from edge.orderbook import Actor
+from sync.peer_link import PATH, peer_routes, run_link
+from sync.peer_session import QUIET, DocumentKind, PeerSession, envelope
+from sync.protocol import update
+from sync.store import DocStore
+
+from .conftest import make_book, until
+
+WAIT = 10.0
+CASHIER = Actor("Counter (t-0001)")
+
+
+def store_documents(store_id: str):
+    """What the edge layer will say of a store's documents: which to offer, which to take."""
+
+    def accept(guid: str) -> DocumentKind | None:
+        if guid == f"{store_id}/catalog":
+            return DocumentKind("catalog", {})
+        prefix = f"{store_id}/orders/"
+        if guid.startswith(prefix):
+            with contextlib.suppress(ValueError):
+                day = dt.date.fromisoformat(guid.removeprefix(prefix))
+                return DocumentKind("orders", {"business_date": day.isoformat()})
+        return None
+
+    return accept
+
+
+class Node:
+    def __init__(self, name: str, store: DocStore, book) -> None:
+        self.name, self.store, self.book = name, store, book
+        self.sessions: list[PeerSession] = []
+
+    def session(self, peer: str) -> PeerSession:
+        accept = store_documents("s1")
+        session = PeerSession(
+            self.book.replica,
+            link=peer,
+            offered=lambda: [d.guid for d in self.store.documents() if accept(d.guid)],
+            accept=accept,
+        )
+        self.sessions.append(session)
+        return session
+
+
+@pytest.fixture
+async def pair_of_nodes(tmp_path, clock):
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = []
+        for name, letter in (("node-a", "A"), ("node-b", "B")):
+            store = await DocStore.open(tmp_path / f"{name}.db")
+            stack.push_async_callback(store.close)
+            nodes.append(Node(name, store, await make_book(store, clock, letter=letter, name=name)))
+        yield nodes
+
+
+@contextlib.asynccontextmanager
+async def serving(node: Node):
+    """`node` accepting peers on 127.0.0.1 (peers name themselves in a header: tests only)."""
+    stopping = asyncio.Event()
+    app = web.Application()
+    app.add_routes(peer_routes(node.session, lambda r: r.headers["X-Peer"], stopping))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}{PATH}"
+    finally:
+        stopping.set()
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def linked(a: Node, b: Node):
+    """`b` connected to `a` until the block ends; yields b's session task."""
+    async with serving(a) as url, aiohttp.ClientSession() as http:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(
+            run_link(http, url, a.name, b.session(a.name), stopping, headers={"X-Peer": b.name})
+        )
+        try:
+            yield task
+        finally:
+            stopping.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, WAIT)
+
+
+async def view_on(node: Node, order_id: str):
+    try:
+        return await node.book.get(order_id)
+    except Exception:
+        return None
+
+
+async def test_an_order_opened_on_one_node_and_paid_on_the_other_is_the_same_on_both(
+    pair_of_nodes,
+):
+    a, b = pair_of_nodes
+    async with linked(a, b):
+        order = await a.book.open_order(CASHIER, channel="dine_in", table="T1")
+        await a.book.add_line(CASHIER, order.id, sku="BURGER", qty=2)
+        seen = await until(lambda: _with_lines(b, order.id, 1))
+        await b.book.add_payment(
+            CASHIER, order.id, key="card-1", tender="card", amount=seen.totals.balance_due
+        )
+        paid = await until(lambda: _paid(a, order.id))
+        assert paid.status.label == "paid"
+    assert (await b.book.get(order.id)).totals == paid.totals
+
+
+async def _with_lines(node: Node, order_id: str, count: int):
+    view = await view_on(node, order_id)
+    return view if view is not None and len(view.lines) >= count else None
+
+
+async def _paid(node: Node, order_id: str):
+    view = await view_on(node, order_id)
+    return view if view is not None and view.totals.balance_due == 0 and view.payments else None
+
+
+async def test_a_partition_with_conflicting_edits_converges_with_nothing_lost_or_doubled(
+    pair_of_nodes,
+):
+    a, b = pair_of_nodes
+    async with linked(a, b):
+        order = await a.book.open_order(CASHIER)
+        await until(lambda: view_on(b, order.id))
+    # Partitioned: both sell, and both change the same order.
+    await a.book.add_line(CASHIER, order.id, sku="FRIES")
+    await b.book.add_line(CASHIER, order.id, sku="SODA")
+    await b.book.add_payment(CASHIER, order.id, key="cash-b", tender="cash", amount=500)
+    await a.book.add_payment(CASHIER, order.id, key="cash-a", tender="cash", amount=300)
+    only_b = await b.book.open_order(CASHIER)
+    async with linked(a, b):
+        await until(lambda: _with_lines(a, order.id, 2))
+        await until(lambda: _with_lines(b, order.id, 2))
+        await until(lambda: view_on(a, only_b.id))
+        on_a, on_b = await a.book.get(order.id), await b.book.get(order.id)
+    assert on_a.to_dict() == on_b.to_dict()
+    assert sorted(line.sku for line in on_a.lines) == ["FRIES", "SODA"]
+    assert sorted(p.key for p in on_a.payments) == ["cash-a", "cash-b"]
+    assert on_a.totals.paid == 800
+
+
+async def test_a_reconnect_ships_only_what_changed(pair_of_nodes):
+    a, b = pair_of_nodes
+    async with linked(a, b):
+        for _ in range(5):
+            order = await a.book.open_order(CASHIER)
+            await a.book.add_line(CASHIER, order.id, sku="BURGER")
+        await until(lambda: _with_lines(b, order.id, 1))
+        await asyncio.sleep(QUIET + 0.5)  # both sides show their state once it is quiet
+    async with linked(a, b):
+        await asyncio.sleep(0.3)
+    quiet_a, quiet_b = a.sessions[-1], b.sessions[-1]
+    assert quiet_a.frames_out + quiet_b.frames_out == 0  # nothing changed: nothing to say
+    async with linked(a, b):
+        await b.book.add_line(CASHIER, order.id, sku="FRIES")
+        await until(lambda: _with_lines(a, order.id, 2))
+
+
+async def test_a_peer_sending_garbage_or_another_stores_document_is_cut_off(pair_of_nodes, caplog):
+    a, _ = pair_of_nodes
+    before = a.store.last_seq
+    async with serving(a) as url, aiohttp.ClientSession() as http:
+        for frame in (
+            b"\x05garbage",
+            envelope("s1/catalog", update(b"\x01\x02broken")),
+            envelope("other-store/orders/2026-11-20", update(b"\x00\x00")),
+        ):
+            async with http.ws_connect(url, headers={"X-Peer": "node-x"}) as ws:
+                await ws.send_bytes(frame)
+                async with asyncio.timeout(WAIT):
+                    while (await ws.receive()).type == aiohttp.WSMsgType.BINARY:
+                        pass  # the node's own step 1s, before it reads the bad frame
+                assert ws.close_code == 4400
+    assert a.store.last_seq == before
+    assert "link with peer node-x closed" in caplog.text
+    assert "not a document of this store" in caplog.text
