@@ -16,8 +16,12 @@ from pathlib import Path
 
 from drivers.emulators import command as emulator_command
 from sync.errors import SyncError
+from sync.join import join as join_credentials
 from sync.replica import Replica
 from sync.store import DocStore
+from sync.trust import TrustError, create_store, fingerprint
+from sync.trust import load as load_credentials
+from sync.trust import save as save_credentials
 
 from . import __version__
 from .catalog import sample_catalog
@@ -27,6 +31,7 @@ from .demo import simulate_cashier
 from .demo_devices import emulated_devices
 from .devices import Devices
 from .errors import ConfigError
+from .join_codes import StoredJoinCodes
 from .logs import configure_logging
 from .money import format_money
 from .orderbook import OrderBook
@@ -71,6 +76,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--port", type=int, default=8420, help="port of the API on 127.0.0.1 (default 8420)"
+    )
+
+    init = commands.add_parser(
+        "init",
+        help="make a new store on this node: the store's CA and this node's certificate "
+        "(the store's other nodes then join it)",
+    )
+    _add_state_source(init)
+
+    join_code = commands.add_parser(
+        "join-code",
+        help="a one-time code (valid 10 minutes) with which a new node joins this node's store",
+    )
+    _add_state_source(join_code)
+
+    join = commands.add_parser(
+        "join", help="join a store with a code from one of its nodes (posedge join-code)"
+    )
+    _add_state_source(join)
+    join.add_argument("code", help="the code, e.g. K7M2-9XQF")
+    join.add_argument(
+        "--from",
+        dest="member",
+        required=True,
+        metavar="HOST[:PORT]",
+        help="the node that made the code: its terminal API address (port 8420 by default)",
     )
 
     catalog = commands.add_parser(
@@ -137,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
             return _pair(args)
         if args.command == "terminals":
             return _terminals(args)
+        if args.command == "init":
+            return _init(args)
+        if args.command == "join-code":
+            return _join_code(args)
+        if args.command == "join":
+            return asyncio.run(_join(args))
         if args.command == "catalog":
             return _catalog(args)
         if args.command == "emulate":
@@ -144,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         return _orders(args)
     except ConfigError as exc:
         print(f"posedge: configuration error: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except TrustError as exc:  # the node's store credentials do not fit its configuration
+        print(f"posedge: {exc}", file=sys.stderr)
         return EX_CONFIG
     except (SyncError, TerminalError) as exc:
         print(f"posedge: {exc}", file=sys.stderr)
@@ -251,6 +291,69 @@ def _terminals(args: argparse.Namespace) -> int:
     for who in found:
         state = f"revoked {who.revoked_at}" if who.revoked_at else "active"
         print(f"{who.id}  {who.name:<24} {who.role:<8} paired {who.created_at}  {state}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    config = _config_of(args)
+    if (config.trust_dir / "node.pem").exists():
+        current = load_credentials(config.trust_dir)
+        print(
+            f"posedge: this node is already node {current.node_id!r} of store "
+            f"{current.store_id!r} ({config.trust_dir})",
+            file=sys.stderr,
+        )
+        return EX_USAGE
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    creds = create_store(config.store.id, config.node.name)
+    save_credentials(creds, config.trust_dir)
+    print(
+        f"store {creds.store_id} made; this node is {creds.node_id}, its certificate "
+        f"{fingerprint(creds.node_cert_pem)[:16]}…; credentials in {config.trust_dir}"
+    )
+    return 0
+
+
+def _join_code(args: argparse.Namespace) -> int:
+    config = _config_of(args)
+    if not (config.trust_dir / "node.pem").exists():
+        print(
+            f"posedge: this node is not a member of a store ({config.trust_dir} is empty); "
+            "run posedge init on the store's first node",
+            file=sys.stderr,
+        )
+        return EX_USAGE
+    code = StoredJoinCodes(config.node_db_path).create()
+    print(f"join code: {code}")
+    print(
+        "valid once, for 10 minutes; on the new node run: "
+        f"posedge join {code} --from <this node's address>:{config.http.port}"
+    )
+    return 0
+
+
+async def _join(args: argparse.Namespace) -> int:
+    config = _config_of(args)
+    if (config.trust_dir / "node.pem").exists():
+        print(f"posedge: this node is already a member ({config.trust_dir})", file=sys.stderr)
+        return EX_USAGE
+    host, _, port = args.member.partition(":")
+    creds = await join_credentials(
+        f"http://{host}:{port or 8420}", args.code, config.node.name, timeout=30
+    )
+    if creds.store_id != config.store.id:
+        print(
+            f"posedge: the code is for store {creds.store_id!r}, but {config.source} says "
+            f"store.id = {config.store.id!r}; set store.id and join again",
+            file=sys.stderr,
+        )
+        return EX_CONFIG
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    save_credentials(creds, config.trust_dir)
+    print(
+        f"node {creds.node_id} joined store {creds.store_id}; restart its daemon to link "
+        "with the store's other nodes"
+    )
     return 0
 
 

@@ -63,6 +63,11 @@ def _lines(value: object) -> str | None:
     return "must be a list of strings of at most 64 characters"
 
 
+def _addresses(value: object) -> str | None:
+    wrong = [v for v in value if not (isinstance(v, str) and re.fullmatch(r"[^:\s]+:\d{1,5}", v))]
+    return f'must be a list of "host:port" (not {wrong[0]!r})' if wrong else None
+
+
 def _log_level(value: object) -> str | None:
     return (
         None
@@ -193,6 +198,49 @@ SETTINGS: tuple[Setting, ...] = (
         _between(0.2, 300),
     ),
     Setting(
+        "peers.host",
+        str,
+        "0.0.0.0",
+        "Address the store's other nodes link to (mutual TLS; this node must be a member: "
+        "posedge init or posedge join).",
+        _host,
+    ),
+    Setting(
+        "peers.port",
+        int,
+        8421,
+        "TCP port of the links with the store's other nodes (0: any free port).",
+        _between(0, 65535),
+    ),
+    Setting(
+        "peers.interfaces",
+        list,
+        [],
+        "Network interfaces (names or IPv4 addresses) to announce this node on and look for "
+        "peers; empty: every interface but loopback, docker's and VPNs'.",
+        _lines,
+    ),
+    Setting(
+        "peers.static",
+        list,
+        [],
+        'Peers to link with where multicast does not pass, as "host:port".',
+        _addresses,
+    ),
+    Setting(
+        "peers.mdns",
+        bool,
+        True,
+        "Announce this node and find its peers by mDNS (_posedge._tcp).",
+    ),
+    Setting(
+        "peers.days",
+        int,
+        3,
+        "Business days, today's included, that peers keep in sync.",
+        _between(1, 31),
+    ),
+    Setting(
         "log.level",
         str,
         "info",
@@ -262,6 +310,18 @@ class ReceiptConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PeersConfig:
+    """The `peers.*` settings."""
+
+    host: str
+    port: int
+    interfaces: tuple[str, ...]
+    static: tuple[str, ...]
+    mdns: bool
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The validated configuration of one posedge node."""
 
@@ -274,6 +334,7 @@ class Config:
     status_interval: float
     receipt: ReceiptConfig
     print: PrintSettings
+    peers: PeersConfig
     source: str  # the file it came from, or "<defaults>"
     devices: DeviceSettings = field(default_factory=DeviceSettings)
 
@@ -290,6 +351,11 @@ class Config:
     def requests_db_path(self) -> Path:
         """The first answers to keyed requests, replayed to their retries."""
         return self.state_dir / "requests.db"
+
+    @property
+    def trust_dir(self) -> Path:
+        """The store's CA and this node's certificate, once it is a member."""
+        return self.state_dir / "trust"
 
     @property
     def print_db_path(self) -> Path:
@@ -368,6 +434,14 @@ def from_values(
             retry_max_interval=v["print.retry_max_interval"],
             ack_timeout=v["print.ack_timeout"],
             status_interval=v["print.status_interval"],
+        ),
+        peers=PeersConfig(
+            v["peers.host"],
+            v["peers.port"],
+            tuple(v["peers.interfaces"]),
+            tuple(v["peers.static"]),
+            v["peers.mdns"],
+            v["peers.days"],
         ),
         source=source,
         devices=devices or DeviceSettings(),

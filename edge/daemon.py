@@ -22,6 +22,8 @@ from pycrdt import Map
 
 from sync.replica import Replica
 from sync.store import DocStore
+from sync.trust import TrustError
+from sync.trust import load as load_credentials
 
 from .api.app import open_api
 from .config import Config
@@ -29,6 +31,7 @@ from .devices import Devices, open_devices
 from .notify import SystemdNotifier, run_watchdog, watchdog_interval
 from .order_feed import OrderFeed
 from .orderbook import NodeIdentity, OrderBook
+from .peers import PeerManager
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +154,13 @@ class Daemon:
                     now=utc_now,
                 )
             )
+            peers = self._peer_manager(book)
             api, context = await open_api(
                 resources,
                 book,
                 feed=feed,
                 devices=devices,
+                peers=peers,
                 node_db=config.node_db_path,
                 requests_db=config.requests_db_path,
                 host=config.http.host,
@@ -176,15 +181,45 @@ class Daemon:
                 return
             context.ready = True
             resources.callback(setattr, context, "ready", False)
-            await self._run_tasks(book, devices)
+            await self._run_tasks(book, devices, peers)
 
-    async def _run_tasks(self, book: OrderBook, devices: Devices) -> None:
+    def _peer_manager(self, book: OrderBook) -> PeerManager | None:
+        """The links with the store's other nodes, once this node is a member."""
+        config = self.config
+        if not (config.trust_dir / "node.pem").exists():
+            log.info(
+                "not a member of a store yet: no links with other nodes "
+                "(run posedge init on the first node, posedge join on the others)"
+            )
+            return None
+        creds = load_credentials(config.trust_dir)
+        if creds.store_id != config.store.id:
+            raise TrustError(
+                f"{config.trust_dir} holds the credentials of store {creds.store_id!r}, "
+                f"but {config.source} says store.id = {config.store.id!r}"
+            )
+        return PeerManager(
+            book,
+            creds,
+            host=config.peers.host,
+            port=config.peers.port,
+            interfaces=list(config.peers.interfaces) or None,
+            static=list(config.peers.static),
+            days=config.peers.days,
+            use_mdns=config.peers.mdns,
+        )
+
+    async def _run_tasks(
+        self, book: OrderBook, devices: Devices, peers: PeerManager | None
+    ) -> None:
         config = self.config
         freeze_startup_objects()
         tasks = [
             asyncio.create_task(self._refresh_status(), name="status"),
             asyncio.create_task(devices.run(), name="devices"),
         ]
+        if peers is not None:
+            tasks.append(asyncio.create_task(peers.run(), name="peers"))
         interval = watchdog_interval()
         if interval:
             tasks.append(

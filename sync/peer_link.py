@@ -96,16 +96,19 @@ def peer_routes(
 async def run_link(
     http: aiohttp.ClientSession,
     url: str,
-    peer: str,
-    session: PeerSession,
+    make_session: SessionFactory,
+    identify: Callable[[object], str],
     stopping: asyncio.Event,
     **connect,
 ) -> tuple[int, str]:
     """The connecting side: one connection to `url` (raises aiohttp.ClientError if it
-    cannot be made); returns how it ended."""
+    cannot be made); `identify(ssl_object)` names the peer that answered (raising to refuse
+    it). Returns how the link ended."""
     async with http.ws_connect(
         url, heartbeat=15, max_msg_size=MAX_FRAME_BYTES + 512, **connect
     ) as ws:
+        peer = identify(ws.get_extra_info("ssl_object"))
+        session = make_session(peer)
         try:
             await session.start()
             code, reason = await carry(ws, session, stopping)

@@ -18,6 +18,7 @@ what was wrong, and nothing of it is stored.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -82,6 +83,7 @@ class PeerSession:
         link: str,
         offered: Callable[[], list[str]],
         accept: Callable[[str], DocumentKind | None],
+        on_close: Callable[[PeerSession], None] | None = None,
     ) -> None:
         self.replica = replica
         self.link = link
@@ -91,6 +93,8 @@ class PeerSession:
         self.outbox: asyncio.Queue[bytes] = asyncio.Queue(OUTBOX_LIMIT)
         self.overflowed = False
         self.frames_in = self.frames_out = self.bytes_out = 0
+        self.last_frame_at: float | None = None  # time.time() of the last frame received
+        self._on_close = on_close
         self._quiet: dict[str, asyncio.TimerHandle] = {}
 
     async def start(self) -> None:
@@ -108,10 +112,14 @@ class PeerSession:
         for handle in self._quiet.values():
             handle.cancel()
         self._quiet.clear()
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close(self)
 
     async def receive(self, data: bytes) -> None:
         """Handle one envelope from the peer; raises PeerRefused (or a store error)."""
         self.frames_in += 1
+        self.last_frame_at = time.time()
         try:
             guid, frame = open_envelope(data)
             message = decode(frame)

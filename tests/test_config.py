@@ -102,4 +102,6 @@ def test_every_setting_is_documented_with_its_default():
     rows = dict(re.findall(r"^\| `([a-z_.]+)` \| \w+ \| `([^`]*)` \|", text, re.M))
     assert set(rows) == {s.key for s in SETTINGS}
     for setting in SETTINGS:
-        assert rows[setting.key] == repr(setting.default).replace("'", '"'), setting.key
+        default = setting.default
+        shown = str(default).lower() if isinstance(default, bool) else repr(default)
+        assert rows[setting.key] == shown.replace("'", '"'), setting.key  # as TOML writes it

@@ -91,7 +91,14 @@ async def linked(a: Node, b: Node):
     async with serving(a) as url, aiohttp.ClientSession() as http:
         stopping = asyncio.Event()
         task = asyncio.create_task(
-            run_link(http, url, a.name, b.session(a.name), stopping, headers={"X-Peer": b.name})
+            run_link(
+                http,
+                url,
+                b.session,
+                lambda _ssl: a.name,  # plain WebSocket here; TLS names the peer in a node
+                stopping,
+                headers={"X-Peer": b.name},
+            )
         )
         try:
             yield task

@@ -12,10 +12,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from sync.join import join_routes
+
 from ..devices import Devices
+from ..join_codes import StoredJoinCodes
 from ..order_feed import OrderFeed
 from ..order_index import OrderIndex
 from ..orderbook import OrderBook
+from ..peers import PeerManager
 from ..terminals import TerminalRegistry
 from . import devices as device_routes
 from . import events, orders, sync, terminals
@@ -76,7 +80,19 @@ async def metrics(request: web.Request) -> web.Response:
     request.app[METRICS].event_listeners.set(len(request.app[EVENT_HUB].listeners))
     queue = ctx.devices.queue
     request.app[METRICS].observe_printers(queue.states(), await queue.jobs.waiting_counts())
+    if ctx.peers is not None:
+        request.app[METRICS].observe_peers([p.to_dict() for p in ctx.peers.peers.values()])
     return request.app[METRICS].render()
+
+
+@routes.get("/api/v1/peers")
+async def peers(request: web.Request) -> web.Response:
+    """The store's other nodes as this node knows them."""
+    manager = context(request).peers
+    found = [] if manager is None else [p.to_dict() for p in manager.peers.values()]
+    return json_response(
+        {"member": manager is not None, "node": context(request).book.node.name, "peers": found}
+    )
 
 
 @routes.get("/api/v1/openapi.json")
@@ -103,6 +119,13 @@ def make_app(ctx: ApiContext, idempotency: IdempotencyStore) -> web.Application:
     )
     app[terminals.PAIRING_THROTTLE] = PairingThrottle()
     app[sync.STOPPING] = asyncio.Event()
+    app.add_routes(
+        join_routes(
+            StoredJoinCodes(ctx.terminals.path),
+            lambda: ctx.peers.creds if ctx.peers is not None else None,
+            _joined,
+        )
+    )
     for table in (
         routes,
         orders.routes,
@@ -114,6 +137,10 @@ def make_app(ctx: ApiContext, idempotency: IdempotencyStore) -> web.Application:
         app.add_routes(table)
     app.on_shutdown.append(_say_goodbye)
     return app
+
+
+def _joined(node_id: str, node_cert_pem: bytes) -> None:
+    log.info("node %s joined the store; it links with this node once it runs", node_id)
 
 
 async def _say_goodbye(app: web.Application) -> None:
@@ -130,6 +157,7 @@ async def open_api(
     feed: OrderFeed,
     devices: Devices,
     node_db: Path,
+    peers: PeerManager | None = None,
     requests_db: Path,
     host: str,
     port: int,
@@ -147,7 +175,7 @@ async def open_api(
     resources.callback(terminals.close)
     idempotency = await IdempotencyStore.open(requests_db)
     resources.push_async_callback(idempotency.close)
-    context = ApiContext(book, feed, index, terminals, devices, now=now)
+    context = ApiContext(book, feed, index, terminals, devices, now=now, peers=peers)
     server = ApiServer(make_app(context, idempotency), host, port, shutdown_timeout)
     resources.push_async_callback(server.stop)
     return server, context

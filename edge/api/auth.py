@@ -15,7 +15,7 @@ from aiohttp import web
 from .context import TERMINAL, context
 from .problems import Problem
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/v1/pair"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/v1/pair", "/join"})
 QUERY_TOKEN_PATHS = frozenset({"/api/v1/events"})
 QUERY_TOKEN_PREFIX = "/api/v1/sync/"  # a terminal's document replicas (y-websocket)
 

@@ -12,6 +12,7 @@ from ..devices import Devices
 from ..order_feed import OrderFeed
 from ..order_index import OrderIndex
 from ..orderbook import Actor, OrderBook
+from ..peers import PeerManager
 from ..terminals import Terminal, TerminalRegistry
 from .problems import Problem
 
@@ -26,6 +27,7 @@ class ApiContext:
     terminals: TerminalRegistry
     devices: Devices
     now: Callable[[], dt.datetime]
+    peers: PeerManager | None = None  # None until this node is a member of a store
     ready: bool = False  # set once started; cleared when the daemon begins to stop
 
 

@@ -97,7 +97,34 @@ class ApiMetrics:
             ("printer",),
             registry=self.registry,
         )
+        self.peer_connected = Gauge(
+            "posedge_peer_connected",
+            "1 while the link with a peer node is up",
+            ("peer",),
+            registry=self.registry,
+        )
+        self.peer_last_sync = Gauge(
+            "posedge_peer_last_sync_timestamp_seconds",
+            "When the last frame came from a peer node (Unix time)",
+            ("peer",),
+            registry=self.registry,
+        )
+        self.peer_waiting = Gauge(
+            "posedge_peer_waiting_frames",
+            "Sync frames queued for a peer node: how far behind it is",
+            ("peer",),
+            registry=self.registry,
+        )
         store.commit_observers.append(self._on_commit)
+
+    def observe_peers(self, peers: list[dict]) -> None:
+        """Set the peer gauges from the peer manager's view (`PeerStatus.to_dict`)."""
+        for peer in peers:
+            name = peer["node"]
+            self.peer_connected.labels(name).set(int(peer["connected"]))
+            self.peer_waiting.labels(name).set(peer["waiting"])
+            if peer["last_sync"] is not None:
+                self.peer_last_sync.labels(name).set(peer["last_sync"])
 
     def observe_printers(self, states: dict, waiting: dict[tuple[str, str], int]) -> None:
         """Set the printer gauges from the workers' states and the queue's waiting counts."""

@@ -11,6 +11,8 @@ import functools
 
 from aiohttp import WSCloseCode
 
+from sync.join import ANSWER_FIELDS, REQUEST_FIELDS
+
 from ..order_index import MAX_PAGE
 from ..status import Status
 from .events import CLOSE_REVOKED, CLOSE_TOO_SLOW
@@ -28,6 +30,62 @@ from .openapi_schemas import SCHEMAS, array, closed, ref
 from .sync import CLOSE_BAD_MESSAGE, CLOSE_REFUSED
 
 ORDER = "/api/v1/orders/{order_id}"
+
+
+def _join_operation() -> dict:
+    """POST /join: its body is the join exchange of sync/join.py, authenticated by the code."""
+    text = {"type": "string"}
+    op = operation(
+        "join",
+        "A new node joins the store: its certificate request, authenticated by a join code",
+        "node",
+        {
+            "200": answer(
+                "admitted: the store's CA, the node's certificate and the sealed CA key",
+                closed(
+                    {name: text for name in sorted(ANSWER_FIELDS - {"version"})}
+                    | {"version": {"type": "integer"}}
+                ),
+            )
+        },
+        problems=("join-refused", "too-many-attempts"),
+        security=[],
+    )
+    op["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": closed(
+                    {name: text for name in sorted(REQUEST_FIELDS - {"version"})}
+                    | {"version": {"type": "integer"}}
+                )
+            }
+        },
+    }
+    return op
+
+
+_SECONDS = {"type": ["number", "null"], "description": "Unix time, or null"}
+PEERS = closed(
+    {
+        "member": {"type": "boolean", "description": "false until posedge init or join"},
+        "node": {"type": "string", "description": "this node's name"},
+        "peers": array(
+            closed(
+                {
+                    "node": {"type": "string"},
+                    "address": {"type": ["string", "null"], "description": "host:port"},
+                    "seen": _SECONDS,
+                    "connected": {"type": "boolean"},
+                    "since": _SECONDS,
+                    "last_sync": _SECONDS,
+                    "waiting": {"type": "integer", "minimum": 0},
+                    "last_error": {"type": ["string", "null"]},
+                }
+            )
+        ),
+    }
+)
 
 INFO = {
     "title": "posedge terminal API",
@@ -335,6 +393,15 @@ def _node_paths() -> dict[str, dict]:
                 "Prometheus metrics of the node",
                 "node",
                 {"200": {"description": "Prometheus text exposition format", "content": text}},
+            )
+        },
+        "/join": {"post": _join_operation()},
+        "/api/v1/peers": {
+            "get": operation(
+                "list_peers",
+                "The store's other nodes, as this node knows them",
+                "node",
+                {"200": answer("whether this node is a member of a store, and its peers", PEERS)},
             )
         },
         "/api/v1/openapi.json": {

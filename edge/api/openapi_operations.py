@@ -41,7 +41,11 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "payment-rejected": (422, "a payment other than cash is more than the balance due"),
     "idempotency-key-reused": (422, "the Idempotency-Key was used for a different request"),
     "terminal-error": (422, "any other terminal request that cannot be done"),
-    "too-many-attempts": (429, "too many failed pairing attempts lately: wait `Retry-After` s"),
+    "too-many-attempts": (
+        429,
+        "too many failed pairing or join attempts lately: wait `Retry-After` s",
+    ),
+    "join-refused": (403, "the join request does not verify with a live join code"),
     "internal-error": (500, "a bug: the node logs it, the answer shows nothing of it"),
     "not-ready": (503, "the node is starting or stopping"),
     "disk-full": (503, "the node's disk is nearly full"),

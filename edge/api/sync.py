@@ -62,7 +62,7 @@ async def _document(request: web.Request, guid: str) -> bool:
     )
 
 
-@routes.get("/api/v1/sync/{guid:.+}")
+@routes.get(r"/api/v1/sync/{guid:[\s\S]+}")  # any text: unknown ones get a 404 that says so
 async def sync_socket(request: web.Request) -> web.WebSocketResponse:
     guid = request.match_info["guid"]
     writable = await _document(request, guid)

@@ -1,0 +1,73 @@
+"""Join codes kept in `node.db`, so that `posedge join-code` (a process of its own) can make
+a code the running daemon then accepts. Each is valid ten minutes, once; at most four live
+at a time. The codes are kept as they are (the join exchange derives its keys from them),
+in a file only the daemon's user can read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from sync.join import CODE_ALPHABET, CODE_LENGTH, CODE_TTL, MAX_LIVE_CODES, normalize_code
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS join_codes (
+    code TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class StoredJoinCodes:
+    """The live join codes of this node (the interface of sync.join.JoinCodes)."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+            conn.execute("DELETE FROM join_codes WHERE expires_at <= ?", (self._clock(),))
+            yield conn
+        finally:
+            conn.close()
+
+    def create(self) -> str:
+        """A new code, formatted XXXX-XXXX; the oldest live code goes beyond four."""
+        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "DELETE FROM join_codes WHERE code NOT IN "
+                "(SELECT code FROM join_codes ORDER BY expires_at DESC LIMIT ?)",
+                (MAX_LIVE_CODES - 1,),
+            )
+            conn.execute(
+                "INSERT INTO join_codes (code, expires_at) VALUES (?, ?)",
+                (raw, self._clock() + CODE_TTL),
+            )
+            conn.execute("COMMIT")
+        return f"{raw[:4]}-{raw[4:]}"
+
+    def live(self) -> list[str]:
+        """The codes still valid (normalized, without the dash)."""
+        with self._connect() as conn:
+            return [row[0] for row in conn.execute("SELECT code FROM join_codes")]
+
+    def burn(self, code: str) -> bool:
+        """Use `code` up; False if it was not live."""
+        raw = normalize_code(code)
+        if raw is None:
+            return False
+        with self._connect() as conn:
+            return conn.execute("DELETE FROM join_codes WHERE code = ?", (raw,)).rowcount == 1

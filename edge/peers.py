@@ -1,0 +1,244 @@
+"""This node's links with the store's other nodes: who they are, where, and the sync with
+each (sync/peer_session.py) over mutually authenticated TLS (sync/trust.py).
+
+Peers are found by mDNS (sync/discovery.py) and, where multicast does not pass, listed in
+`peers.static`. For each pair of nodes one link is enough: the node whose id sorts first
+dials, the other accepts. A link that fails is dialled again with capped, jittered backoff.
+A peer is admitted only with a certificate of this store's CA naming a node that was not
+removed; a stranger's handshake fails, and a refused peer is logged with what it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from sync.discovery import Discovery, DiscoveryError, PeerAnnouncement
+from sync.peer_link import PATH, peer_routes, run_link
+from sync.peer_session import DocumentKind, PeerSession
+from sync.trust import (
+    MembershipPolicy,
+    NotAMember,
+    StoreCredentials,
+    client_ssl_context,
+    fingerprint,
+    server_ssl_context,
+)
+
+from .orderbook import OrderBook
+
+log = logging.getLogger(__name__)
+
+RETRY_CAP = 30.0
+
+
+@dataclass(slots=True)
+class PeerStatus:
+    """What this node knows of one peer, for the API and /metrics."""
+
+    node_id: str
+    address: str | None = None  # host:port
+    seen: float | None = None  # when it was last announced or configured
+    session: PeerSession | None = None  # the live link, if any
+    since: float | None = None  # when the link came up or went down
+    last_sync: float | None = None  # when the last frame came from it
+    last_error: str | None = None
+
+    def to_dict(self) -> dict:
+        session = self.session
+        return {
+            "node": self.node_id,
+            "address": self.address,
+            "seen": self.seen,
+            "connected": session is not None,
+            "since": self.since,
+            "last_sync": session.last_frame_at if session else self.last_sync,
+            "waiting": session.outbox.qsize() if session else 0,
+            "last_error": self.last_error,
+        }
+
+
+def store_documents(store_id: str) -> Callable[[str], DocumentKind | None]:
+    """Which documents of the store a peer may send: its catalog and its business days."""
+    prefix = f"{store_id}/orders/"
+
+    def accept(guid: str) -> DocumentKind | None:
+        if guid == f"{store_id}/catalog":
+            return DocumentKind("catalog", {})
+        if guid.startswith(prefix):
+            with contextlib.suppress(ValueError):
+                day = dt.date.fromisoformat(guid.removeprefix(prefix))
+                return DocumentKind("orders", {"business_date": day.isoformat()})
+        return None
+
+    return accept
+
+
+class PeerManager:
+    """Accepts and dials this node's peer links; owns their tasks (`run`)."""
+
+    def __init__(
+        self,
+        book: OrderBook,
+        creds: StoreCredentials,
+        *,
+        host: str,
+        port: int,
+        interfaces: list[str] | None,
+        static: list[str],
+        days: int,
+        use_mdns: bool = True,
+    ) -> None:
+        self.book = book
+        self.creds = creds
+        self.host = host
+        self.port = port
+        self.interfaces = interfaces
+        self.static = static
+        self.days = days
+        self.use_mdns = use_mdns
+        self.node_id = creds.node_id
+        self.peers: dict[str, PeerStatus] = {}
+        self._policy = MembershipPolicy(creds.store_id, lambda: ())
+        self._accept = store_documents(creds.store_id)
+        self._stopping = asyncio.Event()
+        self._dialing: dict[str, asyncio.Task] = {}
+        self._wanted: dict[str, str] = {}  # node id -> URL to dial
+        self._group: asyncio.TaskGroup | None = None
+        self.bound_port: int | None = None
+
+    def offered(self) -> list[str]:
+        """The documents offered to peers: the catalog and the latest `days` business days."""
+        today = self.book.business_date()
+        guids = [self.book.catalog_guid]
+        for back in range(self.days):
+            day = today - dt.timedelta(days=back)
+            if self.book.day_exists(day):
+                guids.append(self.book.day_guid(day))
+        return guids
+
+    def _session(self, peer: str) -> PeerSession:
+        """A session with `peer`, whose link state shows in `peers`."""
+        status = self.peers.setdefault(peer, PeerStatus(peer))
+
+        def closed(session: PeerSession) -> None:
+            if status.session is session:
+                status.session, status.since = None, time.time()
+                status.last_sync = session.last_frame_at
+
+        session = PeerSession(
+            self.book.replica,
+            link=peer,
+            offered=self.offered,
+            accept=self._accept,
+            on_close=closed,
+        )
+        status.session, status.since, status.last_error = session, time.time(), None
+        return session
+
+    def _identify(self, request: web.Request) -> str:
+        ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+        try:
+            return self._policy.check(ssl_object)
+        except NotAMember as exc:
+            log.warning("peer link from %s refused: %s", request.remote, exc)
+            raise web.HTTPForbidden(text="not a member of this store") from None
+
+    async def run(self) -> None:
+        """Serve, discover and dial until cancelled."""
+        app = web.Application()
+        app.add_routes(peer_routes(self._session, self._identify, self._stopping))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(
+                runner, self.host, self.port, ssl_context=server_ssl_context(self.creds)
+            )
+            await site.start()
+            self.bound_port = runner.addresses[0][1]
+            log.info("peer links on %s:%d (TLS)", self.host, self.bound_port)
+            async with aiohttp.ClientSession() as http, asyncio.TaskGroup() as group:
+                self._group = group
+                self._http = http
+                for address in self.static:
+                    self._want(f"static {address}", address)
+                if self.use_mdns:
+                    discovery = Discovery(
+                        store_id=self.creds.store_id,
+                        node_id=self.node_id,
+                        port=self.bound_port,
+                        fingerprint=fingerprint(self.creds.node_cert_pem),
+                        interfaces=self.interfaces,
+                        on_change=self._on_announced,
+                    )
+                    try:
+                        try:
+                            await discovery.start()
+                        except DiscoveryError as exc:  # another node announces this name
+                            log.error("mDNS: %s; peers come from peers.static only", exc)
+                        await asyncio.Event().wait()
+                    finally:
+                        await discovery.close()
+                else:
+                    await asyncio.Event().wait()
+        finally:
+            self._stopping.set()
+            await runner.cleanup()
+
+    def _on_announced(self, peers: dict[str, PeerAnnouncement]) -> None:
+        now = time.time()
+        for node_id, peer in peers.items():
+            status = self.peers.setdefault(node_id, PeerStatus(node_id))
+            status.address, status.seen = f"{peer.host}:{peer.port}", now
+            if self.node_id < node_id:  # the node whose id sorts first dials
+                self._want(node_id, status.address)
+        for node_id in list(self._wanted):
+            if not node_id.startswith("static ") and node_id not in peers:
+                self._unwant(node_id)
+
+    def _want(self, key: str, address: str) -> None:
+        url = f"https://{address}{PATH}"
+        if self._wanted.get(key) == url:
+            return
+        self._unwant(key)
+        self._wanted[key] = url
+        assert self._group is not None
+        self._dialing[key] = self._group.create_task(self._dial(key, url), name=f"peer {key}")
+
+    def _unwant(self, key: str) -> None:
+        self._wanted.pop(key, None)
+        task = self._dialing.pop(key, None)
+        if task is not None:
+            task.cancel()
+
+    async def _dial(self, key: str, url: str) -> None:
+        failures = 0
+        ssl_context = client_ssl_context(self.creds)
+        while True:
+            try:
+                await run_link(
+                    self._http,
+                    url,
+                    self._session,
+                    self._policy.check,
+                    self._stopping,
+                    ssl=ssl_context,
+                )
+                failures = 0
+            except (aiohttp.ClientError, OSError, TimeoutError, NotAMember) as exc:
+                failures += 1
+                status = self.peers.setdefault(key, PeerStatus(key))
+                status.last_error = str(exc) or type(exc).__name__
+                if failures == 1:
+                    log.warning("cannot link with peer %s at %s: %s", key, url, status.last_error)
+            delay = min(RETRY_CAP, 0.5 * 2 ** min(failures, 8)) * random.uniform(0.5, 1.0)
+            await asyncio.sleep(delay)

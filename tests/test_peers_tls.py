@@ -1,0 +1,96 @@
+"""Two nodes of a store linked by the peer manager over mutually authenticated TLS on
+loopback (a static peer address: mDNS is tested in network namespaces), and strangers
+refused: another store's node, a node of no store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+
+import pytest
+
+from edge.errors import UnknownOrder
+from edge.orderbook import Actor
+from edge.peers import PeerManager
+from sync.store import DocStore
+from sync.trust import StoreCredentials, create_store, issue_node_certificate, make_csr
+
+from .conftest import make_book, until
+
+CASHIER = Actor("Counter (t-0001)")
+
+
+def member(creds: StoreCredentials, node_id: str) -> StoreCredentials:
+    """Credentials of another node of `creds`' store, as joining would give them."""
+    key, csr = make_csr(node_id)
+    cert = issue_node_certificate(creds, node_id, csr)
+    return dataclasses.replace(creds, node_id=node_id, node_cert_pem=cert, node_key_pem=key)
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path, clock, creds: StoreCredentials, letter: str, static=()):
+    store = await DocStore.open(tmp_path / f"{creds.node_id}.db")
+    try:
+        book = await make_book(store, clock, letter=letter, name=creds.node_id)
+        manager = PeerManager(
+            book,
+            creds,
+            host="127.0.0.1",
+            port=0,
+            interfaces=None,
+            static=list(static),
+            days=3,
+            use_mdns=False,
+        )
+        task = asyncio.create_task(manager.run())
+        try:
+            await until(lambda: manager.bound_port or task.done())
+            if task.done():
+                task.result()
+            yield manager
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        await store.close()
+
+
+async def test_members_replicate_over_tls_and_show_as_connected(tmp_path, clock):
+    creds_a = create_store("s1", "node-a")
+    creds_b = member(creds_a, "node-b")
+    async with running(tmp_path, clock, creds_a, "A") as a:
+        address = f"127.0.0.1:{a.bound_port}"
+        async with running(tmp_path, clock, creds_b, "B", static=[address]) as b:
+            order = await a.book.open_order(CASHIER)
+            await a.book.add_line(CASHIER, order.id, sku="FRIES")
+            await until(lambda: _has_lines(b, order.id, 1))
+            await b.book.add_line(CASHIER, order.id, sku="SODA")
+            await until(lambda: _has_lines(a, order.id, 2))
+            seen_by_a = a.peers["node-b"].to_dict()
+            assert seen_by_a["connected"] and seen_by_a["last_sync"] is not None
+            assert b.peers["node-a"].to_dict()["connected"]
+
+
+async def _has_lines(node: PeerManager, order_id: str, count: int) -> bool:
+    try:
+        return len((await node.book.get(order_id)).lines) == count
+    except UnknownOrder:
+        return False
+
+
+@pytest.mark.parametrize("stranger", ["another store", "a self-made CA"])
+async def test_a_stranger_never_links_and_sees_nothing(tmp_path, clock, caplog, stranger):
+    creds_a = create_store("s1", "node-a")
+    other = create_store("s2" if stranger == "another store" else "s1", "node-x")
+    async with running(tmp_path, clock, creds_a, "A") as a:
+        order = await a.book.open_order(CASHIER)
+        address = f"127.0.0.1:{a.bound_port}"
+        async with running(tmp_path, clock, other, "X", static=[address]) as x:
+            await until(lambda: x.peers and next(iter(x.peers.values())).last_error)
+            await asyncio.sleep(0.3)
+            assert not a.peers or not any(p.to_dict()["connected"] for p in a.peers.values())
+            with pytest.raises(UnknownOrder):
+                await x.book.get(order.id)
+    assert "cannot link with peer" in caplog.text
