@@ -38,7 +38,7 @@ from .orderbook import OrderBook
 
 log = logging.getLogger(__name__)
 
-RETRY_CAP = 30.0
+RETRY_CAP = 10.0  # seconds: a healed LAN links again within this
 
 
 @dataclass(slots=True)

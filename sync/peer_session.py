@@ -18,14 +18,17 @@ what was wrong, and nothing of it is stored.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import SyncError, UnknownDocument
+from .errors import DocumentClosed, SyncError, UnknownDocument
 from .protocol import MAX_FRAME_BYTES, ProtocolError, SyncStep, decode, step1, step2, update
 from .protocol import var_uint as _var_uint
 from .replica import Replica
+
+log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 10_000  # frames waiting for a slow peer before the link is dropped
 QUIET = 1.0  # seconds after a document's last change before its state is shown to the peer
@@ -96,6 +99,7 @@ class PeerSession:
         self.last_frame_at: float | None = None  # time.time() of the last frame received
         self._on_close = on_close
         self._quiet: dict[str, asyncio.TimerHandle] = {}
+        self._closed_seen: set[str] = set()
 
     async def start(self) -> None:
         """Offer what changed since the peer's last progress; then push changes live."""
@@ -133,9 +137,13 @@ class PeerSession:
             return
         try:
             await self.replica.apply_update(guid, message.payload, self.origin)
+        except DocumentClosed:
+            # A business day closed here while the peer still had changes for it: they
+            # stay on the peer (and reach the hub from there); the link carries on.
+            if guid not in self._closed_seen:
+                self._closed_seen.add(guid)
+                log.warning("peer %s sent changes to %s, which is closed here", self.link, guid)
         except SyncError as exc:
-            if isinstance(exc, PeerRefused):
-                raise
             raise PeerRefused(f"{guid}: {exc}") from exc
 
     async def _ensure(self, guid: str) -> None:

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from edge.errors import UnknownOrder
 from edge.orderbook import Actor
 from sync.peer_link import PATH, peer_routes, run_link
 from sync.peer_session import QUIET, DocumentKind, PeerSession, envelope
@@ -200,3 +201,32 @@ async def test_a_peer_sending_garbage_or_another_stores_document_is_cut_off(pair
     assert a.store.last_seq == before
     assert "link with peer node-x closed" in caplog.text
     assert "not a document of this store" in caplog.text
+
+
+async def test_changes_to_a_day_closed_here_are_left_out_and_the_link_carries_on(
+    pair_of_nodes, caplog
+):
+    a, b = pair_of_nodes
+    async with linked(a, b):
+        order = await a.book.open_order(CASHIER)
+        await a.book.add_line(CASHIER, order.id, sku="SODA")
+        view = await a.book.get(order.id)
+        await a.book.add_payment(
+            CASHIER, order.id, key="c", tender="cash", amount=view.totals.balance_due
+        )
+        await a.book.close(CASHIER, order.id)
+        await until(lambda: _paid(b, order.id))
+    await a.book.close_business_day(a.book.business_date())
+    async with linked(a, b):
+        late = await b.book.open_order(CASHIER)  # b still takes orders on that day
+        await b.book.import_catalog(
+            {"items": {"TEA": {"name": "Tea", "price": 300, "tax": "food"}}}
+        )
+        await until(lambda: _has_tea(a))
+        assert "closed here" in caplog.text
+        with pytest.raises(UnknownOrder):
+            await a.book.get(late.id)
+
+
+async def _has_tea(node: Node) -> bool:
+    return "TEA" in (await node.book.catalog()).items
