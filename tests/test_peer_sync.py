@@ -16,7 +16,7 @@ from edge.errors import UnknownOrder
 from edge.orderbook import Actor
 from sync.peer_link import PATH, peer_routes, run_link
 from sync.peer_session import QUIET, DocumentKind, PeerSession, envelope
-from sync.protocol import update
+from sync.protocol import MAX_FRAME_BYTES, update
 from sync.store import DocStore
 
 from .conftest import make_book, until
@@ -230,3 +230,16 @@ async def test_changes_to_a_day_closed_here_are_left_out_and_the_link_carries_on
 
 async def _has_tea(node: Node) -> bool:
     return "TEA" in (await node.book.catalog()).items
+
+
+async def test_an_oversized_frame_closes_the_link_and_stores_nothing(pair_of_nodes):
+    a, _ = pair_of_nodes
+    before = a.store.last_seq
+    async with serving(a) as url, aiohttp.ClientSession() as http:
+        async with http.ws_connect(url, headers={"X-Peer": "node-x"}) as ws:
+            await ws.send_bytes(envelope("s1/catalog", update(b"\x00" * (MAX_FRAME_BYTES + 1024))))
+            async with asyncio.timeout(WAIT):
+                while (await ws.receive()).type == aiohttp.WSMsgType.BINARY:
+                    pass
+            assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+    assert a.store.last_seq == before
