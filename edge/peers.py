@@ -6,6 +6,10 @@ Peers are found by mDNS (sync/discovery.py) and, where multicast does not pass, 
 dials, the other accepts. A link that fails is dialled again with capped, jittered backoff.
 A peer is admitted only with a certificate of this store's CA naming a node that was not
 removed; a stranger's handshake fails, and a refused peer is logged with what it is.
+
+Removing a node writes it into the store's `members` document (root map `removed`: node id
+-> who, when, why), which replicates like any other: every node then ends its link with the
+removed one and refuses it from then on.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import random
 import time
@@ -21,10 +26,12 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from pycrdt import Map
 
 from sync.discovery import Discovery, DiscoveryError, PeerAnnouncement
 from sync.peer_link import PATH, peer_routes, run_link
 from sync.peer_session import DocumentKind, PeerSession
+from sync.replica import root_map_contents
 from sync.trust import (
     MembershipPolicy,
     NotAMember,
@@ -34,6 +41,8 @@ from sync.trust import (
     server_ssl_context,
 )
 
+from .errors import InvalidInput
+from .order_view import decode_entry
 from .orderbook import OrderBook
 
 log = logging.getLogger(__name__)
@@ -67,13 +76,19 @@ class PeerStatus:
         }
 
 
+def members_guid(store_id: str) -> str:
+    return f"{store_id}/members"
+
+
 def store_documents(store_id: str) -> Callable[[str], DocumentKind | None]:
-    """Which documents of the store a peer may send: its catalog and its business days."""
+    """Which documents of the store a peer may send: its catalog, its members and its days."""
     prefix = f"{store_id}/orders/"
 
     def accept(guid: str) -> DocumentKind | None:
         if guid == f"{store_id}/catalog":
             return DocumentKind("catalog", {})
+        if guid == members_guid(store_id):
+            return DocumentKind("members", {})
         if guid.startswith(prefix):
             with contextlib.suppress(ValueError):
                 day = dt.date.fromisoformat(guid.removeprefix(prefix))
@@ -108,7 +123,8 @@ class PeerManager:
         self.use_mdns = use_mdns
         self.node_id = creds.node_id
         self.peers: dict[str, PeerStatus] = {}
-        self._policy = MembershipPolicy(creds.store_id, lambda: ())
+        self._members = members_guid(creds.store_id)
+        self._policy = MembershipPolicy(creds.store_id, self.removed)
         self._accept = store_documents(creds.store_id)
         self._stopping = asyncio.Event()
         self._dialing: dict[str, asyncio.Task] = {}
@@ -116,10 +132,51 @@ class PeerManager:
         self._group: asyncio.TaskGroup | None = None
         self.bound_port: int | None = None
 
+    def removed(self) -> dict[str, dict]:
+        """The nodes removed from the store: node id -> who removed it, when and why."""
+        doc = self.book.replica.loaded(self._members)
+        if doc is None:
+            return {}
+        removed = {}
+        for node_id, value in root_map_contents(doc, "removed").items():
+            try:
+                removed[node_id] = decode_entry(value)
+            except ValueError:  # a malformed record still removes the node
+                removed[node_id] = {}
+        return removed
+
+    async def remove(self, node_id: str, *, by: str, reason: str) -> dict:
+        """Remove `node_id` from the store: recorded in the members document (so every node
+        learns it), and its link here ended at once."""
+        if node_id == self.node_id:
+            raise InvalidInput("/node", "a node cannot remove itself; remove it from another")
+        entry = {"by": by, "reason": reason, "at": self.book.clock.now(), "node": self.node_id}
+        await self.book.replica.transact(
+            self._members,
+            lambda doc: doc.get("removed", type=Map).__setitem__(
+                node_id, json.dumps(entry, separators=(",", ":"))
+            ),
+        )
+        self._end_removed()
+        return {"node": node_id, **entry}
+
+    def _on_durable(self, guid: str, update: bytes, origin: str, seq: int) -> None:
+        if guid == self._members:
+            self._end_removed()
+
+    def _end_removed(self) -> None:
+        removed = self.removed()
+        for node_id, status in self.peers.items():
+            if node_id in removed and status.session is not None:
+                log.warning("node %s was removed from the store: ending its link", node_id)
+                status.session.end("removed from the store")
+            if node_id in removed:
+                self._unwant(node_id)
+
     def offered(self) -> list[str]:
-        """The documents offered to peers: the catalog and the latest `days` business days."""
+        """The documents offered to peers: the catalog, the members and the latest days."""
         today = self.book.business_date()
-        guids = [self.book.catalog_guid]
+        guids = [self.book.catalog_guid, self._members]
         for back in range(self.days):
             day = today - dt.timedelta(days=back)
             if self.book.day_exists(day):
@@ -155,6 +212,8 @@ class PeerManager:
 
     async def run(self) -> None:
         """Serve, discover and dial until cancelled."""
+        await self.book.replica.create(self._members, "members")
+        self.book.replica.add_listener(self._on_durable)
         app = web.Application()
         app.add_routes(peer_routes(self._session, self._identify, self._stopping))
         runner = web.AppRunner(app, access_log=None)
@@ -191,15 +250,17 @@ class PeerManager:
                 else:
                     await asyncio.Event().wait()
         finally:
+            self.book.replica.remove_listener(self._on_durable)
             self._stopping.set()
             await runner.cleanup()
 
     def _on_announced(self, peers: dict[str, PeerAnnouncement]) -> None:
         now = time.time()
+        removed = self.removed()
         for node_id, peer in peers.items():
             status = self.peers.setdefault(node_id, PeerStatus(node_id))
             status.address, status.seen = f"{peer.host}:{peer.port}", now
-            if self.node_id < node_id:  # the node whose id sorts first dials
+            if self.node_id < node_id and node_id not in removed:  # the first id dials
                 self._want(node_id, status.address)
         for node_id in list(self._wanted):
             if not node_id.startswith("static ") and node_id not in peers:

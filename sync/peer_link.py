@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 PATH = "/sync/peer"
 CLOSE_REFUSED = 4400
 CLOSE_TOO_SLOW = 4008
+CLOSE_ENDED = 4403  # this node ended the link: the peer is no longer a member
 _CLOSING = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 SessionFactory = Callable[[str], PeerSession]
@@ -35,11 +36,16 @@ async def carry(ws, session: PeerSession, stopping: asyncio.Event) -> tuple[int,
     receiving = asyncio.ensure_future(ws.receive())
     sending = asyncio.ensure_future(session.outbox.get())
     stopped = asyncio.ensure_future(stopping.wait())
+    ended = asyncio.ensure_future(session.ended.wait())
     try:
         while True:
-            await asyncio.wait({receiving, sending, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {receiving, sending, stopped, ended}, return_when=asyncio.FIRST_COMPLETED
+            )
             if stopped.done():
                 return WSCloseCode.GOING_AWAY, "node stopping"
+            if ended.done():
+                return CLOSE_ENDED, session.end_reason
             if receiving.done():
                 message = receiving.result()
                 if message.type in _CLOSING:
@@ -57,9 +63,9 @@ async def carry(ws, session: PeerSession, stopping: asyncio.Event) -> tuple[int,
                 await ws.send_bytes(sending.result())
                 sending = asyncio.ensure_future(session.outbox.get())
     finally:
-        for task in (receiving, sending, stopped):
+        for task in (receiving, sending, stopped, ended):
             task.cancel()
-        await asyncio.gather(receiving, sending, stopped, return_exceptions=True)
+        await asyncio.gather(receiving, sending, stopped, ended, return_exceptions=True)
 
 
 def _log_end(peer: str, code: int, reason: str) -> None:

@@ -100,6 +100,13 @@ class PeerSession:
         self._on_close = on_close
         self._quiet: dict[str, asyncio.TimerHandle] = {}
         self._closed_seen: set[str] = set()
+        self.ended = asyncio.Event()  # set by `end`: the link must close
+        self.end_reason = ""
+
+    def end(self, reason: str) -> None:
+        """Ask the link carrying this session to close (the peer was removed, say)."""
+        self.end_reason = reason
+        self.ended.set()
 
     async def start(self) -> None:
         """Offer what changed since the peer's last progress; then push changes live."""

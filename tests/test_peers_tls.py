@@ -94,3 +94,33 @@ async def test_a_stranger_never_links_and_sees_nothing(tmp_path, clock, caplog, 
             with pytest.raises(UnknownOrder):
                 await x.book.get(order.id)
     assert "cannot link with peer" in caplog.text
+
+
+async def test_a_removed_node_is_cut_off_by_every_node_and_cannot_link_again(
+    tmp_path, clock, caplog
+):
+    creds_a = create_store("s1", "node-a")
+    creds_b, creds_c = member(creds_a, "node-b"), member(creds_a, "node-c")
+    async with running(tmp_path, clock, creds_a, "A") as a:
+        address_a = f"127.0.0.1:{a.bound_port}"
+        async with running(tmp_path, clock, creds_b, "B", static=[address_a]) as b:
+            address_b = f"127.0.0.1:{b.bound_port}"
+            async with running(tmp_path, clock, creds_c, "C", static=[address_a, address_b]) as c:
+                await until(lambda: _connected(a, "node-c") and _connected(b, "node-c"))
+                removed = await a.remove("node-c", by="Manager (t-1)", reason="stolen till")
+                assert removed["reason"] == "stolen till"
+                # a ends its link at once; b learns it from the members document
+                await until(lambda: not _connected(a, "node-c") and not _connected(b, "node-c"))
+                order = await a.book.open_order(CASHIER)
+                await until(lambda: _has_lines(b, order.id, 0))
+                await asyncio.sleep(1.0)  # c keeps dialling: it is refused every time
+                assert not _connected(a, "node-c") and not _connected(b, "node-c")
+                with pytest.raises(UnknownOrder):
+                    await c.book.get(order.id)
+                assert "node-c" in b.removed()
+    assert "was removed from the store" in caplog.text
+
+
+def _connected(node: PeerManager, peer: str) -> bool:
+    status = node.peers.get(peer)
+    return status is not None and status.to_dict()["connected"]

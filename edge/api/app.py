@@ -23,6 +23,7 @@ from ..peers import PeerManager
 from ..terminals import TerminalRegistry
 from . import devices as device_routes
 from . import events, orders, sync, terminals
+from . import peers as peer_routes
 from .auth import PairingThrottle, auth_middleware
 from .bodies import MAX_BODY
 from .context import CONTEXT, ApiContext, context
@@ -85,16 +86,6 @@ async def metrics(request: web.Request) -> web.Response:
     return request.app[METRICS].render()
 
 
-@routes.get("/api/v1/peers")
-async def peers(request: web.Request) -> web.Response:
-    """The store's other nodes as this node knows them."""
-    manager = context(request).peers
-    found = [] if manager is None else [p.to_dict() for p in manager.peers.values()]
-    return json_response(
-        {"member": manager is not None, "node": context(request).book.node.name, "peers": found}
-    )
-
-
 @routes.get("/api/v1/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     return json_response(openapi_document())
@@ -131,6 +122,7 @@ def make_app(ctx: ApiContext, idempotency: IdempotencyStore) -> web.Application:
         orders.routes,
         terminals.routes,
         events.routes,
+        peer_routes.routes,
         device_routes.routes,
         sync.routes,
     ):

@@ -65,11 +65,16 @@ def _join_operation() -> dict:
     return op
 
 
+REMOVE_PEER = closed(
+    {"reason": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 200}},
+    required=("reason",),
+)
 _SECONDS = {"type": ["number", "null"], "description": "Unix time, or null"}
 PEERS = closed(
     {
         "member": {"type": "boolean", "description": "false until posedge init or join"},
         "node": {"type": "string", "description": "this node's name"},
+        "removed": array({"type": "string", "description": "a node removed from the store"}),
         "peers": array(
             closed(
                 {
@@ -396,6 +401,34 @@ def _node_paths() -> dict[str, dict]:
             )
         },
         "/join": {"post": _join_operation()},
+        "/api/v1/peers/{node_id}/remove": {
+            "post": operation(
+                "remove_peer",
+                "Remove a node from the store (managers only): every node ends its link with it",
+                "node",
+                {
+                    "200": answer(
+                        "recorded in the store's members document",
+                        closed(
+                            {
+                                "removed": closed(
+                                    {
+                                        "node": {"type": "string"},
+                                        "by": {"type": "string"},
+                                        "reason": {"type": "string"},
+                                        "at": {"type": "string"},
+                                    }
+                                )
+                            }
+                        ),
+                    )
+                },
+                problems=("manager-required", "not-a-member", "invalid-input"),
+                body="RemovePeer",
+                params=(path_param("node_id", "the node's name"),),
+                schemas={**SCHEMAS, "RemovePeer": REMOVE_PEER},
+            )
+        },
         "/api/v1/peers": {
             "get": operation(
                 "list_peers",
@@ -472,7 +505,7 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": {**_node_paths(), **_terminal_paths(), **_order_paths(), **device_paths()},
         "components": {
-            "schemas": {**SCHEMAS, **DEVICE_SCHEMAS},
+            "schemas": {**SCHEMAS, **DEVICE_SCHEMAS, "RemovePeer": REMOVE_PEER},
             "parameters": PARAMETERS,
             "headers": {**HEADERS, **DEVICE_HEADERS},
             "securitySchemes": {

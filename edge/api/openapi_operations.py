@@ -46,6 +46,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
         "too many failed pairing or join attempts lately: wait `Retry-After` s",
     ),
     "join-refused": (403, "the join request does not verify with a live join code"),
+    "not-a-member": (409, "this node is not a member of a store yet (posedge init or join)"),
     "internal-error": (500, "a bug: the node logs it, the answer shows nothing of it"),
     "not-ready": (503, "the node is starting or stopping"),
     "disk-full": (503, "the node's disk is nearly full"),
