@@ -4,7 +4,8 @@ Each frame is a document's guid (a lib0 varstring) followed by a Yjs sync frame
 (protocol.py). On opening, a side sends step 1 for every document it offers that changed
 since the peer last showed it had everything (kept per link in the store, so a reconnect
 costs nothing for the days neither side touched); each step 1 is answered with step 2
-(only what the peer lacks), and from then on every durable change is pushed as it happens.
+(only what the peer lacks), and by a step 1 of our own when the peer's shows it holds
+changes we lack; from then on every durable change is pushed as it happens.
 A peer's step 1 that shows it holds all of a document is recorded as its progress; so
 that progress follows live traffic too, each side sends step 1 again once a document has
 been quiet for a moment after a change.
@@ -24,7 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import DocumentClosed, SyncError, UnknownDocument
-from .protocol import MAX_FRAME_BYTES, ProtocolError, SyncStep, decode, step1, step2, update
+from .protocol import (
+    MAX_FRAME_BYTES,
+    ProtocolError,
+    SyncStep,
+    covers,
+    decode,
+    step1,
+    step2,
+    update,
+)
 from .protocol import var_uint as _var_uint
 from .replica import Replica
 
@@ -172,6 +182,12 @@ class PeerSession:
         except ValueError:
             raise PeerRefused(f"{guid}: step 1 carries no state vector") from None
         self._push(guid, step2(missing))
+        try:
+            behind = not covers(doc.get_state(), state_vector)
+        except ProtocolError as exc:
+            raise PeerRefused(f"{guid}: {exc}") from None
+        if behind:  # the peer holds changes we lack: ask for them
+            self._push(guid, step1(doc.get_state()))
         if missing[:1] == b"\x00":  # no structs the peer lacks: that is its progress
             # (a difference always carries the whole delete set, so only its struct part,
             # whose first varint counts the clients with structs, tells)

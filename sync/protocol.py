@@ -74,7 +74,7 @@ class _Reader:
         self.data = data
         self.at = 0
 
-    def var_uint(self, what: str) -> int:
+    def var_uint(self, what: str, bits: int = 32) -> int:
         number = shift = 0
         while True:
             if self.at >= len(self.data):
@@ -85,8 +85,8 @@ class _Reader:
             if not byte & 0x80:
                 return number
             shift += 7
-            if shift > 35:
-                raise ProtocolError(f"the {what} is not a varuint of at most 32 bits")
+            if shift >= bits + 7:
+                raise ProtocolError(f"the {what} is not a varuint of at most {bits} bits")
 
     def var_bytes(self, what: str) -> bytes:
         size = self.var_uint(f"length of the {what}")
@@ -117,3 +117,21 @@ def decode(frame: bytes) -> SyncMessage | None:
     if reader.at != len(reader.data):
         raise ProtocolError(f"{len(reader.data) - reader.at} stray bytes after the message")
     return SyncMessage(SyncStep(step), payload)
+
+
+def state_vector(data: bytes) -> dict[int, int]:
+    """A Yjs state vector (client -> next clock) as lib0 encodes it; raises ProtocolError."""
+    reader = _Reader(bytes(data))
+    clients = {}
+    for _ in range(reader.var_uint("state vector length")):
+        client = reader.var_uint("client id", bits=64)  # Yjs client ids reach 53 bits
+        clients[client] = reader.var_uint("clock", bits=64)
+    if reader.at != len(reader.data):
+        raise ProtocolError("stray bytes after the state vector")
+    return clients
+
+
+def covers(ours: bytes, theirs: bytes) -> bool:
+    """Whether state vector `ours` holds everything `theirs` does."""
+    have = state_vector(ours)
+    return all(have.get(client, 0) >= clock for client, clock in state_vector(theirs).items())

@@ -243,3 +243,27 @@ async def test_an_oversized_frame_closes_the_link_and_stores_nothing(pair_of_nod
                     pass
             assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
     assert a.store.last_seq == before
+
+
+async def test_a_node_that_changed_nothing_while_apart_asks_for_what_it_missed(pair_of_nodes):
+    a, b = pair_of_nodes
+    async with linked(a, b):
+        order = await a.book.open_order(CASHIER)
+        await until(lambda: view_on(b, order.id))
+        await asyncio.sleep(QUIET + 0.5)  # both sides record their progress
+    # Apart: only a writes. b, idle, has nothing new to offer when they link again.
+    await a.book.add_line(CASHIER, order.id, sku="FRIES")
+    other = await a.book.open_order(CASHIER)
+    async with linked(a, b):
+        await until(lambda: _with_lines(b, order.id, 1))
+        await until(lambda: view_on(b, other.id))
+
+
+async def test_a_day_only_the_peer_holds_reaches_a_node_that_never_had_it(pair_of_nodes, clock):
+    a, b = pair_of_nodes
+    async with linked(a, b):
+        await asyncio.sleep(QUIET + 0.5)
+    clock.advance(days=1)  # a new business day, which only a writes to while apart
+    order = await a.book.open_order(CASHIER)
+    async with linked(a, b):
+        await until(lambda: view_on(b, order.id))
