@@ -7,6 +7,13 @@ random run id, so parallel runs and leftovers of a killed run never clash; on th
 everything made is removed (and every process started through it killed), even after a
 failure half-way through setting up.
 
+`Network(n, host_address="10.77.0.254")` also gives the bridge that address, so that this
+process reaches the namespaces' servers through the bridge (the host end is not a namespace
+of its own: only one such network can be up on a machine at a time, since two would route
+the same subnet). `Namespace.unplug()` takes the namespace's port of the bridge down, like
+pulling its cable: the namespace keeps its address and routes (marked linkdown) and still
+reaches its own address, but nothing else reaches it until `Namespace.plug()`.
+
 A program runs inside a namespace with `Namespace.argv(...)` (`ip netns exec NAME ...`),
 `Namespace.run(...)` (blocking, bounded) or `await Namespace.spawn(...)` (an asyncio
 subprocess); `Namespace.python(...)` builds the argv of this interpreter, so
@@ -61,6 +68,7 @@ class Namespace:
     name: str
     address: str
     interface: str = INTERFACE
+    host_end: str = ""  # the other end of its veth pair, a port of the bridge
     processes: list[asyncio.subprocess.Process | subprocess.Popen] = field(default_factory=list)
 
     def argv(self, *argv: str) -> list[str]:
@@ -101,6 +109,14 @@ class Namespace:
         ip("-n", self.name, "addr", "add", f"{address}/{PREFIX}", "dev", self.interface)
         self.address = address
 
+    def unplug(self) -> None:
+        """Cut this namespace off the bridge (its veth's bridge end down); see `plug`."""
+        ip("link", "set", self.host_end, "down")
+
+    def plug(self) -> None:
+        """Put this namespace back on the bridge after `unplug`."""
+        ip("link", "set", self.host_end, "up")
+
     def kill_processes(self) -> None:
         """Kill what was started in this namespace and is still running, and reap it."""
         for process in self.processes:
@@ -121,10 +137,13 @@ class Namespace:
 class Network:
     """`count` namespaces on one bridge (see the module docstring); a context manager."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, *, host_address: str | None = None) -> None:
         if not 1 <= count <= 200:
             raise ValueError(f"between 1 and 200 namespaces, not {count}")
+        if host_address is not None and host_address.rsplit(".", 1)[0] != SUBNET:
+            raise ValueError(f"the host's address must be in {SUBNET}.0/{PREFIX}")
         self.count = count
+        self.host_address = host_address
         self.run_id = secrets.token_hex(3)
         self.bridge = f"pe{self.run_id}br"
         self.namespaces: list[Namespace] = []
@@ -164,6 +183,9 @@ class Network:
         # No snooping: every port hears every group, whatever IGMP reports were seen.
         ip("link", "set", self.bridge, "type", "bridge", "mcast_snooping", "0")
         ip("link", "set", self.bridge, "up")
+        if self.host_address is not None:
+            # Deleting the bridge deletes its address.
+            ip("addr", "add", f"{self.host_address}/{PREFIX}", "dev", self.bridge)
         for index in range(self.count):
             name = f"pe{self.run_id}-{index}"
             host_end, inner_end = f"pe{self.run_id}h{index}", f"pe{self.run_id}n{index}"
@@ -175,7 +197,7 @@ class Network:
             )
             ip("link", "set", host_end, "master", self.bridge, "up")
             ip("link", "set", inner_end, "netns", name)
-            namespace = Namespace(name, f"{SUBNET}.{index + 1}")
+            namespace = Namespace(name, f"{SUBNET}.{index + 1}", host_end=host_end)
             inside = ("-n", name)
             ip(*inside, "link", "set", inner_end, "name", namespace.interface)
             ip(*inside, "link", "set", "lo", "up")
