@@ -51,7 +51,6 @@ import os
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +63,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
+from .throttle import AttemptThrottle
 from .trust import (
     JoinRefused,
     StoreCredentials,
@@ -147,50 +147,6 @@ class JoinCodes:
         with self._lock:
             self._expire()
             return raw is not None and self._codes.pop(raw, None) is not None
-
-
-class JoinThrottle:
-    """Limits failed join attempts per client address and in total over a sliding window.
-
-    With 2^40 codes alive for 10 minutes, the total limit alone makes guessing hopeless; the
-    per-address one keeps one noisy client from locking everyone else out.
-    """
-
-    def __init__(
-        self,
-        *,
-        per_address: int = 5,
-        total: int = 20,
-        window: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._per_address = per_address
-        self._total = total
-        self._window = window
-        self._clock = clock
-        self._failures: deque[tuple[float, str]] = deque()
-
-    def _expire(self) -> float:
-        now = self._clock()
-        while self._failures and self._failures[0][0] <= now - self._window:
-            self._failures.popleft()
-        return now
-
-    def retry_after(self, address: str) -> int | None:
-        """Seconds `address` must wait before trying again, or None if it may try now."""
-        now = self._expire()
-        mine = [at for at, who in self._failures if who == address]
-        if len(mine) >= self._per_address:
-            oldest = mine[-self._per_address]
-        elif len(self._failures) >= self._total:
-            oldest = self._failures[-self._total][0]
-        else:
-            return None
-        return max(1, int(oldest + self._window - now) + 1)
-
-    def failed(self, address: str) -> None:
-        self._expire()
-        self._failures.append((self._clock(), address))
 
 
 @dataclass(frozen=True)
@@ -394,7 +350,7 @@ def join_routes(
     creds_provider: Callable[[], StoreCredentials | None],
     on_joined: Callable[[str, bytes], Awaitable[None] | None],
     *,
-    throttle: JoinThrottle | None = None,
+    throttle: AttemptThrottle | None = None,
     now: Callable[[], dt.datetime] | None = None,
 ) -> web.RouteTableDef:
     """POST /join, the member's side of the exchange, for an aiohttp app.
@@ -405,7 +361,7 @@ def join_routes(
     JoinRefused to refuse it (say, the node id is taken or was removed).
     """
     routes = web.RouteTableDef()
-    throttle = throttle if throttle is not None else JoinThrottle()
+    throttle = throttle if throttle is not None else AttemptThrottle()
     lock = asyncio.Lock()  # one admission at a time: no burst slips past the throttle
 
     @routes.post(JOIN_PATH)

@@ -10,8 +10,6 @@ import sys
 
 import aiohttp
 
-from edge.api.auth import PairingThrottle
-
 from .api_node import Terminal
 
 POSEDGE = [sys.executable, "-m", "edge.cli"]
@@ -88,28 +86,6 @@ async def test_failed_pairing_attempts_are_rate_limited(node, clock):
     async with node.session.post(f"{node.url}/api/v1/pair", json={"code": code.code}) as r:
         assert r.status == 429  # even the right code waits out the lock-out
         assert int(r.headers["Retry-After"]) >= 1
-
-
-def test_the_throttle_limits_each_address_and_everyone():
-    now = [0.0]
-    throttle = PairingThrottle(per_address=2, total=3, window=60, clock=lambda: now[0])
-    throttle.failed("a")
-    throttle.failed("a")
-    for address, allowed in [("a", False), ("b", True)]:
-        try:
-            throttle.check(address)
-            assert allowed
-        except Exception as exc:
-            assert not allowed and exc.status == 429
-    throttle.failed("b")
-    try:
-        throttle.check("c")  # three failures in all: everyone waits
-        raise AssertionError("not limited")
-    except Exception as exc:
-        assert exc.status == 429
-    now[0] = 61
-    throttle.check("a")
-    throttle.check("c")
 
 
 async def test_revocation_takes_effect_on_the_next_request(node):

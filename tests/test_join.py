@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from sync.join import JOIN_PATH, JoinCodes, Joiner, JoinThrottle, admit, join, join_routes
+from sync.join import JOIN_PATH, AttemptThrottle, JoinCodes, Joiner, admit, join, join_routes
 from sync.trust import (
     JoinRefused,
     StoreCredentials,
@@ -64,7 +64,7 @@ class Member:
         self.creds = creds
         self.clock = Ticks()
         self.codes = JoinCodes(clock=self.clock)
-        self.throttle = JoinThrottle(clock=self.clock, **throttle)
+        self.throttle = AttemptThrottle(clock=self.clock, **throttle)
         self.joined: list[tuple[str, bytes]] = []
         self.refuse: str | None = None
 
@@ -226,7 +226,7 @@ async def test_a_burst_of_wrong_codes_cannot_outrun_the_limit(store_a):
 
 
 def test_the_total_limit_holds_across_addresses():
-    throttle = JoinThrottle(per_address=5, total=6, clock=Ticks())
+    throttle = AttemptThrottle(per_address=5, total=6, clock=Ticks())
     for i in range(6):
         assert throttle.retry_after(f"10.0.0.{i}") is None
         throttle.failed(f"10.0.0.{i}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from sync.join import join_routes
+from sync.throttle import AttemptThrottle
 
 from ..devices import Devices
 from ..join_codes import StoredJoinCodes
@@ -24,7 +25,7 @@ from ..terminals import TerminalRegistry
 from . import devices as device_routes
 from . import events, orders, sync, terminals
 from . import peers as peer_routes
-from .auth import PairingThrottle, auth_middleware
+from .auth import auth_middleware
 from .bodies import MAX_BODY
 from .context import CONTEXT, ApiContext, context
 from .events import EVENT_HUB, EventHub
@@ -108,7 +109,7 @@ def make_app(ctx: ApiContext, idempotency: IdempotencyStore) -> web.Application:
     app[METRICS] = ApiMetrics(
         ctx.book.replica.store, lambda: ctx.index.open_count(ctx.book.business_date())
     )
-    app[terminals.PAIRING_THROTTLE] = PairingThrottle()
+    app[terminals.PAIRING_THROTTLE] = AttemptThrottle()
     app[sync.STOPPING] = asyncio.Event()
     app.add_routes(
         join_routes(

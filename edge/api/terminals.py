@@ -7,17 +7,18 @@ import datetime as dt
 
 from aiohttp import web
 
+from sync.throttle import AttemptThrottle
+
 from ..terminals import ROLES, InvalidTerminalName, PairingRefused, check_name
 from ..validation import require_int
-from .auth import PairingThrottle
 from .bodies import json_body
 from .context import context, require_manager, terminal
 from .orders import json_response
-from .problems import invalid_input
+from .problems import Problem, invalid_input
 
 routes = web.RouteTableDef()
 
-PAIRING_THROTTLE = web.AppKey("pairing_throttle", PairingThrottle)
+PAIRING_THROTTLE = web.AppKey("pairing_throttle", AttemptThrottle)
 DEFAULT_CODE_MINUTES = 10
 MAX_CODE_MINUTES = 60
 
@@ -27,7 +28,15 @@ async def pair(request: web.Request) -> web.Response:
     """Exchange a one-time pairing code for this terminal's bearer token."""
     throttle = request.app[PAIRING_THROTTLE]
     address = request.remote or "unknown"
-    throttle.check(address)
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        raise Problem(
+            429,
+            "too-many-attempts",
+            "Too many failed pairing attempts",
+            f"try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     body = await json_body(request, required=("code",))
     code = body["code"]
     ctx = context(request)
