@@ -90,7 +90,7 @@ class CashDrawers:
         entry_key = entry_id(request_key, "drawer")
         day = self.book.business_date()
         guid = self.book.day_guid(day)
-        await self.book.replica.create(guid, "orders", {"business_date": day.isoformat()})
+        await self.book.open_day(day)
         entry = {
             "drawer": drawer.id,
             "drawer_name": drawer.name,

@@ -145,6 +145,12 @@ class OrderBook:
         self._catalog = None
         return await self.catalog()
 
+    async def open_day(self, day: dt.date) -> Doc:
+        """The document of business day `day`, registered if it is new."""
+        return await self.replica.create(
+            self.day_guid(day), "orders", {"business_date": day.isoformat()}
+        )
+
     def day_exists(self, day: dt.date) -> bool:
         """Whether this node holds business day `day`."""
         return self._day_exists(self.day_guid(day))
@@ -243,7 +249,7 @@ class OrderBook:
         guests = require_int(guests, "/guests", 0, 99)
         day = self.business_date()
         guid = self.day_guid(day)
-        doc = await self.replica.create(guid, "orders", {"business_date": day.isoformat()})
+        doc = await self.open_day(day)
         if guid not in self._next_number:  # a day start() did not see: a rollover since
             orders = root_map_contents(doc, "orders")
             self._next_number[guid] = highest_number(orders, self.node.letter) + 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import random
@@ -214,7 +215,7 @@ class PrinterWorker:
             return False
         await self._record(
             functools.partial(
-                self.jobs.mark_printed, job.id, now=self.now(), marks=_marks_dict(marks)
+                self.jobs.mark_printed, job.id, now=self.now(), marks=dataclasses.asdict(marks)
             )
         )
         self._failures = 0
@@ -333,11 +334,3 @@ def _problems_of(exc: DriverError) -> tuple[str, ...]:
     if isinstance(exc, DeviceTimeout):
         return ("not answering",)
     return ("answers nonsense",)
-
-
-def _marks_dict(marks: Marks) -> dict:
-    return {
-        "reprint": marks.reprint,
-        "late_minutes": marks.late_minutes,
-        "backup_for": marks.backup_for,
-    }

@@ -15,8 +15,9 @@ import logging
 from collections.abc import Callable
 
 import aiohttp
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
+from .link_pump import carry
 from .peer_session import PeerRefused, PeerSession
 from .protocol import MAX_FRAME_BYTES
 
@@ -24,53 +25,35 @@ log = logging.getLogger(__name__)
 
 PATH = "/sync/peer"
 CLOSE_REFUSED = 4400
-CLOSE_TOO_SLOW = 4008
 CLOSE_ENDED = 4403  # this node ended the link: the peer is no longer a member
-_CLOSING = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 SessionFactory = Callable[[str], PeerSession]
 
 
-async def carry(ws, session: PeerSession, stopping: asyncio.Event) -> tuple[int, str]:
-    """Carry envelopes both ways until either side ends; the close code and reason."""
-    receiving = asyncio.ensure_future(ws.receive())
-    sending = asyncio.ensure_future(session.outbox.get())
-    stopped = asyncio.ensure_future(stopping.wait())
-    ended = asyncio.ensure_future(session.ended.wait())
+def _peer_refusal(exc: Exception) -> tuple[int, str] | None:
+    return (CLOSE_REFUSED, str(exc)) if isinstance(exc, PeerRefused) else None
+
+
+async def _run_session(
+    ws, session: PeerSession, peer: str, stopping: asyncio.Event
+) -> tuple[int, str]:
+    """Start `session`, carry it until the link ends, close it; how the link ended."""
     try:
-        while True:
-            await asyncio.wait(
-                {receiving, sending, stopped, ended}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if stopped.done():
-                return WSCloseCode.GOING_AWAY, "node stopping"
-            if ended.done():
-                return CLOSE_ENDED, session.end_reason
-            if receiving.done():
-                message = receiving.result()
-                if message.type in _CLOSING:
-                    return WSCloseCode.OK, ""
-                if message.type != WSMsgType.BINARY:
-                    return CLOSE_REFUSED, "peer frames are binary"
-                try:
-                    await session.receive(message.data)
-                except PeerRefused as exc:
-                    return CLOSE_REFUSED, str(exc)
-                receiving = asyncio.ensure_future(ws.receive())
-            if session.overflowed:
-                return CLOSE_TOO_SLOW, "too far behind"
-            if sending.done():
-                await ws.send_bytes(sending.result())
-                sending = asyncio.ensure_future(session.outbox.get())
+        await session.start()
+        code, reason = await carry(
+            ws,
+            session,
+            stopping,
+            refusal=_peer_refusal,
+            not_binary=(CLOSE_REFUSED, "peer frames are binary"),
+            check=lambda: (CLOSE_ENDED, session.end_reason) if session.ended.is_set() else None,
+            wake=session.ended,
+        )
     finally:
-        for task in (receiving, sending, stopped, ended):
-            task.cancel()
-        await asyncio.gather(receiving, sending, stopped, ended, return_exceptions=True)
-
-
-def _log_end(peer: str, code: int, reason: str) -> None:
+        session.close()
     if code not in (WSCloseCode.OK, WSCloseCode.GOING_AWAY):
         log.warning("link with peer %s closed: %s", peer, reason, extra={"peer": peer})
+    return code, reason
 
 
 def peer_routes(
@@ -86,13 +69,7 @@ def peer_routes(
         peer = identify(request)  # raises an HTTP error for a stranger
         ws = web.WebSocketResponse(heartbeat=15, max_msg_size=MAX_FRAME_BYTES + 512)
         await ws.prepare(request)
-        session = make_session(peer)
-        try:
-            await session.start()
-            code, reason = await carry(ws, session, stopping)
-        finally:
-            session.close()
-        _log_end(peer, code, reason)
+        code, reason = await _run_session(ws, make_session(peer), peer, stopping)
         await ws.close(code=code, message=reason.encode()[:120])
         return ws
 
@@ -114,15 +91,10 @@ async def run_link(
         url, heartbeat=15, max_msg_size=MAX_FRAME_BYTES + 512, **connect
     ) as ws:
         peer = identify(ws.get_extra_info("ssl_object"))
-        session = make_session(peer)
-        try:
-            await session.start()
-            code, reason = await carry(ws, session, stopping)
-        finally:
-            session.close()
-        _log_end(peer, code, reason)
+        code, reason = await _run_session(ws, make_session(peer), peer, stopping)
         with contextlib.suppress(aiohttp.ClientError, ConnectionError):
             await ws.close(code=code, message=reason.encode()[:120])
-        if ws.close_code not in (None, WSCloseCode.OK) and code == WSCloseCode.OK:
-            _log_end(peer, ws.close_code, f"closed by the peer ({ws.close_code})")
+        ended_by_peer = ws.close_code not in (None, WSCloseCode.OK, WSCloseCode.GOING_AWAY)
+        if ended_by_peer and code == WSCloseCode.OK:
+            log.warning("link with peer %s closed by it (%s)", peer, ws.close_code)
         return code, reason

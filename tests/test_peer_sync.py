@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 
 import aiohttp
 import pytest
@@ -14,8 +13,9 @@ from aiohttp import web
 
 from edge.errors import UnknownOrder
 from edge.orderbook import Actor
+from edge.peers import store_documents
 from sync.peer_link import PATH, peer_routes, run_link
-from sync.peer_session import QUIET, DocumentKind, PeerSession, envelope
+from sync.peer_session import QUIET, PeerSession, envelope
 from sync.protocol import MAX_FRAME_BYTES, update
 from sync.store import DocStore
 
@@ -23,22 +23,6 @@ from .conftest import make_book, until
 
 WAIT = 10.0
 CASHIER = Actor("Counter (t-0001)")
-
-
-def store_documents(store_id: str):
-    """What the edge layer will say of a store's documents: which to offer, which to take."""
-
-    def accept(guid: str) -> DocumentKind | None:
-        if guid == f"{store_id}/catalog":
-            return DocumentKind("catalog", {})
-        prefix = f"{store_id}/orders/"
-        if guid.startswith(prefix):
-            with contextlib.suppress(ValueError):
-                day = dt.date.fromisoformat(guid.removeprefix(prefix))
-                return DocumentKind("orders", {"business_date": day.isoformat()})
-        return None
-
-    return accept
 
 
 class Node:

@@ -13,19 +13,19 @@ logged with the terminal's name; nothing of it is stored.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
 from sync.doc_link import DocLink, ReadOnlyDocument
 from sync.errors import DocumentClosed, InvalidUpdate, StoreUnavailable, UnknownDocument
+from sync.link_pump import carry
 from sync.protocol import MAX_FRAME_BYTES, ProtocolError
 
 from .auth import bearer_token
 from .context import context, terminal
-from .events import CLOSE_REVOKED, CLOSE_TOO_SLOW
+from .events import CLOSE_REVOKED
 from .problems import Problem
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ TOKEN_RECHECK = 5.0  # seconds between checks that the terminal is still paired
 CLOSE_REFUSED = 4403  # a change to a read-only or closed document
 CLOSE_BAD_MESSAGE = 4400
 STOPPING = web.AppKey("sync_stopping", asyncio.Event)
-_CLOSING = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 
 async def _document(request: web.Request, guid: str) -> bool:
@@ -51,7 +50,7 @@ async def _document(request: web.Request, guid: str) -> bool:
         except ValueError:
             day = None
         if day is not None and (book.day_exists(day) or day == book.business_date()):
-            await book.replica.create(guid, "orders", {"business_date": day.isoformat()})
+            await book.open_day(day)
             return True
     raise Problem(
         404,
@@ -74,11 +73,16 @@ async def sync_socket(request: web.Request) -> web.WebSocketResponse:
     link = DocLink(ctx.book.replica, guid, origin=f"terminal {who.label}", writable=writable)
     try:
         await link.start()
-        code, reason = await _pump(
+        code, reason = await carry(
             ws,
             link,
-            still_paired=lambda: ctx.terminals.authenticate(token),
-            stopping=request.app[STOPPING],
+            request.app[STOPPING],
+            refusal=_refusal,
+            not_binary=(CLOSE_BAD_MESSAGE, "sync frames are binary"),
+            check=lambda: (
+                None if ctx.terminals.authenticate(token) else (CLOSE_REVOKED, "token revoked")
+            ),
+            every=TOKEN_RECHECK,
         )
     finally:
         link.close()
@@ -94,44 +98,12 @@ async def sync_socket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _pump(ws, link: DocLink, *, still_paired, stopping: asyncio.Event) -> tuple[int, str]:
-    """Carry frames both ways until either side ends; the close code and reason."""
-    receiving = asyncio.ensure_future(ws.receive())
-    sending = asyncio.ensure_future(link.outbox.get())
-    stopped = asyncio.ensure_future(stopping.wait())
-    try:
-        while True:
-            await asyncio.wait(
-                {receiving, sending, stopped},
-                timeout=TOKEN_RECHECK,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if stopped.done():
-                return WSCloseCode.GOING_AWAY, "node stopping"
-            if still_paired() is None:
-                return CLOSE_REVOKED, "token revoked"
-            if receiving.done():
-                message = receiving.result()
-                if message.type in _CLOSING:
-                    return WSCloseCode.OK, ""
-                if message.type != WSMsgType.BINARY:
-                    return CLOSE_BAD_MESSAGE, "sync frames are binary"
-                try:
-                    await link.receive(message.data)
-                except (ProtocolError, InvalidUpdate) as exc:
-                    return CLOSE_BAD_MESSAGE, str(exc)
-                except (ReadOnlyDocument, DocumentClosed, UnknownDocument) as exc:
-                    return CLOSE_REFUSED, str(exc)
-                except StoreUnavailable as exc:
-                    return WSCloseCode.TRY_AGAIN_LATER, f"store unavailable: {exc}"
-                receiving = asyncio.ensure_future(ws.receive())
-            if link.overflowed:
-                return CLOSE_TOO_SLOW, "too far behind; reconnect to catch up"
-            if sending.done():
-                await ws.send_bytes(sending.result())
-                sending = asyncio.ensure_future(link.outbox.get())
-    finally:
-        for task in (receiving, sending, stopped):
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(receiving, sending, stopped, return_exceptions=True)
+def _refusal(exc: Exception) -> tuple[int, str] | None:
+    """The close code and reason for a frame the node refuses."""
+    if isinstance(exc, ProtocolError | InvalidUpdate):
+        return CLOSE_BAD_MESSAGE, str(exc)
+    if isinstance(exc, ReadOnlyDocument | DocumentClosed | UnknownDocument):
+        return CLOSE_REFUSED, str(exc)
+    if isinstance(exc, StoreUnavailable):
+        return WSCloseCode.TRY_AGAIN_LATER, f"store unavailable: {exc}"
+    return None
