@@ -130,7 +130,8 @@ class PrinterWorker:
         self._db_failures += 1
         if self._db_failures == 1:
             log.error("printer %s: print.db: %s; retrying", self.config.name, exc)
-        await asyncio.sleep(min(30.0, 0.5 * 2 ** min(self._db_failures, 6)))
+        cap = self.settings.retry_max_interval  # the disk may have room again any moment
+        await asyncio.sleep(min(cap, 0.5 * 2 ** min(self._db_failures, 6)))
 
     def _storage_works(self) -> None:
         if self._db_failures:
