@@ -3,7 +3,11 @@ each (sync/peer_session.py) over mutually authenticated TLS (sync/trust.py).
 
 Peers are found by mDNS (sync/discovery.py) and, where multicast does not pass, listed in
 `peers.static`. For each pair of nodes one link is enough: the node whose id sorts first
-dials, the other accepts. A link that fails is dialled again with capped, jittered backoff.
+dials, the other accepts. Static addresses are dialled whatever the ids (a node learns who
+answers only from its certificate), so two nodes listing each other could link twice: a
+second link with a peer is turned away, except that a link dialled by the lower id replaces
+one dialled by the higher, which then waits until the link it lost to ends. A link that
+fails is dialled again with capped, jittered backoff.
 A peer is admitted only with a certificate of this store's CA naming a node that was not
 removed; a stranger's handshake fails, and a refused peer is logged with what it is.
 
@@ -29,7 +33,7 @@ from aiohttp import web
 from pycrdt import Map
 
 from sync.discovery import Discovery, DiscoveryError, PeerAnnouncement
-from sync.peer_link import PATH, peer_routes, run_link
+from sync.peer_link import PATH, LinkExists, peer_routes, run_link
 from sync.peer_session import DocumentKind, PeerSession
 from sync.replica import root_map_contents
 from sync.trust import (
@@ -58,6 +62,7 @@ class PeerStatus:
     address: str | None = None  # host:port
     seen: float | None = None  # when it was last announced or configured
     session: PeerSession | None = None  # the live link, if any
+    dialled_by: str | None = None  # which end dialled the live link
     since: float | None = None  # when the link came up or went down
     last_sync: float | None = None  # when the last frame came from it
     last_error: str | None = None
@@ -69,6 +74,7 @@ class PeerStatus:
             "address": self.address,
             "seen": self.seen,
             "connected": session is not None,
+            "dialled_by": self.dialled_by if session else None,
             "since": self.since,
             "last_sync": session.last_frame_at if session else self.last_sync,
             "waiting": session.outbox.qsize() if session else 0,
@@ -129,6 +135,7 @@ class PeerManager:
         self._stopping = asyncio.Event()
         self._dialing: dict[str, asyncio.Task] = {}
         self._wanted: dict[str, str] = {}  # node id -> URL to dial
+        self._unlinked: dict[str, asyncio.Event] = {}  # node id -> set while it has no link
         self._group: asyncio.TaskGroup | None = None
         self.bound_port: int | None = None
 
@@ -183,14 +190,23 @@ class PeerManager:
                 guids.append(self.book.day_guid(day))
         return guids
 
-    def _session(self, peer: str) -> PeerSession:
-        """A session with `peer`, whose link state shows in `peers`."""
+    def _session(self, peer: str, *, dialled_by: str) -> PeerSession:
+        """A session with `peer` on a link `dialled_by` one of the two, whose state shows in
+        `peers`; raises LinkExists when the live link with `peer` stays (module docstring)."""
         status = self.peers.setdefault(peer, PeerStatus(peer))
+        first = min(self.node_id, peer)
+        if status.session is not None:
+            if status.dialled_by == first or dialled_by != first:
+                raise LinkExists(f"node {self.node_id} has a link with {peer} already")
+            status.session.end("replaced by the link dialled by the node whose id sorts first")
+        unlinked = self._unlinked.setdefault(peer, asyncio.Event())
+        unlinked.clear()
 
         def closed(session: PeerSession) -> None:
             if status.session is session:
                 status.session, status.since = None, time.time()
                 status.last_sync = session.last_frame_at
+                unlinked.set()
 
         session = PeerSession(
             self.book.replica,
@@ -200,6 +216,7 @@ class PeerManager:
             on_close=closed,
         )
         status.session, status.since, status.last_error = session, time.time(), None
+        status.dialled_by = dialled_by
         return session
 
     def _identify(self, request: web.Request) -> str:
@@ -215,7 +232,11 @@ class PeerManager:
         await self.book.replica.create(self._members, "members")
         self.book.replica.add_listener(self._on_durable)
         app = web.Application()
-        app.add_routes(peer_routes(self._session, self._identify, self._stopping))
+        app.add_routes(
+            peer_routes(
+                lambda peer: self._session(peer, dialled_by=peer), self._identify, self._stopping
+            )
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -282,24 +303,53 @@ class PeerManager:
             task.cancel()
 
     async def _dial(self, key: str, url: str) -> None:
+        """Keep a link with the peer at `url` (`key`: its node id, or `static host:port`)."""
         failures = 0
         ssl_context = client_ssl_context(self.creds)
+        answered: list[str] = []  # the node that answered the last connection
+
+        def shown_as() -> str:
+            return answered[0] if answered else key
+
+        def identify(ssl_object) -> str:
+            peer = self._policy.check(ssl_object)
+            answered[:] = [peer]
+            if key != peer:  # a static address: the peer shows under its node id
+                self.peers.pop(key, None)
+            return peer
+
         while True:
+            delay = None
             try:
                 await run_link(
                     self._http,
                     url,
-                    self._session,
-                    self._policy.check,
+                    lambda peer: self._session(peer, dialled_by=self.node_id),
+                    identify,
                     self._stopping,
                     ssl=ssl_context,
                 )
                 failures = 0
+            except LinkExists:  # this node has the link already: wait until it ends
+                await self._unlinked[answered[0]].wait()
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status != 409:
+                    failures = self._dial_failed(shown_as(), url, exc, failures)
+                elif answered and answered[0] in self._unlinked:  # the peer keeps its link
+                    await self._unlinked[answered[0]].wait()
+                else:  # a member (TLS verified it) that has not shown its name to this dial
+                    self.peers.pop(key, None)
+                    delay = RETRY_CAP
             except (aiohttp.ClientError, OSError, TimeoutError, NotAMember) as exc:
-                failures += 1
-                status = self.peers.setdefault(key, PeerStatus(key))
-                status.last_error = str(exc) or type(exc).__name__
-                if failures == 1:
-                    log.warning("cannot link with peer %s at %s: %s", key, url, status.last_error)
-            delay = min(RETRY_CAP, 0.5 * 2 ** min(failures, 8)) * random.uniform(0.5, 1.0)
-            await asyncio.sleep(delay)
+                failures = self._dial_failed(shown_as(), url, exc, failures)
+            if delay is None:
+                delay = min(RETRY_CAP, 0.5 * 2 ** min(failures, 8))
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+
+    def _dial_failed(self, key: str, url: str, exc: Exception, failures: int) -> int:
+        """Record a failed dial on the peer's status; the count of failures in a row."""
+        status = self.peers.setdefault(key, PeerStatus(key))
+        status.last_error = str(exc) or type(exc).__name__
+        if failures == 0:
+            log.warning("cannot link with peer %s at %s: %s", key, url, status.last_error)
+        return failures + 1

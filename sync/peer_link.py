@@ -4,7 +4,9 @@ The accepting side serves `GET /sync/peer` (`peer_routes`); the connecting side 
 `run_link`. Who the peer is comes from `identify` (on the store's LAN: the node named in
 its verified TLS client certificate). A session that refuses a frame closes the link with
 4400 and a log line naming the peer; a peer too slow to drain its outbox is dropped (4008)
-and catches up on its next connection.
+and catches up on its next connection. A session factory that raises `LinkExists` turns a
+second link with the same peer away: the accepting side answers 409, the connecting side
+closes its new connection and lets `LinkExists` through to its caller.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import WSCloseCode, web
 
+from .errors import SyncError
 from .link_pump import carry
 from .peer_session import PeerRefused, PeerSession
 from .protocol import MAX_FRAME_BYTES
@@ -28,6 +31,10 @@ CLOSE_REFUSED = 4400
 CLOSE_ENDED = 4403  # this node ended the link: the peer is no longer a member
 
 SessionFactory = Callable[[str], PeerSession]
+
+
+class LinkExists(SyncError):
+    """This node already has the link it wants with that peer; a second one is turned away."""
 
 
 def _peer_refusal(exc: Exception) -> tuple[int, str] | None:
@@ -67,9 +74,17 @@ def peer_routes(
     @routes.get(PATH)
     async def peer_socket(request: web.Request) -> web.WebSocketResponse:
         peer = identify(request)  # raises an HTTP error for a stranger
+        try:
+            session = make_session(peer)
+        except LinkExists as exc:
+            raise web.HTTPConflict(text=str(exc)) from None
         ws = web.WebSocketResponse(heartbeat=15, max_msg_size=MAX_FRAME_BYTES + 512)
-        await ws.prepare(request)
-        code, reason = await _run_session(ws, make_session(peer), peer, stopping)
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            session.close()
+            raise
+        code, reason = await _run_session(ws, session, peer, stopping)
         await ws.close(code=code, message=reason.encode()[:120])
         return ws
 
@@ -85,8 +100,9 @@ async def run_link(
     **connect,
 ) -> tuple[int, str]:
     """The connecting side: one connection to `url` (raises aiohttp.ClientError if it
-    cannot be made); `identify(ssl_object)` names the peer that answered (raising to refuse
-    it). Returns how the link ended."""
+    cannot be made; `aiohttp.WSServerHandshakeError` with status 409 when the peer has the
+    link with this node already); `identify(ssl_object)` names the peer that answered
+    (raising to refuse it). Returns how the link ended."""
     async with http.ws_connect(
         url, heartbeat=15, max_msg_size=MAX_FRAME_BYTES + 512, **connect
     ) as ws:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import socket
 
 import pytest
 
@@ -29,7 +30,7 @@ def member(creds: StoreCredentials, node_id: str) -> StoreCredentials:
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path, clock, creds: StoreCredentials, letter: str, static=()):
+async def running(tmp_path, clock, creds: StoreCredentials, letter: str, static=(), port=0):
     store = await DocStore.open(tmp_path / f"{creds.node_id}.db")
     try:
         book = await make_book(store, clock, letter=letter, name=creds.node_id)
@@ -37,7 +38,7 @@ async def running(tmp_path, clock, creds: StoreCredentials, letter: str, static=
             book,
             creds,
             host="127.0.0.1",
-            port=0,
+            port=port,
             interfaces=None,
             static=list(static),
             days=3,
@@ -71,6 +72,35 @@ async def test_members_replicate_over_tls_and_show_as_connected(tmp_path, clock)
             seen_by_a = a.peers["node-b"].to_dict()
             assert seen_by_a["connected"] and seen_by_a["last_sync"] is not None
             assert b.peers["node-a"].to_dict()["connected"]
+
+
+async def test_two_nodes_listing_each_other_keep_the_one_link_the_first_id_dialled(tmp_path, clock):
+    creds_a = create_store("s1", "node-a")
+    creds_b = member(creds_a, "node-b")
+    port_a, port_b = free_port(), free_port()
+    async with (
+        running(tmp_path, clock, creds_b, "B", static=[f"127.0.0.1:{port_a}"], port=port_b) as b,
+        running(tmp_path, clock, creds_a, "A", static=[f"127.0.0.1:{port_b}"], port=port_a) as a,
+    ):
+        # b dials first and links; then a's link replaces it, and b waits
+        await until(lambda: _dialled_by(a, "node-b") == _dialled_by(b, "node-a") == "node-a")
+        sessions = a.peers["node-b"].session, b.peers["node-a"].session
+        order = await a.book.open_order(CASHIER)
+        await a.book.add_line(CASHIER, order.id, sku="FRIES")
+        await until(lambda: _has_lines(b, order.id, 1))
+        await asyncio.sleep(1.5)  # b's dialler would have come back by now
+        assert (a.peers["node-b"].session, b.peers["node-a"].session) == sessions
+        assert sorted(a.peers) == ["node-b"] and sorted(b.peers) == ["node-a"]
+
+
+def _dialled_by(node: PeerManager, peer: str) -> str | None:
+    return node.peers[peer].to_dict()["dialled_by"] if peer in node.peers else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 async def _has_lines(node: PeerManager, order_id: str, count: int) -> bool:

@@ -82,6 +82,10 @@ PEERS = closed(
                     "address": {"type": ["string", "null"], "description": "host:port"},
                     "seen": _SECONDS,
                     "connected": {"type": "boolean"},
+                    "dialled_by": {
+                        "type": ["string", "null"],
+                        "description": "the node that dialled the live link",
+                    },
                     "since": _SECONDS,
                     "last_sync": _SECONDS,
                     "waiting": {"type": "integer", "minimum": 0},
