@@ -36,6 +36,7 @@ from sync.discovery import Discovery, DiscoveryError, PeerAnnouncement
 from sync.peer_link import PATH, LinkExists, peer_routes, run_link
 from sync.peer_session import DocumentKind, PeerSession
 from sync.replica import root_map_contents
+from sync.request_turns import RequestTurns
 from sync.trust import (
     MembershipPolicy,
     NotAMember,
@@ -136,6 +137,7 @@ class PeerManager:
         self._dialing: dict[str, asyncio.Task] = {}
         self._wanted: dict[str, str] = {}  # node id -> URL to dial
         self._unlinked: dict[str, asyncio.Event] = {}  # node id -> set while it has no link
+        self._turns = RequestTurns()
         self._group: asyncio.TaskGroup | None = None
         self.bound_port: int | None = None
 
@@ -214,6 +216,7 @@ class PeerManager:
             offered=self.offered,
             accept=self._accept,
             on_close=closed,
+            turns=self._turns,
         )
         status.session, status.since, status.last_error = session, time.time(), None
         status.dialled_by = dialled_by

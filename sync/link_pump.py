@@ -73,7 +73,10 @@ async def carry(
             if link.overflowed:
                 return CLOSE_TOO_SLOW, "too far behind; reconnect to catch up"
             if sending.done():
-                await ws.send_bytes(sending.result())
+                try:
+                    await ws.send_bytes(sending.result())
+                except ConnectionResetError:  # the connection went while we wrote
+                    return WSCloseCode.ABNORMAL_CLOSURE, "connection lost"
                 sending = asyncio.ensure_future(link.outbox.get())
             tasks = (receiving, sending, stopped, woken)
     finally:

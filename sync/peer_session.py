@@ -5,10 +5,17 @@ Each frame is a document's guid (a lib0 varstring) followed by a Yjs sync frame
 since the peer last showed it had everything (kept per link in the store, so a reconnect
 costs nothing for the days neither side touched); each step 1 is answered with step 2
 (only what the peer lacks), and by a step 1 of our own when the peer's shows it holds
-changes we lack; from then on every durable change is pushed as it happens.
-A peer's step 1 that shows it holds all of a document is recorded as its progress; so
-that progress follows live traffic too, each side sends step 1 again once a document has
-been quiet for a moment after a change.
+changes we lack. The step 1s that ask for changes take turns across the node's links
+(request_turns.py), so that a node is not sent the same changes by every peer.
+
+From then on every change made on this node (by its API, its terminals) is pushed as soon
+as it is durable. A change that came from another peer is not pushed on: the store's nodes
+all link with each other, so the peer hears it from its author, and a relay would have
+every change cross the LAN twice. Instead each side sends step 1 again once a document has
+been quiet for a moment (QUIET) after a change, and the answers carry whatever a peer still
+lacks, so a node that reaches another only through a third catches up within about a
+second. A peer's step 1 that shows it holds all of a document is recorded as its progress,
+which so follows live traffic too.
 
 A document the peer names that this node does not have is created if it belongs to the
 store (`accept` says how); anything else — another store's document, a frame that does
@@ -37,12 +44,14 @@ from .protocol import (
 )
 from .protocol import var_uint as _var_uint
 from .replica import Replica
+from .request_turns import RequestTurns
 
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 10_000  # frames waiting for a slow peer before the link is dropped
 QUIET = 1.0  # seconds after a document's last change before its state is shown to the peer
 MAX_GUID_BYTES = 256
+PEER_ORIGIN = "peer "  # origin of the changes a session stores: "peer <link>"
 
 
 class PeerRefused(SyncError):
@@ -97,10 +106,12 @@ class PeerSession:
         offered: Callable[[], list[str]],
         accept: Callable[[str], DocumentKind | None],
         on_close: Callable[[PeerSession], None] | None = None,
+        turns: RequestTurns | None = None,
     ) -> None:
+        """`turns` is shared by the sessions of one node (by default this one has its own)."""
         self.replica = replica
         self.link = link
-        self.origin = f"peer {link}"
+        self.origin = f"{PEER_ORIGIN}{link}"
         self._offered = offered
         self._accept = accept
         self.outbox: asyncio.Queue[bytes] = asyncio.Queue(OUTBOX_LIMIT)
@@ -110,6 +121,8 @@ class PeerSession:
         self._on_close = on_close
         self._quiet: dict[str, asyncio.TimerHandle] = {}
         self._closed_seen: set[str] = set()
+        self._turns = turns or RequestTurns()
+        self._asking: set[str] = set()  # documents asked of the peer (or about to be)
         self.ended = asyncio.Event()  # set by `end`: the link must close
         self.end_reason = ""
 
@@ -124,8 +137,8 @@ class PeerSession:
         for guid in self._offered():
             progress = await self.replica.store.link_progress(self.link, guid)
             if progress is None or await self.replica.store.last_seq_of(guid) > progress.acked_seq:
-                doc = await self.replica.open(guid)
-                self._push(guid, step1(doc.get_state()))
+                await self.replica.open(guid)
+                self._ask(guid)
 
     def close(self) -> None:
         """Stop pushing changes; safe twice."""
@@ -133,6 +146,8 @@ class PeerSession:
         for handle in self._quiet.values():
             handle.cancel()
         self._quiet.clear()
+        self._turns.forget(self)
+        self._asking.clear()
         on_close, self._on_close = self._on_close, None
         if on_close is not None:
             on_close(self)
@@ -162,6 +177,28 @@ class PeerSession:
                 log.warning("peer %s sent changes to %s, which is closed here", self.link, guid)
         except SyncError as exc:
             raise PeerRefused(f"{guid}: {exc}") from exc
+        finally:
+            if message.step == SyncStep.STEP2 and guid in self._asking:
+                self._asking.discard(guid)
+                self._turns.answered(guid, self)
+
+    def _ask(self, guid: str) -> None:
+        """Ask the peer for the changes to `guid` we lack, when it is this link's turn."""
+        if guid not in self._asking:
+            self._asking.add(guid)
+            self._turns.ask(guid, self)
+
+    def ask_now(self, guid: str) -> bool:
+        """Our turn: send step 1 with the state we hold now."""
+        doc = self.replica.loaded(guid)
+        if doc is None:
+            self._asking.discard(guid)
+            return False
+        self._push(guid, step1(doc.get_state()))
+        return True
+
+    def turn_lapsed(self, guid: str) -> None:
+        self._asking.discard(guid)
 
     async def _ensure(self, guid: str) -> None:
         try:
@@ -187,7 +224,7 @@ class PeerSession:
         except ProtocolError as exc:
             raise PeerRefused(f"{guid}: {exc}") from None
         if behind:  # the peer holds changes we lack: ask for them
-            self._push(guid, step1(doc.get_state()))
+            self._ask(guid)
         if missing[:1] == b"\x00":  # no structs the peer lacks: that is its progress
             # (a difference always carries the whole delete set, so only its struct part,
             # whose first varint counts the clients with structs, tells)
@@ -196,7 +233,7 @@ class PeerSession:
     def _on_durable(self, guid: str, change: bytes, origin: str, seq: int) -> None:
         if self._accept(guid) is None:
             return
-        if origin != self.origin:
+        if not origin.startswith(PEER_ORIGIN):  # made here: see the module docstring
             self._push(guid, update(change))
         handle = self._quiet.pop(guid, None)
         if handle is not None:

@@ -486,6 +486,7 @@ async def run_node(args: argparse.Namespace) -> None:
         on_change=show,
         address_poll_interval=args.poll,
     )
+    print(json.dumps({"starting": True}), flush=True)  # bench/converge.py times from here
     try:
         await discovery.start()
     except DiscoveryError as exc:

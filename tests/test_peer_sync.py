@@ -15,8 +15,8 @@ from edge.errors import UnknownOrder
 from edge.orderbook import Actor
 from edge.peers import store_documents
 from sync.peer_link import PATH, peer_routes, run_link
-from sync.peer_session import QUIET, PeerSession, envelope
-from sync.protocol import MAX_FRAME_BYTES, update
+from sync.peer_session import QUIET, PeerSession, envelope, open_envelope
+from sync.protocol import MAX_FRAME_BYTES, SyncStep, decode, update
 from sync.store import DocStore
 
 from .conftest import make_book, until
@@ -29,6 +29,7 @@ class Node:
     def __init__(self, name: str, store: DocStore, book) -> None:
         self.name, self.store, self.book = name, store, book
         self.sessions: list[PeerSession] = []
+        self.updates_from: list[str] = []  # the peer of every live update received
 
     def session(self, peer: str) -> PeerSession:
         accept = store_documents("s1")
@@ -39,17 +40,39 @@ class Node:
             accept=accept,
         )
         self.sessions.append(session)
+        receive = session.receive
+
+        async def receive_and_note(data: bytes) -> None:
+            message = decode(open_envelope(data)[1])
+            if message is not None and message.step == SyncStep.UPDATE:
+                self.updates_from.append(peer)
+            await receive(data)
+
+        session.receive = receive_and_note
         return session
+
+
+@contextlib.asynccontextmanager
+async def nodes_of_store(tmp_path, clock, letters: str):
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = []
+        for letter in letters:
+            name = f"node-{letter.lower()}"
+            store = await DocStore.open(tmp_path / f"{name}.db")
+            stack.push_async_callback(store.close)
+            nodes.append(Node(name, store, await make_book(store, clock, letter=letter, name=name)))
+        yield nodes
 
 
 @pytest.fixture
 async def pair_of_nodes(tmp_path, clock):
-    async with contextlib.AsyncExitStack() as stack:
-        nodes = []
-        for name, letter in (("node-a", "A"), ("node-b", "B")):
-            store = await DocStore.open(tmp_path / f"{name}.db")
-            stack.push_async_callback(store.close)
-            nodes.append(Node(name, store, await make_book(store, clock, letter=letter, name=name)))
+    async with nodes_of_store(tmp_path, clock, "AB") as nodes:
+        yield nodes
+
+
+@pytest.fixture
+async def three_nodes(tmp_path, clock):
+    async with nodes_of_store(tmp_path, clock, "ABC") as nodes:
         yield nodes
 
 
@@ -148,6 +171,22 @@ async def test_a_partition_with_conflicting_edits_converges_with_nothing_lost_or
     assert sorted(line.sku for line in on_a.lines) == ["FRIES", "SODA"]
     assert sorted(p.key for p in on_a.payments) == ["cash-a", "cash-b"]
     assert on_a.totals.paid == 800
+
+
+async def test_a_change_crosses_each_link_once_and_reaches_a_node_two_links_away(three_nodes):
+    a, b, c = three_nodes
+    async with linked(b, a), linked(b, c):  # a chain: a and c have no link
+        order = await a.book.open_order(CASHIER)
+        await a.book.add_line(CASHIER, order.id, sku="FRIES")
+        await until(lambda: _with_lines(c, order.id, 1))  # through b, once a went quiet
+        async with linked(a, c):  # now a triangle
+            await asyncio.sleep(QUIET + 0.5)  # every side has shown its state
+            for node in three_nodes:
+                node.updates_from.clear()
+            await a.book.add_line(CASHIER, order.id, sku="SODA")
+            await until(lambda: _with_lines(b, order.id, 2) and _with_lines(c, order.id, 2))
+            await asyncio.sleep(QUIET + 0.5)  # b would have passed it on by now if it relayed
+    assert (a.updates_from, b.updates_from, c.updates_from) == ([], ["node-a"], ["node-a"])
 
 
 async def test_a_reconnect_ships_only_what_changed(pair_of_nodes):
