@@ -290,7 +290,8 @@ async def test_nodes_of_a_store_find_each_other_and_see_one_leave():
         n1 = await Node.spawn(ns1, "s1", "n1")
         n2 = await Node.spawn(ns2, "s1", "n2")
         n3 = await Node.spawn(ns3, "s1", "n3")
-        assert n1.lines[0]["threads"] == ["MainThread"]  # zeroconf runs on the node's loop
+        started = next(line for line in n1.lines if "started" in line)
+        assert started["threads"] == ["MainThread"]  # zeroconf runs on the node's loop
 
         await n1.sees(expect(("n2", ns2), ("n3", ns3)), "n2 and n3")
         await n2.sees(expect(("n1", ns1), ("n3", ns3)), "n1 and n3")
@@ -311,7 +312,8 @@ async def test_nodes_of_a_store_find_each_other_and_see_one_leave():
         )
         out, _ = await asyncio.wait_for(duplicate.communicate(), WAIT)
         assert duplicate.returncode == 3
-        assert "already announces node 'n2' of store 's1'" in json.loads(out)["refused"]
+        refused = json.loads(out.splitlines()[-1])["refused"]
+        assert "already announces node 'n2' of store 's1'" in refused
 
         await n3.stop()
         await n1.sees(expect(("n2", ns2)), "n3 leave")
