@@ -1,10 +1,11 @@
 """Serial bump bars: keys become kitchen actions at the bar's station.
 
-The bar's view of its station is the station's open tickets, oldest fire first, in pages
-of nine (`1`-`9` select one of the page). `bump` marks the selected ticket (or the oldest)
-done and `recall` brings back the last one this bar bumped; both are events in the order
-log, so every node and screen agrees. The KDS screens (a later part) share this rail.
-When the bar's line fails, the reader reconnects with capped backoff.
+The bar's view of its station is the station's open tickets as the KDS screens show them
+(station_tickets.py: rushed orders first, then oldest fire first), in pages of nine (`1`-`9`
+select one of the page). `bump` marks the selected ticket (or the page's first) done and
+`recall` brings back the last one this bar bumped; both are events in the order log, so
+every node and screen agrees. When the bar's line fails, the reader reconnects with capped
+backoff.
 """
 
 from __future__ import annotations
@@ -18,35 +19,12 @@ from drivers.errors import DriverError
 
 from .device_config import BumpBarConfig
 from .errors import OrderError
-from .order_view import OrderView
 from .orderbook import Actor, OrderBook
-from .status import open_tickets
+from .station_tickets import PAGE, station_tickets
 
 log = logging.getLogger(__name__)
 
-PAGE = 9
 RETRY_CAP = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    """One open kitchen ticket: a fire of an order at a station."""
-
-    order_id: str
-    number: str
-    fire_id: str
-    fired_at: str
-
-
-def station_tickets(views: list[OrderView], station: str) -> list[Ticket]:
-    """The open tickets of `station`, oldest fire first. Pure."""
-    tickets = []
-    for view in views:
-        fires = {event.id: event for event in view.events if event.kind == "fire"}
-        for fire_id, at_station in open_tickets(list(view.events)):
-            if at_station == station and fire_id in fires:
-                tickets.append(Ticket(view.id, view.number, fire_id, fires[fire_id].at))
-    return sorted(tickets, key=lambda ticket: (ticket.fired_at, ticket.fire_id))
 
 
 @dataclass(slots=True)

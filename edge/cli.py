@@ -135,8 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_state_source(pair)
     pair.add_argument("name", help='the terminal\'s name, e.g. "Counter 1"')
-    pair.add_argument(
+    pair_role = pair.add_mutually_exclusive_group()
+    pair_role.add_argument(
         "--manager", action="store_true", help="pair it as a manager's terminal (may reopen …)"
+    )
+    pair_role.add_argument(
+        "--kds", action="store_true", help="pair a kitchen screen (/kds/<station>): tickets only"
     )
     pair.add_argument(
         "--minutes", type=int, default=10, help="minutes the code stays valid (default 10)"
@@ -212,8 +216,12 @@ def _demo(args: argparse.Namespace) -> int:
     config = from_values(values)
     configure_logging(config.log_level)
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    code = TerminalRegistry(config.node_db_path).create_code(
+    registry = TerminalRegistry(config.node_db_path)
+    code = registry.create_code(
         "demo terminal", "manager", ttl=dt.timedelta(minutes=60), now=utc_now()
+    )
+    screen = registry.create_code(
+        "demo kitchen screen", "kds", ttl=dt.timedelta(minutes=60), now=utc_now()
     )
     api = f"http://127.0.0.1:{args.port}/api/v1"
     print(
@@ -222,7 +230,9 @@ def _demo(args: argparse.Namespace) -> int:
         f"Terminal API on {api}; pair a terminal (code valid for an hour) with:\n"
         f"  curl -s -X POST -H 'Content-Type: application/json' "
         f'-d \'{{"code": "{code.code}"}}\' {api}/pair\n'
-        f"then: curl -s -H 'Authorization: Bearer <token>' {api}/orders",
+        f"then: curl -s -H 'Authorization: Bearer <token>' {api}/orders\n"
+        f"Kitchen screen: open http://127.0.0.1:{args.port}/kds/grill (or /kds/expo) and "
+        f"enter {screen.code}",
         file=sys.stderr,
     )
     return asyncio.run(_demo_with_devices(values, args.interval))
@@ -267,15 +277,16 @@ def _pair(args: argparse.Namespace) -> int:
         print("posedge: --minutes must be between 1 and 60", file=sys.stderr)
         return EX_USAGE
     registry = _registry(args)
+    role = "manager" if args.manager else "kds" if args.kds else "terminal"
     code = registry.create_code(
-        args.name,
-        "manager" if args.manager else "terminal",
-        ttl=dt.timedelta(minutes=args.minutes),
-        now=utc_now(),
+        args.name, role, ttl=dt.timedelta(minutes=args.minutes), now=utc_now()
     )
     local = code.expires_at.astimezone().strftime("%H:%M")
     print(f"pairing code for {code.name!r} ({code.role}): {code.code}")
-    print(f"valid once, until {local}; the terminal sends it to POST /api/v1/pair")
+    if args.kds:
+        print(f"valid once, until {local}; type it on the screen at /kds/<station>")
+    else:
+        print(f"valid once, until {local}; the terminal sends it to POST /api/v1/pair")
     return 0
 
 

@@ -241,6 +241,21 @@ SETTINGS: tuple[Setting, ...] = (
         _between(1, 31),
     ),
     Setting(
+        "kds.warn_after",
+        float,
+        5.0,
+        "Minutes after its fire at which a ticket on a kitchen screen turns amber.",
+        _between(0.5, 240),
+    ),
+    Setting(
+        "kds.late_after",
+        float,
+        10.0,
+        "Minutes after its fire at which a ticket on a kitchen screen turns red (more than "
+        "kds.warn_after).",
+        _between(0.5, 240),
+    ),
+    Setting(
         "log.level",
         str,
         "info",
@@ -322,6 +337,14 @@ class PeersConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class KdsSettings:
+    """The `kds.*` settings: a ticket's colour thresholds, in minutes after its fire."""
+
+    warn_after: float = 5.0
+    late_after: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The validated configuration of one posedge node."""
 
@@ -337,6 +360,7 @@ class Config:
     peers: PeersConfig
     source: str  # the file it came from, or "<defaults>"
     devices: DeviceSettings = field(default_factory=DeviceSettings)
+    kds: KdsSettings = field(default_factory=KdsSettings)
 
     @property
     def store_path(self) -> Path:
@@ -412,6 +436,12 @@ def from_values(
         if key not in known:
             raise ConfigError(source, key, "unknown setting; see docs/configuration.md")
     v = {key: _coerce(s, values.get(key, s.default), source) for key, s in known.items()}
+    if v["kds.late_after"] <= v["kds.warn_after"]:
+        raise ConfigError(
+            source,
+            "kds.late_after",
+            f"must be more than kds.warn_after ({v['kds.warn_after']}), not {v['kds.late_after']}",
+        )
     return Config(
         store=StoreConfig(
             v["store.id"], v["store.name"], v["store.timezone"], v["store.rollover_hour"]
@@ -445,6 +475,7 @@ def from_values(
         ),
         source=source,
         devices=devices or DeviceSettings(),
+        kds=KdsSettings(v["kds.warn_after"], v["kds.late_after"]),
     )
 
 

@@ -167,6 +167,7 @@ class Daemon:
                 port=config.http.port,
                 shutdown_timeout=config.shutdown_timeout,
                 now=utc_now,
+                kds_settings=config.kds,
             )
             try:
                 await api.start()

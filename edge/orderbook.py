@@ -574,6 +574,35 @@ class OrderBook:
 
         return await self._change(order_id, write)
 
+    async def rush(
+        self,
+        actor: Actor,
+        order_id: str,
+        *,
+        reason: str | None = None,
+        request_key: str | None = None,
+    ) -> OrderView:
+        """Mark the order rush: its tickets go first on the kitchen's screens and bump bars.
+        Rushing it twice is one rush."""
+        reason = require_text(reason, "/reason", optional=True)
+        event_id = entry_id(request_key, "rush")
+
+        def write(draft: OrderDraft) -> None:
+            view = draft.view
+            epoch = current_epoch(view.events)
+            if draft.has("events", event_id) or any(
+                e.kind == "rush" and e.epoch == epoch for e in view.events
+            ):
+                return
+            _editable(view, "rush it")
+            draft.add(
+                "events",
+                event_id,
+                {"kind": "rush", "reason": reason or "", **self._stamp(actor, view)},
+            )
+
+        return await self._change(order_id, write)
+
     async def close(
         self, actor: Actor, order_id: str, *, request_key: str | None = None
     ) -> OrderView:

@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROLES = ("terminal", "manager")
+# A "kds" token belongs to a kitchen screen: it may only see tickets, bump and recall them.
+ROLES = ("terminal", "manager", "kds")
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or typed
 CODE_LENGTH = 8  # 31^8 ≈ 2^40 codes, alive for minutes, with failed attempts rate-limited
 TOKEN_PREFIX = "pe_"

@@ -135,6 +135,11 @@ async def test_a_code_made_by_posedge_pair_pairs_a_terminal(node):
     assert "Drive-thru" in listing.stdout and "active" in listing.stdout
     unknown = await posedge("terminals", "--state-dir", str(node.state_dir), "--revoke", "Nobody")
     assert unknown.returncode == 64 and "no paired terminal" in unknown.stderr
+    screen = await posedge("pair", "Grill screen", "--kds", "--state-dir", str(node.state_dir))
+    assert screen.returncode == 0 and "(kds)" in screen.stdout and "/kds/" in screen.stdout
+    code = re.search(r": ([2-9A-Z]{4}-[2-9A-Z]{4})$", screen.stdout.splitlines()[0]).group(1)
+    status, paired = await pair(node, code)
+    assert status == 201 and paired["terminal"]["role"] == "kds"
 
 
 async def test_a_manager_makes_pairing_codes_through_the_api(node):

@@ -15,15 +15,17 @@ from aiohttp import web
 from sync.join import join_routes
 from sync.throttle import AttemptThrottle
 
+from ..config import KdsSettings
 from ..devices import Devices
 from ..join_codes import StoredJoinCodes
+from ..kds import KdsBoard
 from ..order_feed import OrderFeed
 from ..order_index import OrderIndex
 from ..orderbook import OrderBook
 from ..peers import PeerManager
 from ..terminals import TerminalRegistry
 from . import devices as device_routes
-from . import events, orders, sync, terminals
+from . import events, kds, orders, sync, terminals
 from . import peers as peer_routes
 from .auth import auth_middleware
 from .bodies import MAX_BODY
@@ -37,6 +39,7 @@ from .problems import Problem, problem_middleware
 
 log = logging.getLogger(__name__)
 
+DEFAULT_KDS = KdsSettings()
 MIN_FREE_BYTES = 64 * 1024 * 1024  # below this, /readyz reports the node cannot take orders
 
 routes = web.RouteTableDef()
@@ -92,7 +95,9 @@ async def openapi(request: web.Request) -> web.Response:
     return json_response(openapi_document())
 
 
-def make_app(ctx: ApiContext, idempotency: IdempotencyStore) -> web.Application:
+def make_app(
+    ctx: ApiContext, idempotency: IdempotencyStore, kds_settings: KdsSettings = DEFAULT_KDS
+) -> web.Application:
     """The aiohttp application serving the API over `ctx`."""
     app = web.Application(
         middlewares=[
@@ -106,6 +111,7 @@ def make_app(ctx: ApiContext, idempotency: IdempotencyStore) -> web.Application:
     app[CONTEXT] = ctx
     app[IDEMPOTENCY] = idempotency
     app[EVENT_HUB] = EventHub(ctx.book, ctx.feed)
+    app[kds.KDS_BOARD] = KdsBoard(ctx.book, ctx.feed, settings=kds_settings, now=ctx.now)
     app[METRICS] = ApiMetrics(
         ctx.book.replica.store, lambda: ctx.index.open_count(ctx.book.business_date())
     )
@@ -126,6 +132,7 @@ def make_app(ctx: ApiContext, idempotency: IdempotencyStore) -> web.Application:
         peer_routes.routes,
         device_routes.routes,
         sync.routes,
+        kds.routes,
     ):
         app.add_routes(table)
     app.on_shutdown.append(_say_goodbye)
@@ -137,7 +144,8 @@ def _joined(node_id: str, node_cert_pem: bytes) -> None:
 
 
 async def _say_goodbye(app: web.Application) -> None:
-    """Close the event sockets: the node is stopping (terminals reconnect to it or a peer)."""
+    """Close the event, sync and KDS sockets: the node is stopping (terminals and screens
+    reconnect to it or a peer)."""
     app[CONTEXT].ready = False
     app[EVENT_HUB].close_all()
     app[sync.STOPPING].set()
@@ -156,6 +164,7 @@ async def open_api(
     port: int,
     shutdown_timeout: float,
     now: Callable[[], dt.datetime],
+    kds_settings: KdsSettings = DEFAULT_KDS,
 ) -> tuple[ApiServer, ApiContext]:
     """Assemble the API over a started order book, its feed and the node's devices (whose
     tasks the caller runs); `resources` closes what it opens, in
@@ -169,7 +178,7 @@ async def open_api(
     idempotency = await IdempotencyStore.open(requests_db)
     resources.push_async_callback(idempotency.close)
     context = ApiContext(book, feed, index, terminals, devices, now=now, peers=peers)
-    server = ApiServer(make_app(context, idempotency), host, port, shutdown_timeout)
+    server = ApiServer(make_app(context, idempotency, kds_settings), host, port, shutdown_timeout)
     resources.push_async_callback(server.stop)
     return server, context
 

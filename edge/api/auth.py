@@ -1,8 +1,11 @@
-"""Bearer-token authentication of terminals, and the rate limit on failed pairing attempts.
+"""Bearer-token authentication of terminals, and what a kitchen screen's token may do.
 
-Only `/healthz`, `/readyz` and the pairing exchange answer without a token. Browsers cannot
-set headers on a WebSocket, so `/api/v1/events` and `/api/v1/sync/…` also take the token as
-`access_token` in the query string (the access log never records query strings).
+Only `/healthz`, `/readyz`, the pairing exchange and the KDS page (`/kds/…`, which pairs
+itself) answer without a token. Browsers cannot set headers on a WebSocket, so
+`/api/v1/events`, `/api/v1/sync/…` and `/api/v1/kds/…` also take the token as
+`access_token` in the query string (the access log never records query strings). A token
+paired with the role `kds` reaches only KDS_ROUTES: it shows tickets, bumps and recalls
+them, and cannot ring up, pay or read orders.
 """
 
 from __future__ import annotations
@@ -13,8 +16,18 @@ from .context import TERMINAL, context
 from .problems import Problem
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/v1/pair", "/join"})
+OPEN_PREFIX = "/kds/"  # the KDS page and its scripts: nothing secret, and it pairs itself
 QUERY_TOKEN_PATHS = frozenset({"/api/v1/events"})
-QUERY_TOKEN_PREFIX = "/api/v1/sync/"  # a terminal's document replicas (y-websocket)
+# a terminal's document replicas (y-websocket), and the KDS screens' live tickets
+QUERY_TOKEN_PREFIXES = ("/api/v1/sync/", "/api/v1/kds/")
+KDS_ROUTES = frozenset(
+    {
+        ("GET", "/api/v1/kds/{station}"),
+        ("POST", "/api/v1/orders/{order_id}/bump"),
+        ("POST", "/api/v1/orders/{order_id}/recall"),
+        ("GET", "/api/v1/terminals/me"),
+    }
+)
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -22,7 +35,7 @@ def bearer_token(request: web.Request) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    if request.path in QUERY_TOKEN_PATHS or request.path.startswith(QUERY_TOKEN_PREFIX):
+    if request.path in QUERY_TOKEN_PATHS or request.path.startswith(QUERY_TOKEN_PREFIXES):
         return request.query.get("access_token")
     return None
 
@@ -39,8 +52,13 @@ def _unauthorized(detail: str) -> Problem:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Let a request through only with the token of a paired, unrevoked terminal."""
-    if request.path in OPEN_PATHS or request.match_info.http_exception is not None:
+    """Let a request through only with the token of a paired, unrevoked terminal, and a
+    kitchen screen's only to what it may do."""
+    if (
+        request.path in OPEN_PATHS
+        or request.path.startswith(OPEN_PREFIX)
+        or request.match_info.http_exception is not None
+    ):
         return await handler(request)  # open, or a 404/405 that reveals nothing
     token = bearer_token(request)
     if token is None:
@@ -48,5 +66,13 @@ async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     terminal = context(request).terminals.authenticate(token)
     if terminal is None:
         raise _unauthorized("the token is unknown or was revoked; pair the terminal again")
+    route = (request.method, request.match_info.route.resource.canonical)
+    if terminal.role == "kds" and route not in KDS_ROUTES:
+        raise Problem(
+            403,
+            "role-not-allowed",
+            "This terminal's role may not do this",
+            f"{terminal.name!r} is a kitchen screen: it may only show, bump and recall tickets",
+        )
     request[TERMINAL] = terminal
     return await handler(request)

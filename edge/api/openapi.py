@@ -17,6 +17,7 @@ from ..order_index import MAX_PAGE
 from ..status import Status
 from .events import CLOSE_REVOKED, CLOSE_TOO_SLOW
 from .openapi_devices import DEVICE_HEADERS, DEVICE_SCHEMAS, device_paths
+from .openapi_kds import kds_paths
 from .openapi_operations import (
     HEADERS,
     PARAMETERS,
@@ -148,6 +149,7 @@ def order_action(
     created: bool = False,
     extra: dict | None = None,
     params: tuple[dict, ...] = (),
+    kds: bool = False,
 ) -> dict:
     """A POST that changes an order and answers with it as it now is."""
     status, headers = ("201", ("Location",)) if created else ("200", ())
@@ -160,6 +162,7 @@ def order_action(
         body=body,
         params=(parameter("OrderId"), *params),
         keyed=True,
+        kds=kds,
     )
 
 
@@ -281,7 +284,28 @@ def _order_paths() -> dict[str, dict]:
         },
         ORDER + "/bump": {
             "post": order_action(
-                "bump", "Mark a kitchen ticket (a fire at a station) done", "Bump", problems=()
+                "bump",
+                "Mark a kitchen ticket (a fire at a station) done",
+                "Bump",
+                problems=(),
+                kds=True,
+            )
+        },
+        ORDER + "/recall": {
+            "post": order_action(
+                "recall",
+                "Undo a bump: the ticket is open again on its station's screens",
+                "Recall",
+                problems=(),
+                kds=True,
+            )
+        },
+        ORDER + "/rush": {
+            "post": order_action(
+                "rush",
+                "Mark the order rush: its tickets go first in the kitchen (twice is once)",
+                "Rush",
+                problems=("order-not-editable",),
             )
         },
         ORDER + "/close": {
@@ -331,6 +355,7 @@ def _terminal_paths() -> dict[str, dict]:
                 "The terminal this token belongs to",
                 "terminals",
                 {"200": answer("this terminal", closed(terminal))},
+                kds=True,
             )
         },
         "/api/v1/terminals": {
@@ -504,10 +529,16 @@ def openapi_document() -> dict:
         "info": INFO,
         "tags": [
             {"name": name}
-            for name in ("orders", "catalog", "terminals", "devices", "events", "node")
+            for name in ("orders", "catalog", "terminals", "devices", "events", "kds", "node")
         ],
         "security": [{"bearer": []}],
-        "paths": {**_node_paths(), **_terminal_paths(), **_order_paths(), **device_paths()},
+        "paths": {
+            **_node_paths(),
+            **_terminal_paths(),
+            **_order_paths(),
+            **device_paths(),
+            **kds_paths(),
+        },
         "components": {
             "schemas": {**SCHEMAS, **DEVICE_SCHEMAS, "RemovePeer": REMOVE_PEER},
             "parameters": PARAMETERS,
@@ -523,7 +554,8 @@ def openapi_document() -> dict:
                     "in": "query",
                     "name": "access_token",
                     "description": (
-                        "the same token, only on /api/v1/events and /api/v1/sync (for browsers)"
+                        "the same token, only on /api/v1/events, /api/v1/sync and /api/v1/kds "
+                        "(for browsers)"
                     ),
                 },
             },

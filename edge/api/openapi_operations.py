@@ -18,6 +18,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "bad-request": (400, "the request is malformed (e.g. /api/v1/events without an upgrade)"),
     "unauthorized": (401, "no bearer token, or one that is unknown or revoked"),
     "manager-required": (403, "only a terminal paired as a manager may do this"),
+    "role-not-allowed": (
+        403,
+        "a kitchen screen's token may only show tickets, bump and recall them",
+    ),
     "pairing-refused": (403, "the pairing code is wrong, expired or already used"),
     "unknown-order": (404, "no order with this id on this node"),
     "unknown-line": (404, "the order has no such line (or, for a discount, no such live line)"),
@@ -185,14 +189,18 @@ def operation(
     security: list | None = None,
     description: str | None = None,
     schemas: dict[str, dict] = SCHEMAS,
+    kds: bool = False,
 ) -> dict:
     """One operation: its answers, then the problems its checks, body and key can give.
 
-    `body` names a schema of `schemas` (components/schemas holds them all).
+    `body` names a schema of `schemas` (components/schemas holds them all). `kds`: a
+    kitchen screen's token may call it too (edge/api/auth.py KDS_ROUTES).
     """
     slugs = problems + (BODY_PROBLEMS if body else ()) + (KEY_PROBLEMS if keyed else ())
     if security != []:  # the token is looked up in node.db
         slugs += ("unauthorized", "store-unavailable")
+        if not kds:
+            slugs += ("role-not-allowed",)
     responses = {**answers, **problem_responses(slugs)}
     op: dict = {"operationId": operation_id, "summary": summary, "tags": [tag]}
     if description:

@@ -129,7 +129,7 @@ def _order_schemas() -> dict[str, dict]:
         "Event": closed(
             {
                 "id": string("event id (a fire's is the fire_id)"),
-                "kind": string("fire, bump, recall, close, void, reopen, drawer"),
+                "kind": string("fire, bump, recall, rush, close, void, reopen, drawer"),
                 **entry_times,
                 "epoch": {"type": "integer", "minimum": 0, "description": "reopens so far"},
                 "detail": {"type": "object", "description": "fields of the kind"},
@@ -277,6 +277,8 @@ def _request_schemas() -> dict[str, dict]:
             required=("amount",),
         ),
         "Bump": closed({"fire_id": string("the fire's id"), "station": string("station id")}),
+        "Recall": closed({"bump_id": string("the id of the bump event to undo")}),
+        "Rush": closed({"reason": nullable(TEXT)}, required=()),
         "NoFields": closed({}, description="no fields: send {} or no body at all"),
         "PairRequest": closed({"code": string("the pairing code, e.g. K7M2-9XQF")}),
         "NewPairingCode": closed(

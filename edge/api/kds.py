@@ -1,0 +1,167 @@
+"""The kitchen display screens: their page, their live WebSocket, recall and rush.
+
+`GET /kds/{station}` serves the screen's page (edge/web/, shipped with posedge: nothing
+comes from the internet) to any browser without a token; the page pairs once with a code
+and keeps its token. `GET /api/v1/kds/{station}` (station `expo`: every order's progress)
+upgrades to a WebSocket on which the node sends JSON text frames:
+
+- `{"type": "snapshot", "now": ms, ...}` on connect and whenever the station's tickets may
+  have changed: everything the screen shows (see KdsBoard.snapshot), with the node's clock
+  so that ticket timers do not depend on the screen's;
+- `{"type": "tick", "now": ms}` every KEEPALIVE seconds without a snapshot, so a screen
+  that hears nothing for longer knows it is not live.
+
+What the screen sends is ignored. Bumps and recalls are POSTs (orders.py's bump, and
+recall here): events in the order log, so every screen of every node agrees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import logging
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from ..kds import EXPO, KdsBoard
+from .auth import bearer_token
+from .bodies import json_body
+from .context import actor, context, terminal
+from .events import CLOSE_REVOKED
+from .idempotency import REQUEST_KEY
+from .orders import ORDER, dumps, order_response
+from .problems import Problem
+from .sync import STOPPING
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+KDS_BOARD = web.AppKey("kds_board", KdsBoard)
+KEEPALIVE = 5.0  # seconds between ticks on a quiet screen (the page expects one in 12 s)
+TOKEN_RECHECK = 5.0
+CLOSE_UNKNOWN_STATION = 4404
+ASSETS = {"kds.js": "text/javascript", "kds.css": "text/css", "kds.html": "text/html"}
+_CLOSING = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+_WEB = importlib.resources.files("edge") / "web"
+
+
+def _asset(name: str) -> web.Response:
+    return web.Response(
+        body=(_WEB / name).read_bytes(),
+        content_type=ASSETS[name],
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+@routes.get("/kds/{station}")
+async def page(request: web.Request) -> web.Response:
+    """The screen of a station (or `expo`); the page itself reads which from its URL."""
+    return _asset("kds.html")
+
+
+@routes.get("/kds/assets/{name}")
+async def asset(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in ASSETS:
+        raise Problem(404, "not-found", "No such resource", f"the KDS page has no {name!r}")
+    return _asset(name)
+
+
+@routes.get("/api/v1/kds/{station}")
+async def screen(request: web.Request) -> web.WebSocketResponse:
+    station = request.match_info["station"]
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
+    if not ws.can_prepare(request).ok:
+        raise Problem(
+            400, "bad-request", "The request is malformed", "this route upgrades to a WebSocket"
+        )
+    board = request.app[KDS_BOARD]
+    who = terminal(request)
+    token = bearer_token(request) or ""
+    terminals = context(request).terminals
+    await ws.prepare(request)
+    names = await board.station_names()
+    if station != EXPO and station not in names:
+        known = ", ".join([*names, EXPO])
+        reason = f"no station {station}; stations: {known}"
+        message = reason.encode()[:120].decode(errors="ignore").encode()  # whole characters
+        await ws.close(code=CLOSE_UNKNOWN_STATION, message=message)
+        return ws
+    code, reason = await _show(
+        ws,
+        board,
+        station,
+        request.app[STOPPING],
+        lambda: terminals.authenticate(token) is not None,
+    )
+    log.debug("KDS screen %s of %s closed: %s", who.label, station, reason)
+    await ws.close(code=code, message=reason.encode())
+    return ws
+
+
+async def _show(ws, board: KdsBoard, station: str, stopping: asyncio.Event, still_paired):
+    """Send snapshots as the station changes, ticks while it does not, until either side
+    goes away; returns the close code and reason."""
+    changed = asyncio.Event()
+    changed.set()  # the first snapshot at once
+    unwatch = board.watch(station, changed.set)
+    receiving = asyncio.ensure_future(ws.receive())
+    waiting = [asyncio.ensure_future(changed.wait()), asyncio.ensure_future(stopping.wait())]
+    try:
+        while True:
+            done, _ = await asyncio.wait(
+                {receiving, *waiting}, timeout=KEEPALIVE, return_when=asyncio.FIRST_COMPLETED
+            )
+            if receiving.done():
+                if receiving.result().type in _CLOSING:
+                    return WSCloseCode.OK, "screen closed"
+                receiving = asyncio.ensure_future(ws.receive())
+            if stopping.is_set():
+                return WSCloseCode.GOING_AWAY, "node stopping"
+            if not still_paired():
+                return CLOSE_REVOKED, "token revoked"
+            if changed.is_set():
+                changed.clear()
+                waiting[0] = asyncio.ensure_future(changed.wait())
+                message = await board.snapshot(station)
+            elif not done:  # quiet for KEEPALIVE seconds
+                message = board.tick()
+            else:
+                continue  # the screen sent something: ignored
+            try:
+                await ws.send_str(dumps(message))
+            except ConnectionResetError:  # the screen went away mid-send
+                return WSCloseCode.OK, "screen gone"
+    finally:
+        unwatch()
+        for task in (receiving, *waiting):
+            task.cancel()
+        await asyncio.gather(receiving, *waiting, return_exceptions=True)
+
+
+@routes.post(ORDER + "/recall")
+async def recall(request: web.Request) -> web.Response:
+    """Undo a bump: the ticket is open again on every screen of its station."""
+    body = await json_body(request, required=("bump_id",))
+    view = await context(request).book.recall(
+        actor(request),
+        request.match_info["order_id"],
+        bump_id=body["bump_id"],
+        request_key=request.get(REQUEST_KEY),
+    )
+    return order_response(view)
+
+
+@routes.post(ORDER + "/rush")
+async def rush(request: web.Request) -> web.Response:
+    """Mark the order rush: its tickets go first on the kitchen's screens."""
+    body = await json_body(request, optional=("reason",))
+    view = await context(request).book.rush(
+        actor(request),
+        request.match_info["order_id"],
+        reason=body.get("reason"),
+        request_key=request.get(REQUEST_KEY),
+    )
+    return order_response(view)
