@@ -24,6 +24,7 @@ from sync.trust import load as load_credentials
 from sync.trust import save as save_credentials
 
 from . import __version__
+from . import doctor as doctor_command
 from .catalog import sample_catalog
 from .config import DEFAULT_PATH, Config, from_values, load
 from .daemon import Daemon, order_book, state_dir_lock, utc_now
@@ -31,6 +32,7 @@ from .demo import simulate_cashier
 from .demo_devices import emulated_devices
 from .devices import Devices
 from .errors import ConfigError
+from .hub_cli import add_hub_parser, run_hub_command
 from .join_codes import StoredJoinCodes
 from .logs import configure_logging
 from .money import format_money
@@ -151,6 +153,22 @@ def _parser() -> argparse.ArgumentParser:
     terms.add_argument(
         "--revoke", metavar="ID_OR_NAME", help="revoke this terminal's token at once"
     )
+    add_hub_parser(commands)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check this node: configuration, state directory, disk, devices, ports, mDNS, "
+        "peers, hub, clock; exit status 0 all ok, 1 warnings, 2 problems",
+    )
+    doctor.add_argument(
+        "--config", type=Path, default=DEFAULT_PATH, help=f"configuration (default {DEFAULT_PATH})"
+    )
+    doctor.add_argument(
+        "--user",
+        help=f"judge file and device access for this user (default: {doctor_command.SERVICE_USER} "
+        "when it exists, else you)",
+    )
+    doctor.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     return parser
 
 
@@ -180,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_join(args))
         if args.command == "catalog":
             return _catalog(args)
+        if args.command == "hub":
+            return run_hub_command(args)
+        if args.command == "doctor":
+            return doctor_command.run(args.config, args.user, args.json)
         if args.command == "emulate":
             return asyncio.run(emulator_command.run(args))
         return _orders(args)

@@ -241,6 +241,36 @@ SETTINGS: tuple[Setting, ...] = (
         _between(1, 31),
     ),
     Setting(
+        "upstream.url",
+        str,
+        "",
+        'The hub this store syncs with, e.g. "wss://hub.example.com:8443" (empty: none).',
+        _pattern(r"(wss?://[^\s/]+(/\S*)?)?", 'a ws:// or wss:// URL such as "wss://hub:8443"'),
+    ),
+    Setting(
+        "upstream.token",
+        str,
+        "",
+        "The store's token at the hub (posedge hub store add on the hub prints it).",
+        _pattern(r"(ph_[A-Za-z0-9_-]{20,})?", "a hub store token (ph_...)"),
+    ),
+    Setting(
+        "upstream.ca",
+        str,
+        "",
+        "Certificate file to trust for the hub (a copy of its hub.pem when it made its own); "
+        "empty: the system's CAs.",
+    ),
+    Setting(
+        "upstream.stagger",
+        float,
+        10.0,
+        "Seconds each node waits per node ranked before it (by id, among the linked nodes) "
+        "before it sends the hub what the hub lacks, so one node uploads and the rest find "
+        "the hub up to date.",
+        _between(0, 300),
+    ),
+    Setting(
         "kds.warn_after",
         float,
         5.0,
@@ -337,6 +367,20 @@ class PeersConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """The `upstream.*` settings: the hub, if any."""
+
+    url: str = ""
+    token: str = ""
+    ca: Path | None = None
+    stagger: float = 10.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
+@dataclass(frozen=True, slots=True)
 class KdsSettings:
     """The `kds.*` settings: a ticket's colour thresholds, in minutes after its fire."""
 
@@ -361,6 +405,7 @@ class Config:
     source: str  # the file it came from, or "<defaults>"
     devices: DeviceSettings = field(default_factory=DeviceSettings)
     kds: KdsSettings = field(default_factory=KdsSettings)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
 
     @property
     def store_path(self) -> Path:
@@ -436,6 +481,9 @@ def from_values(
         if key not in known:
             raise ConfigError(source, key, "unknown setting; see docs/configuration.md")
     v = {key: _coerce(s, values.get(key, s.default), source) for key, s in known.items()}
+    if bool(v["upstream.url"]) != bool(v["upstream.token"]):
+        missing = "upstream.token" if v["upstream.url"] else "upstream.url"
+        raise ConfigError(source, missing, "upstream.url and upstream.token go together")
     if v["kds.late_after"] <= v["kds.warn_after"]:
         raise ConfigError(
             source,
@@ -476,6 +524,12 @@ def from_values(
         source=source,
         devices=devices or DeviceSettings(),
         kds=KdsSettings(v["kds.warn_after"], v["kds.late_after"]),
+        upstream=UpstreamConfig(
+            v["upstream.url"],
+            v["upstream.token"],
+            Path(v["upstream.ca"]) if v["upstream.ca"] else None,
+            v["upstream.stagger"],
+        ),
     )
 
 
@@ -497,13 +551,16 @@ def load(path: Path) -> Config:
     from_values(values, source, devices)  # every value checked before paths are resolved
     # Relative paths are relative to the config file, not to wherever we started.
     here = Path(path).parent
-    for key in ("paths.state_dir", "receipt.logo"):
+    for key in ("paths.state_dir", "receipt.logo", "upstream.ca"):
         given = values.get(key)
         if isinstance(given, str) and given and not Path(given).is_absolute():
             values[key] = str((here / given).resolve())
     config = from_values(values, source, devices)
     if config.receipt.printer and config.receipt.printer not in devices.printers:
         raise ConfigError(source, "receipt.printer", "must name a printer of [devices]")
+    ca = config.upstream.ca
+    if ca is not None and not ca.is_file():
+        raise ConfigError(source, "upstream.ca", f"{ca} is not a readable file")
     logo = config.receipt.logo
     if logo is not None and not logo.is_file():
         raise ConfigError(source, "receipt.logo", f"no such file: {logo}")

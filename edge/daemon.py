@@ -3,13 +3,15 @@
 Resources open in one place and close in reverse: the store is first up and last down.
 Background tasks belong to the daemon, which cancels and awaits them on the way down.
 SIGTERM or SIGINT starts a graceful stop bounded by `daemon.shutdown_timeout`; a second
-signal skips the drain.
+signal skips the drain. SIGHUP reloads the devices, kitchen routing, receipt.* and print.*
+from the configuration file (a bad file is logged and changes nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import gc
@@ -26,17 +28,27 @@ from sync.trust import TrustError
 from sync.trust import load as load_credentials
 
 from .api.app import open_api
-from .config import Config
-from .devices import Devices, open_devices
+from .config import Config, load
+from .devices import Devices, DeviceSetup, open_devices
+from .errors import ConfigError
 from .notify import SystemdNotifier, run_watchdog, watchdog_interval
 from .order_feed import OrderFeed
 from .orderbook import NodeIdentity, OrderBook
 from .peers import PeerManager
+from .upstream import UpstreamLink
 
 log = logging.getLogger(__name__)
 
 Service = Callable[[OrderBook, Devices], Awaitable[None]]
 """An extra long-running task given the order book and the devices (the demo's cashier)."""
+
+RELOADED = ("devices", "print", "receipt")  # the Config fields SIGHUP applies
+NEEDS_RESTART = {  # the other fields, as the operator knows them
+    "state_dir": "paths.state_dir",
+    "log_level": "log.level",
+    "shutdown_timeout": "daemon.shutdown_timeout",
+    "status_interval": "daemon.status_interval",
+}
 
 
 def freeze_startup_objects() -> None:
@@ -94,9 +106,11 @@ class Daemon:
         self.notifier = notifier or SystemdNotifier()
         self.services = services
         self.book: OrderBook | None = None
+        self.upstream: UpstreamLink | None = None
         self.failed = False
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
+        self._hangup = asyncio.Event()
 
     def request_stop(self, signum: int | None = None) -> None:
         """Begin a graceful stop; asked twice, stop without draining."""
@@ -119,6 +133,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.request_stop, signum)
+        loop.add_signal_handler(signal.SIGHUP, self._hangup.set)
         try:
             config.state_dir.mkdir(parents=True, exist_ok=True)
             with state_dir_lock(config.state_dir) as locked:
@@ -132,7 +147,7 @@ class Daemon:
                 finally:
                     await self._close_store(store)
         finally:
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
 
     async def _serve(self, store: DocStore) -> None:
@@ -155,12 +170,15 @@ class Daemon:
                 )
             )
             peers = self._peer_manager(book)
+            upstream = self._upstream_link(book, peers)
+            self.upstream = upstream
             api, context = await open_api(
                 resources,
                 book,
                 feed=feed,
                 devices=devices,
                 peers=peers,
+                upstream=upstream,
                 node_db=config.node_db_path,
                 requests_db=config.requests_db_path,
                 host=config.http.host,
@@ -182,7 +200,7 @@ class Daemon:
                 return
             context.ready = True
             resources.callback(setattr, context, "ready", False)
-            await self._run_tasks(book, devices, peers)
+            await self._run_tasks(book, devices, peers, upstream)
 
     def _peer_manager(self, book: OrderBook) -> PeerManager | None:
         """The links with the store's other nodes, once this node is a member."""
@@ -210,17 +228,36 @@ class Daemon:
             use_mdns=config.peers.mdns,
         )
 
+    def _upstream_link(self, book: OrderBook, peers: PeerManager | None) -> UpstreamLink | None:
+        """The link with the hub, when one is configured."""
+        if not self.config.upstream.enabled:
+            return None
+
+        def linked_peers() -> list[str]:
+            if peers is None:
+                return []
+            return [node for node, status in peers.peers.items() if status.session is not None]
+
+        return UpstreamLink(book, self.config.upstream, linked_peers=linked_peers)
+
     async def _run_tasks(
-        self, book: OrderBook, devices: Devices, peers: PeerManager | None
+        self,
+        book: OrderBook,
+        devices: Devices,
+        peers: PeerManager | None,
+        upstream: UpstreamLink | None,
     ) -> None:
         config = self.config
         freeze_startup_objects()
         tasks = [
             asyncio.create_task(self._refresh_status(), name="status"),
             asyncio.create_task(devices.run(), name="devices"),
+            asyncio.create_task(self._reload_on_hangup(devices), name="reload"),
         ]
         if peers is not None:
             tasks.append(asyncio.create_task(peers.run(), name="peers"))
+        if upstream is not None:
+            tasks.append(asyncio.create_task(upstream.run(), name="upstream"))
         interval = watchdog_interval()
         if interval:
             tasks.append(
@@ -250,6 +287,47 @@ class Daemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _reload_on_hangup(self, devices: Devices) -> None:
+        while True:
+            await self._hangup.wait()
+            self._hangup.clear()
+            self.reload(devices)
+
+    def reload(self, devices: Devices) -> None:
+        """Drive the devices, stations, receipt.* and print.* of the configuration file as it
+        is now; a file that does not load is logged, and the devices keep their settings."""
+        running = self.config
+        if running.source == "<defaults>":
+            log.warning("SIGHUP: this daemon runs without a configuration file; nothing reloaded")
+            return
+        try:
+            fresh = load(Path(running.source))
+        except ConfigError as exc:
+            log.error(
+                "configuration not reloaded: %s (the devices keep their settings)",
+                exc,
+                extra={"config_file": exc.path, "config_key": exc.key},
+            )
+            return
+        devices.reload(DeviceSetup(fresh.devices, fresh.print, fresh.receipt))
+        self.config = dataclasses.replace(
+            running, **{name: getattr(fresh, name) for name in RELOADED}
+        )
+        stale = [
+            NEEDS_RESTART.get(f.name, f"{f.name}.*")
+            for f in dataclasses.fields(running)
+            if f.name not in (*RELOADED, "source")
+            and getattr(running, f.name) != getattr(fresh, f.name)
+        ]
+        log.info(
+            "reloaded %s: %d printers, stations %s",
+            running.source,
+            len(fresh.devices.printers),
+            ", ".join(f"{s} -> {p}" for s, p in sorted(fresh.devices.stations.items())) or "none",
+        )
+        if stale:
+            log.warning("changed settings that take effect at restart: %s", ", ".join(stale))
 
     async def _close_store(self, store: DocStore) -> None:
         hurry = asyncio.create_task(self._hurry.wait())
@@ -286,4 +364,9 @@ class Daemon:
     async def _refresh_status(self) -> None:
         while True:
             await asyncio.sleep(self.config.status_interval)
-            self.notifier.status(self.status_line())
+            line = self.status_line()
+            if self.upstream is not None:
+                status = await self.upstream.status()
+                backlog = status["backlog"]
+                line += f"; hub {status['state']}, {backlog['orders']} orders not yet synced"
+            self.notifier.status(line)

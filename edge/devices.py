@@ -1,5 +1,10 @@
 """This node's devices, assembled: the print queue and its printers, kitchen routing, cash
 drawers, customer displays and bump bars. `Devices.run` owns every device task.
+
+`Devices.reload` swaps in new settings (the daemon's SIGHUP): `run` stops every device task,
+puts a job caught mid-send back in the queue (marked REPRINT, as after a crash), and starts
+the tasks again on the new settings. Jobs live in print.db, so none queued is lost; the
+kitchen router's catch-up finds every fire already queued by its key.
 """
 
 from __future__ import annotations
@@ -7,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .bump_bars import BumpBar
@@ -25,6 +32,17 @@ from .print_documents import ReceiptSettings, receipt_document
 from .print_jobs import Job, JobStore
 from .print_queue import PrintQueue
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSetup:
+    """What `Devices.reload` can change: the devices and stations, receipt.* and print.*."""
+
+    devices: DeviceSettings
+    print_settings: PrintSettings
+    receipt: ReceiptConfig
+
 
 class Devices:
     """Everything this node drives."""
@@ -34,41 +52,83 @@ class Devices:
         book: OrderBook,
         feed: OrderFeed,
         jobs: JobStore,
-        settings: DeviceSettings,
+        setup: DeviceSetup,
         *,
-        print_settings: PrintSettings,
-        receipt: ReceiptConfig,
         store_name: str,
         now: Callable[[], dt.datetime],
     ) -> None:
         self.book = book
-        self.settings = settings
-        self.receipt = receipt
+        self.feed = feed
+        self.jobs = jobs
         self.store_name = store_name
         self.now = now
-        self.queue = PrintQueue(
-            jobs,
-            settings.printers,
-            settings=print_settings,
+        self._reloads: asyncio.Queue[_Parts] = asyncio.Queue()
+        self._use(self._assemble(setup))
+
+    def _assemble(self, setup: DeviceSetup) -> _Parts:
+        book, now = self.book, self.now
+        queue = PrintQueue(
+            self.jobs,
+            setup.devices.printers,
+            settings=setup.print_settings,
             zone=book.zone,
             now=lambda: now().timestamp(),
-            logo=ReceiptLogo(receipt.logo),
+            logo=ReceiptLogo(setup.receipt.logo),
         )
-        self.router = KitchenRouter(book, feed, self.queue, routes=settings.stations, now=now)
-        self.drawers = CashDrawers(book, self.queue, settings.drawers)
-        self.displays = [CustomerDisplay(c, book, feed) for c in settings.displays.values()]
-        self.bump_bars = [BumpBar(c, book) for c in settings.bump_bars.values()]
+        return _Parts(
+            setup,
+            queue,
+            KitchenRouter(book, self.feed, queue, routes=setup.devices.stations, now=now),
+            CashDrawers(book, queue, setup.devices.drawers),
+            [CustomerDisplay(c, book, self.feed) for c in setup.devices.displays.values()],
+            [BumpBar(c, book) for c in setup.devices.bump_bars.values()],
+        )
+
+    def _use(self, parts: _Parts) -> None:
+        self.settings = parts.setup.devices
+        self.receipt = parts.setup.receipt
+        self.queue = parts.queue
+        self.router = parts.router
+        self.drawers = parts.drawers
+        self.displays = parts.displays
+        self.bump_bars = parts.bump_bars
+
+    def reload(self, setup: DeviceSetup) -> None:
+        """Drive the devices of `setup` from now on (`run` swaps them in)."""
+        self._reloads.put_nowait(self._assemble(setup))
 
     async def run(self) -> None:
-        """Run every device task until cancelled."""
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self.queue.run(), name="print queue")
-            group.create_task(self.router.run(), name="kitchen routing")
-            for display in self.displays:
-                group.create_task(display.run(), name=f"display {display.config.id}")
-            for bar in self.bump_bars:
-                group.create_task(bar.run(), name=f"bump bar {bar.config.id}")
-            await asyncio.Event().wait()  # until cancelled, even with no devices at all
+        """Run every device task until cancelled, restarting them on each reload."""
+        while True:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self.queue.run(), name="print queue")]
+                tasks.append(group.create_task(self.router.run(), name="kitchen routing"))
+                for display in self.displays:
+                    tasks.append(
+                        group.create_task(display.run(), name=f"display {display.config.id}")
+                    )
+                for bar in self.bump_bars:
+                    tasks.append(group.create_task(bar.run(), name=f"bump bar {bar.config.id}"))
+                parts = await self._reloads.get()  # until a reload, or cancelled
+                for task in tasks:
+                    task.cancel()
+            await self.jobs.requeue_interrupted()
+            self._use(parts)
+            await self._tell_orphans()
+
+    async def _tell_orphans(self) -> None:
+        """Log jobs left waiting for a printer the settings no longer have."""
+        waiting: dict[str, int] = {}
+        for (printer, _state), count in (await self.jobs.waiting_counts()).items():
+            waiting[printer] = waiting.get(printer, 0) + count
+        for printer, count in sorted(waiting.items()):
+            if printer not in self.settings.printers:
+                log.warning(
+                    "%d print job(s) wait for printer %r, which the configuration no longer "
+                    "has; they print if it comes back",
+                    count,
+                    printer,
+                )
 
     async def print_receipt(
         self, view: OrderView, *, key: str, printer: str | None, requested_by: str
@@ -185,11 +245,21 @@ async def open_devices(
             book,
             feed,
             jobs,
-            settings,
-            print_settings=print_settings,
-            receipt=receipt,
+            DeviceSetup(settings, print_settings, receipt),
             store_name=store_name,
             now=now,
         )
     finally:
         await jobs.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """The device objects assembled from one DeviceSetup."""
+
+    setup: DeviceSetup
+    queue: PrintQueue
+    router: KitchenRouter
+    drawers: CashDrawers
+    displays: list[CustomerDisplay]
+    bump_bars: list[BumpBar]

@@ -20,6 +20,7 @@ from pycrdt import Doc, Map
 
 from sync.errors import DocumentClosed, UnknownDocument
 from sync.replica import Replica, root_map_contents
+from sync.store_documents import catalog_guid, day_guid
 
 from .catalog import Catalog, read_catalog, write_catalog
 from .clock import HybridClock, business_date
@@ -105,10 +106,10 @@ class OrderBook:
 
     @property
     def catalog_guid(self) -> str:
-        return f"{self.store_id}/catalog"
+        return catalog_guid(self.store_id)
 
     def day_guid(self, day: dt.date) -> str:
-        return f"{self.store_id}/orders/{day.isoformat()}"
+        return day_guid(self.store_id, day)
 
     def business_date(self) -> dt.date:
         """Today's business date at this moment."""

@@ -19,13 +19,11 @@ removed one and refuses it from then on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -34,9 +32,10 @@ from pycrdt import Map
 
 from sync.discovery import Discovery, DiscoveryError, PeerAnnouncement
 from sync.peer_link import PATH, LinkExists, peer_routes, run_link
-from sync.peer_session import DocumentKind, PeerSession
+from sync.peer_session import PeerSession
 from sync.replica import root_map_contents
 from sync.request_turns import RequestTurns
+from sync.store_documents import members_guid, store_documents
 from sync.trust import (
     MembershipPolicy,
     NotAMember,
@@ -81,28 +80,6 @@ class PeerStatus:
             "waiting": session.outbox.qsize() if session else 0,
             "last_error": self.last_error,
         }
-
-
-def members_guid(store_id: str) -> str:
-    return f"{store_id}/members"
-
-
-def store_documents(store_id: str) -> Callable[[str], DocumentKind | None]:
-    """Which documents of the store a peer may send: its catalog, its members and its days."""
-    prefix = f"{store_id}/orders/"
-
-    def accept(guid: str) -> DocumentKind | None:
-        if guid == f"{store_id}/catalog":
-            return DocumentKind("catalog", {})
-        if guid == members_guid(store_id):
-            return DocumentKind("members", {})
-        if guid.startswith(prefix):
-            with contextlib.suppress(ValueError):
-                day = dt.date.fromisoformat(guid.removeprefix(prefix))
-                return DocumentKind("orders", {"business_date": day.isoformat()})
-        return None
-
-    return accept
 
 
 class PeerManager:

@@ -138,16 +138,8 @@ class JobStore:
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=FULL")
             await db.executescript(_SCHEMA)
-            cursor = await db.execute(
-                "UPDATE jobs SET state = 'queued', reprint = 1, "
-                "last_error = 'interrupted while sending' WHERE state = 'sending'"
-            )
-            if cursor.rowcount:
-                log.warning(
-                    "%d print job(s) were interrupted while sending; they print again marked "
-                    "REPRINT",
-                    cursor.rowcount,
-                )
+            store = cls(db)
+            await store.requeue_interrupted()
             await db.execute(
                 "DELETE FROM jobs WHERE state IN ('printed', 'skipped') AND created_at < ?",
                 (now - KEEP_DONE_SECONDS,),
@@ -155,7 +147,21 @@ class JobStore:
         except BaseException:
             await db.close()
             raise
-        return cls(db)
+        return store
+
+    async def requeue_interrupted(self) -> int:
+        """Put jobs caught mid-send (by a crash, or a reload that stopped their printer) back
+        in the queue as reprints; returns how many. Call it while no worker runs."""
+        cursor = await self._db.execute(
+            "UPDATE jobs SET state = 'queued', reprint = 1, "
+            "last_error = 'interrupted while sending' WHERE state = 'sending'"
+        )
+        if cursor.rowcount:
+            log.warning(
+                "%d print job(s) were interrupted while sending; they print again marked REPRINT",
+                cursor.rowcount,
+            )
+        return cursor.rowcount
 
     async def close(self) -> None:
         await self._db.close()

@@ -41,12 +41,12 @@ def _peer_refusal(exc: Exception) -> tuple[int, str] | None:
     return (CLOSE_REFUSED, str(exc)) if isinstance(exc, PeerRefused) else None
 
 
-async def _run_session(
-    ws, session: PeerSession, peer: str, stopping: asyncio.Event
+async def run_session(
+    ws, session: PeerSession, peer: str, stopping: asyncio.Event, *, offer: bool = True
 ) -> tuple[int, str]:
     """Start `session`, carry it until the link ends, close it; how the link ended."""
     try:
-        await session.start()
+        await session.start(offer=offer)
         code, reason = await carry(
             ws,
             session,
@@ -84,7 +84,7 @@ def peer_routes(
         except BaseException:
             session.close()
             raise
-        code, reason = await _run_session(ws, session, peer, stopping)
+        code, reason = await run_session(ws, session, peer, stopping)
         await ws.close(code=code, message=reason.encode()[:120])
         return ws
 
@@ -97,17 +97,20 @@ async def run_link(
     make_session: SessionFactory,
     identify: Callable[[object], str],
     stopping: asyncio.Event,
+    *,
+    offer: bool = True,
     **connect,
 ) -> tuple[int, str]:
     """The connecting side: one connection to `url` (raises aiohttp.ClientError if it
     cannot be made; `aiohttp.WSServerHandshakeError` with status 409 when the peer has the
     link with this node already); `identify(ssl_object)` names the peer that answered
-    (raising to refuse it). Returns how the link ended."""
+    (raising to refuse it); `offer=False` leaves offering to the caller (`session.offer`).
+    Returns how the link ended."""
     async with http.ws_connect(
         url, heartbeat=15, max_msg_size=MAX_FRAME_BYTES + 512, **connect
     ) as ws:
         peer = identify(ws.get_extra_info("ssl_object"))
-        code, reason = await _run_session(ws, make_session(peer), peer, stopping)
+        code, reason = await run_session(ws, make_session(peer), peer, stopping, offer=offer)
         with contextlib.suppress(aiohttp.ClientError, ConnectionError):
             await ws.close(code=code, message=reason.encode()[:120])
         ended_by_peer = ws.close_code not in (None, WSCloseCode.OK, WSCloseCode.GOING_AWAY)

@@ -131,9 +131,15 @@ class PeerSession:
         self.end_reason = reason
         self.ended.set()
 
-    async def start(self) -> None:
-        """Offer what changed since the peer's last progress; then push changes live."""
+    async def start(self, *, offer: bool = True) -> None:
+        """Push changes live from now on; and offer what changed since the peer's last
+        progress, unless `offer` is False (then call `offer` later)."""
         self.replica.add_listener(self._on_durable)
+        if offer:
+            await self.offer()
+
+    async def offer(self) -> None:
+        """Ask the peer about every offered document changed since its last progress."""
         for guid in self._offered():
             progress = await self.replica.store.link_progress(self.link, guid)
             if progress is None or await self.replica.store.last_seq_of(guid) > progress.acked_seq:

@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 
 from pycrdt import Doc, Map, TransactionEvent, get_update
 
-from .errors import InvalidUpdate, StoreUnavailable
+from .errors import InvalidUpdate, StoreUnavailable, UnknownDocument
 from .store import DocStore, DocumentInfo
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,14 @@ class Replica:
     def info(self, guid: str) -> DocumentInfo:
         """The registry entry of `guid` (raises UnknownDocument)."""
         return self.store.document(guid)
+
+    def known(self, guid: str) -> bool:
+        """Whether `guid` is registered here."""
+        try:
+            self.store.document(guid)
+        except UnknownDocument:
+            return False
+        return True
 
     def loaded(self, guid: str) -> Doc | None:
         """The live Doc of `guid` if it is in memory."""

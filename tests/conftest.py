@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import errno
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -189,3 +190,10 @@ async def until(check: Callable[[], Awaitable[object] | object], within: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"still not true after {within} s: {check}")
         await asyncio.sleep(0.05)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -13,11 +13,11 @@ from aiohttp import web
 
 from edge.errors import UnknownOrder
 from edge.orderbook import Actor
-from edge.peers import store_documents
 from sync.peer_link import PATH, peer_routes, run_link
 from sync.peer_session import QUIET, PeerSession, envelope, open_envelope
 from sync.protocol import MAX_FRAME_BYTES, ProtocolError, SyncStep, decode, update
 from sync.store import DocStore
+from sync.store_documents import store_documents
 
 from .conftest import make_book, until
 

@@ -24,6 +24,7 @@ from ..order_index import OrderIndex
 from ..orderbook import OrderBook
 from ..peers import PeerManager
 from ..terminals import TerminalRegistry
+from ..upstream import UpstreamLink
 from . import devices as device_routes
 from . import events, kds, orders, sync, terminals
 from . import peers as peer_routes
@@ -87,6 +88,8 @@ async def metrics(request: web.Request) -> web.Response:
     request.app[METRICS].observe_printers(queue.states(), await queue.jobs.waiting_counts())
     if ctx.peers is not None:
         request.app[METRICS].observe_peers([p.to_dict() for p in ctx.peers.peers.values()])
+    if ctx.upstream is not None:
+        request.app[METRICS].observe_upstream(await ctx.upstream.status())
     return request.app[METRICS].render()
 
 
@@ -159,6 +162,7 @@ async def open_api(
     devices: Devices,
     node_db: Path,
     peers: PeerManager | None = None,
+    upstream: UpstreamLink | None = None,
     requests_db: Path,
     host: str,
     port: int,
@@ -177,7 +181,9 @@ async def open_api(
     resources.callback(terminals.close)
     idempotency = await IdempotencyStore.open(requests_db)
     resources.push_async_callback(idempotency.close)
-    context = ApiContext(book, feed, index, terminals, devices, now=now, peers=peers)
+    context = ApiContext(
+        book, feed, index, terminals, devices, now=now, peers=peers, upstream=upstream
+    )
     server = ApiServer(make_app(context, idempotency, kds_settings), host, port, shutdown_timeout)
     resources.push_async_callback(server.stop)
     return server, context

@@ -14,6 +14,7 @@ from ..order_index import OrderIndex
 from ..orderbook import Actor, OrderBook
 from ..peers import PeerManager
 from ..terminals import Terminal, TerminalRegistry
+from ..upstream import UpstreamLink
 from .problems import Problem
 
 
@@ -28,6 +29,7 @@ class ApiContext:
     devices: Devices
     now: Callable[[], dt.datetime]
     peers: PeerManager | None = None  # None until this node is a member of a store
+    upstream: UpstreamLink | None = None  # None when no hub is configured
     ready: bool = False  # set once started; cleared when the daemon begins to stop
 
 

@@ -115,6 +115,31 @@ class ApiMetrics:
             ("peer",),
             registry=self.registry,
         )
+        self.upstream_connected = Gauge(
+            "posedge_upstream_connected",
+            "1 while the link with the hub is up",
+            registry=self.registry,
+        )
+        self.upstream_backlog_orders = Gauge(
+            "posedge_upstream_backlog_orders",
+            "Orders changed since the hub last acknowledged their business day",
+            registry=self.registry,
+        )
+        self.upstream_backlog_bytes = Gauge(
+            "posedge_upstream_backlog_bytes",
+            "Bytes of changes the hub has not acknowledged",
+            registry=self.registry,
+        )
+        self.upstream_backlog_age = Gauge(
+            "posedge_upstream_backlog_oldest_seconds",
+            "Age of the oldest change the hub has not acknowledged (0: none)",
+            registry=self.registry,
+        )
+        self.upstream_last_sync = Gauge(
+            "posedge_upstream_last_sync_timestamp_seconds",
+            "When the last frame came from the hub (Unix time)",
+            registry=self.registry,
+        )
         store.commit_observers.append(self._on_commit)
 
     def observe_peers(self, peers: list[dict]) -> None:
@@ -125,6 +150,16 @@ class ApiMetrics:
             self.peer_waiting.labels(name).set(peer["waiting"])
             if peer["last_sync"] is not None:
                 self.peer_last_sync.labels(name).set(peer["last_sync"])
+
+    def observe_upstream(self, status: dict) -> None:
+        """Set the hub link's gauges from `UpstreamLink.status`."""
+        self.upstream_connected.set(int(status["state"] == "connected"))
+        backlog = status["backlog"]
+        self.upstream_backlog_orders.set(backlog["orders"])
+        self.upstream_backlog_bytes.set(backlog["bytes"])
+        self.upstream_backlog_age.set(backlog["oldest_age"] or 0)
+        if status["last_sync"] is not None:
+            self.upstream_last_sync.set(status["last_sync"])
 
     def observe_printers(self, states: dict, waiting: dict[tuple[str, str], int]) -> None:
         """Set the printer gauges from the workers' states and the queue's waiting counts."""

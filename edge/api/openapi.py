@@ -97,6 +97,34 @@ PEERS = closed(
     }
 )
 
+_COUNT = {"type": "integer", "minimum": 0}
+UPSTREAM = {
+    "oneOf": [
+        closed({"enabled": {"const": False, "description": "no hub is configured"}}),
+        closed(
+            {
+                "enabled": {"const": True},
+                "url": {"type": "string", "description": "upstream.url"},
+                "state": {"enum": ["connecting", "connected", "offline", "refused"]},
+                "since": _SECONDS,
+                "last_error": {"type": ["string", "null"]},
+                "last_sync": _SECONDS,
+                "backlog": closed(
+                    {
+                        "documents": _COUNT,
+                        "orders": _COUNT,
+                        "bytes": _COUNT,
+                        "oldest_age": {
+                            "type": ["number", "null"],
+                            "description": "seconds since the oldest change not acknowledged",
+                        },
+                    }
+                ),
+            }
+        ),
+    ]
+}
+
 INFO = {
     "title": "posedge terminal API",
     "version": "1",
@@ -464,6 +492,14 @@ def _node_paths() -> dict[str, dict]:
                 "The store's other nodes, as this node knows them",
                 "node",
                 {"200": answer("whether this node is a member of a store, and its peers", PEERS)},
+            )
+        },
+        "/api/v1/upstream": {
+            "get": operation(
+                "upstream_status",
+                "The link with the hub and what the hub has not acknowledged yet",
+                "node",
+                {"200": answer("the hub link's state and backlog", UPSTREAM)},
             )
         },
         "/api/v1/openapi.json": {

@@ -1,4 +1,5 @@
-"""`/api/v1/peers`: the store's other nodes as this node knows them, and removing one."""
+"""`/api/v1/peers`: the store's other nodes as this node knows them, and removing one;
+`/api/v1/upstream`: the link with the hub and what it has not acknowledged yet."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ async def list_peers(request: web.Request) -> web.Response:
             "removed": sorted(removed),
         }
     )
+
+
+@routes.get("/api/v1/upstream")
+async def upstream_status(request: web.Request) -> web.Response:
+    upstream = context(request).upstream
+    return json_response({"enabled": False} if upstream is None else await upstream.status())
 
 
 @routes.post("/api/v1/peers/{node_id}/remove")

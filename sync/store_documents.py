@@ -1,0 +1,40 @@
+"""Which documents belong to a store, by guid: its catalog, its members and its business
+days. A peer or a store's upstream link may send these and nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+
+from .peer_session import DocumentKind
+
+
+def catalog_guid(store_id: str) -> str:
+    return f"{store_id}/catalog"
+
+
+def members_guid(store_id: str) -> str:
+    return f"{store_id}/members"
+
+
+def day_guid(store_id: str, day: dt.date) -> str:
+    return f"{store_id}/orders/{day.isoformat()}"
+
+
+def store_documents(store_id: str) -> Callable[[str], DocumentKind | None]:
+    """How to register a document of the store a peer names (None: not the store's)."""
+    prefix = f"{store_id}/orders/"
+
+    def accept(guid: str) -> DocumentKind | None:
+        if guid == catalog_guid(store_id):
+            return DocumentKind("catalog", {})
+        if guid == members_guid(store_id):
+            return DocumentKind("members", {})
+        if guid.startswith(prefix):
+            with contextlib.suppress(ValueError):
+                day = dt.date.fromisoformat(guid.removeprefix(prefix))
+                return DocumentKind("orders", {"business_date": day.isoformat()})
+        return None
+
+    return accept

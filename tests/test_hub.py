@@ -1,0 +1,316 @@
+"""A real hub (`posedge hub` in its own process, TLS on loopback) and nodes' upstream links:
+a day sold while the hub was down arrives once, a hub killed mid catch-up and a flapping
+link lose nothing, wrong and revoked tokens and another store's documents are refused, and
+a price changed at HQ is used by the node's next order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from edge.config import UpstreamConfig
+from edge.hub_app import prepare_hub
+from edge.orderbook import Actor, OrderBook
+from edge.upstream import UpstreamLink
+from sync.hub_stores import HubStores
+from sync.hub_tls import client_context
+from sync.peer_session import envelope
+from sync.protocol import update
+from sync.store import DocStore
+
+from .conftest import free_port, make_book, until
+
+WAIT = 30.0
+CASHIER = Actor("Counter (t-0001)")
+
+
+class HubProcess:
+    """`posedge hub` on 127.0.0.1, its directory and HQ's view of it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: asyncio.subprocess.Process | None = None
+        self.stores = HubStores(directory / "stores.db") if directory.exists() else None
+
+    @property
+    def url(self) -> str:
+        return f"wss://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "edge.cli", "hub", "--dir", str(self.directory),
+            "--host", "127.0.0.1", "--port", str(self.port), "--name", "127.0.0.1",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        line = await asyncio.wait_for(self.process.stdout.readline(), WAIT)
+        assert json.loads(line)["hub"] == f"https://127.0.0.1:{self.port}", line
+
+    async def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(sig)
+            await asyncio.wait_for(self.process.wait(), WAIT)
+        self.process = None
+
+    def add_store(self, store_id: str) -> str:
+        prepare_hub(self.directory, cert=None, key=None, names=["127.0.0.1"])
+        self.stores = HubStores(self.directory / "stores.db")
+        return self.stores.add(store_id)
+
+    async def hq(self, method: str, path: str, **kwargs) -> tuple[int, object]:
+        token = (self.directory / "hq.token").read_text().strip()
+        ssl = client_context(self.directory / "hub.pem")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(
+                method,
+                f"https://127.0.0.1:{self.port}/hq/v1{path}",
+                headers={"Authorization": f"Bearer {token}"},
+                ssl=ssl,
+                **kwargs,
+            ) as response,
+        ):
+            if response.content_type == "text/csv":
+                return response.status, await response.text()
+            return response.status, await response.json(content_type=None)
+
+    async def orders(self, store_id: str, day: str) -> dict[str, dict]:
+        status, body = await self.hq("GET", f"/stores/{store_id}/orders?date={day}")
+        assert status == 200, body
+        return {order["id"]: order for order in body["orders"]}
+
+
+@pytest.fixture
+async def hub(tmp_path):
+    hub = HubProcess(tmp_path / "hub")
+    try:
+        yield hub
+    finally:
+        await hub.stop(signal.SIGKILL)
+
+
+@contextlib.asynccontextmanager
+async def node(tmp_path, clock, hub: HubProcess, token: str, name: str = "node-a"):
+    """A node of store s1 whose upstream link runs while the block does."""
+    store = await DocStore.open(tmp_path / f"{name}.db")
+    try:
+        book = await make_book(store, clock, letter=name[-1].upper(), name=name)
+        config = UpstreamConfig(hub.url, token, hub.directory / "hub.pem", stagger=0.0)
+        link = UpstreamLink(book, config, retry_cap=1.0)
+        task = asyncio.create_task(link.run())
+        try:
+            yield book, link
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        await store.close()
+
+
+async def sell(book: OrderBook, count: int) -> None:
+    for _ in range(count):
+        order = await book.open_order(CASHIER, channel="counter")
+        view, _ = await book.add_line(CASHIER, order.id, sku="BURGER", qty=2)
+        await book.add_payment(
+            CASHIER, order.id, key=f"{order.id}-pay", tender="card", amount=view.totals.total
+        )
+        await book.close(CASHIER, order.id)
+
+
+async def same_at_hub(hub: HubProcess, book: OrderBook, day) -> bool:
+    here = json.loads(json.dumps({view.id: view.to_dict() for view in await book.list_orders(day)}))
+    try:
+        there = await hub.orders("s1", day.isoformat())
+    except aiohttp.ClientError:
+        return False
+    return there == here
+
+
+async def test_a_day_sold_while_the_hub_was_down_arrives_once(tmp_path, clock, hub):
+    token = hub.add_store("s1")
+    async with node(tmp_path, clock, hub, token) as (book, link):
+        friday = book.business_date()
+        await sell(book, 20)
+        clock.advance(days=1)
+        saturday = book.business_date()
+        await sell(book, 20)
+        await until(lambda: link.state == "offline", within=WAIT)  # the hub is not there
+        backlog = await link.backlog()
+        assert (backlog.documents, backlog.orders) == (2, 40) and backlog.bytes > 0
+        await hub.start()
+        await until(lambda: same_at_hub(hub, book, friday), within=WAIT)
+        await until(lambda: same_at_hub(hub, book, saturday), within=WAIT)
+        await until(lambda: _no_backlog(link), within=WAIT)
+        status = await link.status()
+        assert status["state"] == "connected" and status["last_sync"] is not None
+    _, days = await hub.hq("GET", "/stores/s1/days")
+    assert days["days"] == [friday.isoformat(), saturday.isoformat()]
+    status, text = await hub.hq("GET", f"/stores/s1/orders?date={friday}&format=csv")
+    rows = text.strip().splitlines()
+    assert status == 200 and len(rows) == 21 and rows[0].startswith("number,id,")
+    assert len({row.split(",")[1] for row in rows[1:]}) == 20  # each order once
+
+
+async def _no_backlog(link: UpstreamLink) -> bool:
+    return (await link.backlog()).orders == 0
+
+
+async def test_a_hub_killed_in_the_middle_of_a_catch_up_loses_nothing(tmp_path, clock, hub):
+    token = hub.add_store("s1")
+    async with node(tmp_path, clock, hub, token) as (book, link):
+        today = book.business_date()
+        await sell(book, 150)
+        await hub.start()
+        await until(lambda: link.state == "connected", within=WAIT)
+        await hub.stop(signal.SIGKILL)  # while the day crosses, or just after
+        await sell(book, 10)
+        await hub.start()
+        await until(lambda: same_at_hub(hub, book, today), within=WAIT)
+        await until(lambda: _no_backlog(link), within=WAIT)
+
+
+class FlappingProxy:
+    """Forwards loopback TCP to `port`, cutting every connection every `period` seconds."""
+
+    def __init__(self, port: int, period: float) -> None:
+        self.target, self.period = port, period
+        self.port = free_port()
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.cuts = 0
+
+    async def _pipe(self, reader, writer) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def _serve(self, reader, writer) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        except OSError:
+            writer.close()
+            return
+        self.writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def flap(self, times: int) -> None:
+        for _ in range(times):
+            await asyncio.sleep(self.period)
+            for writer in list(self.writers):
+                writer.transport.abort()
+            self.writers.clear()
+            self.cuts += 1
+
+    @contextlib.asynccontextmanager
+    async def running(self):
+        server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        try:
+            yield self
+        finally:
+            server.close()
+            for writer in self.writers:
+                writer.transport.abort()
+            await server.wait_closed()
+
+
+async def test_a_link_flapping_every_few_seconds_loses_and_doubles_nothing(tmp_path, clock, hub):
+    token = hub.add_store("s1")
+    await hub.start()
+    proxy = FlappingProxy(hub.port, period=1.5)
+    async with proxy.running():
+        hub_port, hub.port = hub.port, proxy.port  # the node dials the proxy
+        async with node(tmp_path, clock, hub, token) as (book, _link):
+            hub.port = hub_port
+            today = book.business_date()
+            flapping = asyncio.create_task(proxy.flap(4))
+            while not flapping.done():
+                await sell(book, 2)
+                await asyncio.sleep(0.2)
+            await flapping
+            await until(lambda: same_at_hub(hub, book, today), within=WAIT)
+            assert proxy.cuts == 4 and len(await book.list_orders(today)) >= 8
+
+
+async def test_a_wrong_token_is_refused_and_a_revoked_one_cut_off(tmp_path, clock, hub, caplog):
+    token = hub.add_store("s1")
+    await hub.start()
+    wrong = "ph_" + "x" * 43
+    async with node(tmp_path, clock, hub, wrong) as (book, link):
+        await sell(book, 1)
+        await until(lambda: link.state == "refused", within=WAIT)
+        assert "refused the store token" in link.last_error
+    _, days = await hub.hq("GET", "/stores/s1/days")
+    assert days["days"] == []
+    async with node(tmp_path, clock, hub, token, name="node-b") as (book, link):
+        await until(lambda: link.state == "connected", within=WAIT)
+        hub.stores.revoke("s1")
+        await until(lambda: link.state == "refused", within=WAIT)  # cut off, then refused
+        await sell(book, 1)
+        await asyncio.sleep(1.0)  # an order that would have crossed by now
+        there = await hub.orders("s1", book.business_date().isoformat())
+        assert len(there) < len(await book.list_orders())
+
+
+async def test_a_stores_token_reaches_only_its_own_documents(tmp_path, hub):
+    token_a = hub.add_store("a")
+    hub.add_store("b")
+    await hub.start()
+    ssl = client_context(hub.directory / "hub.pem")
+    headers = {"Authorization": f"Bearer {token_a}", "X-Posedge-Node": "node-1"}
+    async with aiohttp.ClientSession() as http:
+        for frame in (
+            envelope("b/orders/2026-11-20", update(b"\x00\x00")),
+            envelope("b/catalog", b"\x00\x01\x00"),  # step 1: asking for b's catalog
+        ):
+            async with http.ws_connect(
+                f"https://127.0.0.1:{hub.port}/sync/store", headers=headers, ssl=ssl
+            ) as ws:
+                await ws.send_bytes(frame)
+                async with asyncio.timeout(WAIT):
+                    while (await ws.receive()).type == aiohttp.WSMsgType.BINARY:
+                        pass
+                assert ws.close_code == 4400
+    for store_id in ("a", "b"):
+        _, days = await hub.hq("GET", f"/stores/{store_id}/days")
+        assert days["days"] == []
+    status, _ = await hub.hq("GET", "/stores/b/catalog")
+    assert status == 200
+
+
+async def test_a_price_changed_at_the_hub_is_used_by_the_next_order(tmp_path, clock, hub):
+    token = hub.add_store("s1")
+    await hub.start()
+    async with node(tmp_path, clock, hub, token) as (book, _link):
+        await until(lambda: _hub_has_catalog(hub), within=WAIT)  # the node's, sent up
+        _, body = await hub.hq("GET", "/stores/s1/catalog")
+        burger = {**body["catalog"]["items"]["BURGER"], "price": 1399}
+        status, changed = await hub.hq(
+            "PATCH", "/stores/s1/catalog", json={"items": {"BURGER": burger}}
+        )
+        assert status == 200, changed
+        await until(lambda: _price(book, "BURGER", 1399), within=WAIT)
+        order = await book.open_order(CASHIER)
+        view, _ = await book.add_line(CASHIER, order.id, sku="BURGER")
+        assert view.lines[0].unit_price == 1399
+        status, refused = await hub.hq(
+            "PATCH", "/stores/s1/catalog", json={"items": {"BAD": {"name": "x", "price": -1}}}
+        )
+        assert status == 422 and "items.BAD" in refused["detail"]
+
+
+async def _hub_has_catalog(hub: HubProcess) -> bool:
+    _, body = await hub.hq("GET", "/stores/s1/catalog")
+    return bool(body["catalog"].get("items"))
+
+
+async def _price(book: OrderBook, sku: str, price: int) -> bool:
+    return (await book.catalog()).items[sku].price == price
