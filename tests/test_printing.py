@@ -443,7 +443,7 @@ async def test_a_full_disk_refuses_print_requests_and_loses_none_it_took(small_d
         assert len(store.front.papers) == len(taken) == len(set(taken))
         assert not any("REPRINT" in paper.text for paper in papers)
         for job_id in taken:
-            await until(lambda job_id=job_id: _printed(store, till, job_id))
+            await until(lambda job_id=job_id: _printed(store, till, job_id), within=60)
 
 
 async def test_paper_out_past_the_failover_time_moves_the_job_marked_and_never_finishes_it(
