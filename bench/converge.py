@@ -33,7 +33,6 @@ import contextlib
 import dataclasses
 import json
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from zoneinfo import ZoneInfo
 
 from pycrdt import Doc, Map
 
+from daemon_under_load import free_port
 from edge.catalog import sample_catalog
 from edge.daemon import utc_now
 from edge.orderbook import NodeIdentity, OrderBook
@@ -72,12 +72,6 @@ class Node:
     port: int
     manager: PeerManager | None = None
     task: asyncio.Task | None = None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def member(creds: StoreCredentials, node_id: str) -> StoreCredentials:

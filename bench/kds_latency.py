@@ -31,7 +31,7 @@ from playwright.async_api import Page, async_playwright
 
 from daemon_under_load import DaemonProcess, free_port, load_catalog, pair_terminals, write_config
 from edge.terminals import TerminalRegistry
-from order_flow import ms_summary, ratio
+from order_flow import make_orders, ms_summary, ratio
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
 FLAGS = [
@@ -49,19 +49,6 @@ WAIT_MS = 10_000  # at most, for one ticket to show or clear
 
 def say(text: str) -> None:
     print(text, flush=True)
-
-
-async def make_orders(session: aiohttp.ClientSession, base: str, count: int) -> list[str]:
-    ids = []
-    for _ in range(count):
-        async with session.post(f"{base}/api/v1/orders", json={"channel": "takeaway"}) as r:
-            order_id = (await r.json())["order"]["id"]
-        async with session.post(
-            f"{base}/api/v1/orders/{order_id}/lines", json={"sku": "BURGER"}
-        ) as r:
-            assert r.status == 201, await r.text()
-        ids.append(order_id)
-    return ids
 
 
 async def fire_and_watch(

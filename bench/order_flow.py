@@ -37,6 +37,20 @@ Menu = dict[str, list[str]]  # sku → its modifier codes
 Plan = list[tuple[str, int, list[str]]]  # sku, qty, modifier codes per line
 
 
+async def make_orders(session: aiohttp.ClientSession, base: str, count: int) -> list[str]:
+    """`count` takeaway orders of one burger each, through the API at `base`; their ids."""
+    ids = []
+    for _ in range(count):
+        async with session.post(f"{base}/api/v1/orders", json={"channel": "takeaway"}) as r:
+            order_id = (await r.json())["order"]["id"]
+        async with session.post(
+            f"{base}/api/v1/orders/{order_id}/lines", json={"sku": "BURGER"}
+        ) as r:
+            assert r.status == 201, await r.text()
+        ids.append(order_id)
+    return ids
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-quantile (0..1) of `values` by the nearest-rank rule."""
     ordered = sorted(values)

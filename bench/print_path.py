@@ -40,7 +40,7 @@ from daemon_under_load import DaemonProcess, free_port, load_catalog, pair_termi
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 from drivers.escpos_paper import Paper
 from edge.terminals import TerminalRegistry
-from order_flow import ms_summary, ratio
+from order_flow import make_orders, ms_summary, ratio
 
 
 class Arrivals:
@@ -65,19 +65,6 @@ class Arrivals:
 
 def say(text: str) -> None:
     print(text, flush=True)
-
-
-async def make_orders(session: aiohttp.ClientSession, base: str, count: int) -> list[str]:
-    ids = []
-    for _ in range(count):
-        async with session.post(f"{base}/api/v1/orders", json={"channel": "takeaway"}) as r:
-            order_id = (await r.json())["order"]["id"]
-        async with session.post(
-            f"{base}/api/v1/orders/{order_id}/lines", json={"sku": "BURGER"}
-        ) as r:
-            assert r.status == 201, await r.text()
-        ids.append(order_id)
-    return ids
 
 
 async def fire(session: aiohttp.ClientSession, base: str, order_id: str) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import free_port
+
 POSEDGE = [sys.executable, "-m", "edge.cli"]
 
 
@@ -38,12 +40,6 @@ def notify_socket(tmp_path):
     sock.bind(str(path))
     yield sock, path
     sock.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import json
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -23,7 +22,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from edge.terminals import TerminalRegistry
 
 from .api_node import Terminal, start_node
-from .conftest import LiveClock, until
+from .conftest import LiveClock, free_port, until
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
 FLAGS = [
@@ -211,12 +210,6 @@ async def fits(page: Page) -> None:
 
 
 # -- a real daemon, restarted --------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def posedge(*args: str, log: Path) -> subprocess.Popen:

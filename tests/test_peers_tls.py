@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 
 import pytest
 
@@ -17,7 +16,7 @@ from edge.peers import PeerManager
 from sync.store import DocStore
 from sync.trust import StoreCredentials, create_store, issue_node_certificate, make_csr
 
-from .conftest import make_book, until
+from .conftest import free_port, make_book, until
 
 CASHIER = Actor("Counter (t-0001)")
 
@@ -95,12 +94,6 @@ async def test_two_nodes_listing_each_other_keep_the_one_link_the_first_id_diall
 
 def _dialled_by(node: PeerManager, peer: str) -> str | None:
     return node.peers[peer].to_dict()["dialled_by"] if peer in node.peers else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def _has_lines(node: PeerManager, order_id: str, count: int) -> bool:
