@@ -106,9 +106,9 @@ async def open_nodes(directory: Path, count: int) -> list[Node]:
     return nodes
 
 
-async def sell(node: Node, orders: int, seed: int, lines: int) -> None:
-    """Ring up `orders` orders on `node`, four cashiers at a time."""
-    catalog = await node.book.catalog()
+async def sell(book: OrderBook, orders: int, seed: int, lines: int) -> None:
+    """Ring up `orders` orders in `book`, four cashiers at a time."""
+    catalog = await book.catalog()
     source = plans(seed, catalog, lines)
     left = orders
 
@@ -116,7 +116,7 @@ async def sell(node: Node, orders: int, seed: int, lines: int) -> None:
         nonlocal left
         while left > 0:
             left -= 1
-            run = OrderRun(node.book, next(source))
+            run = OrderRun(book, next(source))
             while not run.done:
                 await run.step()
 
@@ -186,9 +186,10 @@ def payload_bytes(nodes: list[Node]) -> tuple[int, int]:
     return sum(s.bytes_out for s in sessions), sum(s.frames_out for s in sessions)
 
 
-def wire_bytes(ports: list[int]) -> int | None:
-    """TCP payload bytes sent on the loopback connections to `ports`, from `ss`; None where
-    the kernel or ss does not show them."""
+def wire_bytes(ports: list[int], *, towards_only: bool = False) -> int | None:
+    """TCP payload bytes sent on the loopback connections to `ports` (both ways, or with
+    `towards_only` only by the connecting side), from `ss`; None where the kernel or ss
+    does not show them."""
     try:
         listing = subprocess.run(
             ["ss", "-tinH", "state", "established"],
@@ -202,7 +203,7 @@ def wire_bytes(ports: list[int]) -> int | None:
     total, seen = 0, False
     lines = listing.splitlines()
     for header, details in zip(lines[::2], lines[1::2], strict=False):
-        addresses = header.split()[2:4]
+        addresses = header.split()[3 if towards_only else 2 : 4]
         if not any(address.endswith(f":{port}") for address in addresses for port in ports):
             continue
         match = re.search(r"bytes_sent:(\d+)", details)
@@ -250,7 +251,7 @@ async def converge(args: argparse.Namespace) -> dict:
             start = time.perf_counter()
             await asyncio.gather(
                 *(
-                    sell(node, args.orders, args.seed + index, args.lines)
+                    sell(node.book, args.orders, args.seed + index, args.lines)
                     for index, node in enumerate(nodes)
                 )
             )

@@ -29,6 +29,7 @@ from sync.trust import load as load_credentials
 
 from .api.app import open_api
 from .config import Config, load
+from .day_archive import DayArchive
 from .devices import Devices, DeviceSetup, open_devices
 from .errors import ConfigError
 from .notify import SystemdNotifier, run_watchdog, watchdog_interval
@@ -170,7 +171,7 @@ class Daemon:
                 )
             )
             peers = self._peer_manager(book)
-            upstream = self._upstream_link(book, peers)
+            upstream = self._upstream_link(book, feed, peers)
             self.upstream = upstream
             api, context = await open_api(
                 resources,
@@ -228,7 +229,9 @@ class Daemon:
             use_mdns=config.peers.mdns,
         )
 
-    def _upstream_link(self, book: OrderBook, peers: PeerManager | None) -> UpstreamLink | None:
+    def _upstream_link(
+        self, book: OrderBook, feed: OrderFeed, peers: PeerManager | None
+    ) -> UpstreamLink | None:
         """The link with the hub, when one is configured."""
         if not self.config.upstream.enabled:
             return None
@@ -238,7 +241,7 @@ class Daemon:
                 return []
             return [node for node, status in peers.peers.items() if status.session is not None]
 
-        return UpstreamLink(book, self.config.upstream, linked_peers=linked_peers)
+        return UpstreamLink(book, self.config.upstream, feed=feed, linked_peers=linked_peers)
 
     async def _run_tasks(
         self,
@@ -258,6 +261,8 @@ class Daemon:
             tasks.append(asyncio.create_task(peers.run(), name="peers"))
         if upstream is not None:
             tasks.append(asyncio.create_task(upstream.run(), name="upstream"))
+        archive = DayArchive(book, after_days=config.peers.days, upstream=upstream)
+        tasks.append(asyncio.create_task(archive.run(), name="archive"))
         interval = watchdog_interval()
         if interval:
             tasks.append(

@@ -156,6 +156,12 @@ class OrderBook:
         """Whether this node holds business day `day`."""
         return self._day_exists(self.day_guid(day))
 
+    def forget_day(self, day: dt.date) -> None:
+        """Drop a closed business day from memory; reading it loads it from the store again."""
+        guid = self.day_guid(day)
+        self._cache.drop_document(guid)
+        self.replica.unload(guid)
+
     def _day_exists(self, guid: str) -> bool:
         try:
             self.replica.info(guid)

@@ -5,7 +5,11 @@ with the store's token, and speaks the peers' protocol (sync/peer_session.py) as
 `hub`: what the hub acknowledged of each document is kept in the store, so after an outage
 the node sends only what the hub lacks, and while linked it pushes what is made here as it
 becomes durable. The hub offers the catalog, so a change made at HQ reaches the node.
-A lost link is dialled again with capped exponential backoff and full jitter.
+A lost link is dialled again with capped exponential backoff and full jitter. A store's
+internet is often the slowest link it has, and Yjs updates repeat their keys: the link asks
+for permessage-deflate (live changes, compressed with the connection's shared context),
+and sends big step 2s deflated at a better level (sync/protocol.py; a day's catch-up
+deflates to about an eighth).
 
 Every node of a store holds every document, but the hub should get each change once. Live,
 each node pushes only the changes made on it. After an outage, the node whose id sorts
@@ -18,12 +22,10 @@ up whichever node is offline.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -35,9 +37,10 @@ from sync.peer_link import run_link
 from sync.peer_session import DocumentKind, PeerSession
 from sync.request_turns import RequestTurns
 
-from .clock import parse_hlc
 from .config import UpstreamConfig
+from .order_feed import OrderFeed
 from .orderbook import OrderBook
+from .upstream_backlog import Backlog, BacklogTracker
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ LINK = "hub"  # the link's name in the store's progress records
 CATALOG = DocumentKind("catalog", {})
 RETRY_BASE = 1.0  # seconds: the first retry waits up to this
 RETRY_CAP = 60.0  # seconds: no retry waits longer than this
+DEFLATE_WINDOW_BITS = 15  # permessage-deflate with the largest window
+DEFLATE_ABOVE = 16 * 1024  # step 2s larger than this go deflated at a better level
 
 
 def hub_url(url: str) -> str:
@@ -58,24 +63,6 @@ def retry_delay(failures: int, *, base: float = RETRY_BASE, cap: float = RETRY_C
     return random.uniform(0, min(cap, base * 2 ** min(failures, 16)))
 
 
-@dataclass(slots=True)
-class Backlog:
-    """What the hub has not acknowledged yet."""
-
-    documents: int = 0
-    orders: int = 0
-    bytes: int = 0
-    oldest_age: float | None = None  # seconds since the oldest change not acknowledged
-
-    def to_dict(self) -> dict:
-        return {
-            "documents": self.documents,
-            "orders": self.orders,
-            "bytes": self.bytes,
-            "oldest_age": self.oldest_age,
-        }
-
-
 class UpstreamLink:
     """Keeps the link with the hub (`run`) and reports its state and backlog."""
 
@@ -84,10 +71,15 @@ class UpstreamLink:
         book: OrderBook,
         config: UpstreamConfig,
         *,
+        feed: OrderFeed | None = None,
         linked_peers: Callable[[], list[str]] = list,
         retry_cap: float = RETRY_CAP,
     ) -> None:
+        """`feed` is the node's order feed (by default the link makes its own)."""
         self.book = book
+        self._backlog = BacklogTracker(
+            book, feed or OrderFeed(book.replica, store_id=book.store_id), LINK
+        )
         self.config = config
         self.linked_peers = linked_peers
         self.retry_cap = retry_cap
@@ -164,13 +156,23 @@ class UpstreamLink:
                 accept=lambda guid: CATALOG if guid == self.book.catalog_guid else None,
                 turns=self._turns,
                 on_close=self._closed,
+                deflate_above=DEFLATE_ABOVE,
             )
             self._set("connected")
             log.info("hub link up: %s", url)
             return self.session
 
         linked = asyncio.ensure_future(
-            run_link(http, url, make_session, lambda _ssl: LINK, stopping, offer=False, **connect)
+            run_link(
+                http,
+                url,
+                make_session,
+                lambda _ssl: LINK,
+                stopping,
+                offer=False,
+                compress=DEFLATE_WINDOW_BITS,
+                **connect,
+            )
         )
         offering = asyncio.ensure_future(self._offer_when_due(up))
         try:
@@ -191,30 +193,19 @@ class UpstreamLink:
         if self.session is not None:
             await self.session.offer()
 
+    async def unacknowledged(self, kind: str | None = None) -> list[str]:
+        """The documents (of `kind`) holding changes the hub has not acknowledged."""
+        store = self.book.replica.store
+        waiting = []
+        for info in store.documents(kind=kind):
+            progress = await store.link_progress(LINK, info.guid)
+            if progress is None or await store.last_seq_of(info.guid) > progress.acked_seq:
+                waiting.append(info.guid)
+        return waiting
+
     async def backlog(self) -> Backlog:
         """Documents, orders and bytes the hub has not acknowledged, and the oldest's age."""
-        store = self.book.replica.store
-        backlog = Backlog()
-        oldest: float | None = None
-        for info in store.documents(kind="orders"):
-            progress = await store.link_progress(LINK, info.guid)
-            if progress is not None and await store.last_seq_of(info.guid) <= progress.acked_seq:
-                continue
-            doc = await self.book.replica.open(info.guid)
-            missing = doc.get_update(progress.state_vector if progress else b"\x00")
-            if missing[:1] == b"\x00":
-                continue  # only a delete set: nothing the hub lacks
-            acked_at = progress.updated_at if progress else 0.0
-            backlog.documents += 1
-            backlog.bytes += len(missing)
-            day = dt.date.fromisoformat(info.meta["business_date"])
-            for view in await self.book.list_orders(day):
-                changed = max(_ms(step["at"]) for step in view.history()) / 1000
-                if changed > acked_at:
-                    backlog.orders += 1
-                    oldest = changed if oldest is None else min(oldest, changed)
-        backlog.oldest_age = None if oldest is None else max(0.0, time.time() - oldest)
-        return backlog
+        return await self._backlog.backlog()
 
     async def status(self) -> dict:
         """For the API, /metrics and the daemon's status line."""
@@ -227,10 +218,3 @@ class UpstreamLink:
             "last_sync": (self.session.last_frame_at if self.session else None) or self.last_sync,
             "backlog": (await self.backlog()).to_dict(),
         }
-
-
-def _ms(stamp: str) -> int:
-    try:
-        return parse_hlc(stamp)[0]
-    except ValueError:
-        return 0

@@ -6,8 +6,10 @@ the link carries that store's documents and nothing else (another store's guid e
 The hub offers each node its store's catalog, so a change made at the hub reaches every
 node that links; it takes whatever days the nodes send, each change once (a node's step 1s
 take turns with the other nodes' across the hub, and nodes push only what they made).
-Every CHECK_EVERY seconds the hub ends the links whose token was revoked and records
-which stores were in contact.
+Every CHECK_EVERY seconds the hub ends the links whose token was revoked, records which
+stores were in contact, and drops from memory the documents no link or HQ request has used
+for UNLOAD_AFTER seconds (they load again from its store when used), so its memory follows
+the stores syncing now, not every store it holds.
 """
 
 from __future__ import annotations
@@ -33,13 +35,17 @@ log = logging.getLogger(__name__)
 PATH = "/sync/store"
 NODE_HEADER = "X-Posedge-Node"
 CHECK_EVERY = 2.0  # seconds between checks for revoked tokens
+UNLOAD_AFTER = 60.0  # seconds a document stays in memory unused
 
 
 class Hub:
     """The hub's sync endpoint over `replica`; `run` owns its background check."""
 
-    def __init__(self, replica: Replica, stores: HubStores) -> None:
+    def __init__(
+        self, replica: Replica, stores: HubStores, *, unload_after: float = UNLOAD_AFTER
+    ) -> None:
         self.replica = replica
+        self.unload_after = unload_after
         self.stores = stores
         self._links: dict[PeerSession, tuple[str, str]] = {}  # session -> (store, token)
         self._turns = RequestTurns()
@@ -111,6 +117,7 @@ class Hub:
             self.stopping.set()
 
     async def _check(self) -> None:
+        self.replica.unload_idle(self.unload_after)
         links = list(self._links.items())
         live = {token for _, (_, token) in links}
         still = {t: await asyncio.to_thread(self.stores.store_of, t) for t in live}

@@ -38,6 +38,7 @@ from .protocol import (
     SyncStep,
     covers,
     decode,
+    deflated,
     step1,
     step2,
     update,
@@ -107,8 +108,11 @@ class PeerSession:
         accept: Callable[[str], DocumentKind | None],
         on_close: Callable[[PeerSession], None] | None = None,
         turns: RequestTurns | None = None,
+        deflate_above: int | None = None,
     ) -> None:
-        """`turns` is shared by the sessions of one node (by default this one has its own)."""
+        """`turns` is shared by the sessions of one node (by default this one has its own);
+        step 2 frames larger than `deflate_above` bytes go deflated (for a slow link whose
+        other end is posedge; never to a terminal)."""
         self.replica = replica
         self.link = link
         self.origin = f"{PEER_ORIGIN}{link}"
@@ -119,10 +123,12 @@ class PeerSession:
         self.frames_in = self.frames_out = self.bytes_out = 0
         self.last_frame_at: float | None = None  # time.time() of the last frame received
         self._on_close = on_close
+        self._deflate_above = deflate_above
         self._quiet: dict[str, asyncio.TimerHandle] = {}
         self._closed_seen: set[str] = set()
         self._turns = turns or RequestTurns()
         self._asking: set[str] = set()  # documents asked of the peer (or about to be)
+        self._shown: dict[str, bytes] = {}  # guid -> the state last sent to the peer in a step 1
         self.ended = asyncio.Event()  # set by `end`: the link must close
         self.end_reason = ""
 
@@ -154,6 +160,7 @@ class PeerSession:
         self._quiet.clear()
         self._turns.forget(self)
         self._asking.clear()
+        self._shown.clear()
         on_close, self._on_close = self._on_close, None
         if on_close is not None:
             on_close(self)
@@ -173,8 +180,9 @@ class PeerSession:
         if message.step == SyncStep.STEP1:
             await self._answer_step1(guid, message.payload)
             return
+        changed = False
         try:
-            await self.replica.apply_update(guid, message.payload, self.origin)
+            changed = await self.replica.apply_update(guid, message.payload, self.origin)
         except DocumentClosed:
             # A business day closed here while the peer still had changes for it: they
             # stay on the peer (and reach the hub from there); the link carries on.
@@ -187,6 +195,11 @@ class PeerSession:
             if message.step == SyncStep.STEP2 and guid in self._asking:
                 self._asking.discard(guid)
                 self._turns.answered(guid, self)
+        if changed and message.step == SyncStep.STEP2:
+            # The answer brought something: show the peer our state now rather than once
+            # the document is quiet, so it records its progress (a hub's acknowledgement)
+            # at once. An answer that changed nothing is not acknowledged: no ping-pong.
+            self._show_state(guid)
 
     def _ask(self, guid: str) -> None:
         """Ask the peer for the changes to `guid` we lack, when it is this link's turn."""
@@ -200,7 +213,7 @@ class PeerSession:
         if doc is None:
             self._asking.discard(guid)
             return False
-        self._push(guid, step1(doc.get_state()))
+        self._show(guid, doc.get_state())
         return True
 
     def turn_lapsed(self, guid: str) -> None:
@@ -224,13 +237,21 @@ class PeerSession:
             missing = doc.get_update(state_vector)
         except ValueError:
             raise PeerRefused(f"{guid}: step 1 carries no state vector") from None
-        self._push(guid, step2(missing))
+        frame = step2(missing)
+        if self._deflate_above is not None and len(frame) > self._deflate_above:
+            frame = await asyncio.to_thread(deflated, frame)  # zlib lets go of the GIL
+        self._push(guid, frame)
         try:
             behind = not covers(doc.get_state(), state_vector)
         except ProtocolError as exc:
             raise PeerRefused(f"{guid}: {exc}") from None
         if behind:  # the peer holds changes we lack: ask for them
             self._ask(guid)
+        elif (state := doc.get_state()) != self._shown.get(guid):
+            # We hold all the peer has: say so, so that it records its progress (a node
+            # whose changes a hub already has learns it is acknowledged). Only a state not
+            # shown before, so two sides with the same state do not answer each other on.
+            self._show(guid, state)
         if missing[:1] == b"\x00":  # no structs the peer lacks: that is its progress
             # (a difference always carries the whole delete set, so only its struct part,
             # whose first varint counts the clients with structs, tells)
@@ -248,10 +269,16 @@ class PeerSession:
 
     def _show_state(self, guid: str) -> None:
         """Send step 1 of a document that went quiet: the peer learns how far we are."""
-        self._quiet.pop(guid, None)
+        handle = self._quiet.pop(guid, None)
+        if handle is not None:
+            handle.cancel()
         doc = self.replica.loaded(guid)
         if doc is not None:
-            self._push(guid, step1(doc.get_state()))
+            self._show(guid, doc.get_state())
+
+    def _show(self, guid: str, state: bytes) -> None:
+        self._shown[guid] = state
+        self._push(guid, step1(state))
 
     def _push(self, guid: str, frame: bytes) -> None:
         data = envelope(guid, frame)

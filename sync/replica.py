@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
@@ -25,8 +26,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_UPDATE_BYTES = 4 * 1024 * 1024
-"""Largest update accepted from outside; a store-day of orders compacts to far less."""
+MAX_UPDATE_BYTES = 64 * 1024 * 1024
+"""Largest update accepted from outside. A catch-up carries a business day in one update:
+a busy day of 5,000 orders is about 7 MiB uncompressed, so this leaves room for a day
+several times larger, and still bounds what a garbage frame can make a node allocate."""
 
 MAX_WAITING = 1000
 """Most received updates held per document while their dependencies are missing; the sync
@@ -54,8 +57,10 @@ def new_client_id() -> int:
 class Replica:
     """Live documents of this node, loaded on first use and written through to the store."""
 
-    def __init__(self, store: DocStore) -> None:
+    def __init__(self, store: DocStore, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self._clock = clock
+        self._used: dict[str, float] = {}  # guid -> when it was last opened or written
         self._docs: dict[str, Doc] = {}
         self._captured: dict[str, list[bytes]] = {}
         self._waiting: dict[str, list[bytes]] = {}
@@ -109,6 +114,7 @@ class Replica:
 
     async def open(self, guid: str) -> Doc:
         """The live Doc of a registered document, loading it from the store if needed."""
+        self._used[guid] = self._clock()
         doc = self._docs.get(guid)
         if doc is not None:
             return doc
@@ -133,6 +139,21 @@ class Replica:
         self._docs.pop(guid, None)
         self._captured.pop(guid, None)
         self._waiting.pop(guid, None)
+        self._used.pop(guid, None)
+
+    def unload_idle(self, idle: float) -> list[str]:
+        """Drop the live Docs not opened or written for `idle` seconds (a hub holding many
+        stores keeps only those in use); a Doc holding received updates that still wait for
+        their dependencies stays. Returns the guids dropped."""
+        since = self._clock() - idle
+        dropped = [
+            guid
+            for guid in self._docs
+            if self._used.get(guid, since) <= since and not self._waiting.get(guid)
+        ]
+        for guid in dropped:
+            self.unload(guid)
+        return dropped
 
     async def transact(self, guid: str, change: Callable[[Doc], T]) -> T:
         """Run `change(doc)` in one Yjs transaction and return once its update is durable.
@@ -214,6 +235,7 @@ class Replica:
             # The live Doc now holds a change the store does not: reload it from disk.
             self.unload(guid)
             raise
+        self._used[guid] = self._clock()
         for update, seq in zip(updates, seqs, strict=True):
             for listener in self._listeners:
                 try:

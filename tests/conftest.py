@@ -12,6 +12,7 @@ import errno
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -197,3 +198,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+POSEDGE = [sys.executable, "-m", "edge.cli"]
+
+
+async def posedge_cli(*args: str) -> subprocess.CompletedProcess:
+    """Run a posedge command to its end without blocking the event loop (a node may be
+    serving in this process)."""
+    process = await asyncio.create_subprocess_exec(
+        *POSEDGE, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr.decode())

@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import subprocess
-import sys
 
 import aiohttp
 
 from .api_node import Terminal
-
-POSEDGE = [sys.executable, "-m", "edge.cli"]
+from .conftest import posedge_cli
 
 PROTECTED = [
     ("GET", "/api/v1/orders"),
@@ -26,15 +23,6 @@ PROTECTED = [
     ("GET", "/api/v1/events"),
     ("GET", "/metrics"),
 ]
-
-
-async def posedge(*args: str) -> subprocess.CompletedProcess:
-    """Run the posedge CLI without blocking the node serving in this process."""
-    process = await asyncio.create_subprocess_exec(
-        *POSEDGE, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr.decode())
 
 
 async def status_of(node, method: str, path: str, token: str | None = None) -> int:
@@ -100,7 +88,8 @@ async def test_revocation_takes_effect_on_the_next_request(node):
     assert (await by_api.call("GET", "/orders"))[0] == 401
 
     await by_cli.get("/orders")
-    done = await posedge("terminals", "--state-dir", str(node.state_dir), "--revoke", "Counter 2")
+    state = str(node.state_dir)
+    done = await posedge_cli("terminals", "--state-dir", state, "--revoke", "Counter 2")
     assert done.returncode == 0, done.stderr
     assert "revoked 'Counter 2'" in done.stdout
     statuses = []
@@ -125,17 +114,18 @@ async def test_revocation_takes_effect_on_the_next_request(node):
 
 
 async def test_a_code_made_by_posedge_pair_pairs_a_terminal(node):
-    done = await posedge("pair", "Drive-thru", "--state-dir", str(node.state_dir), "--minutes", "3")
+    state = str(node.state_dir)
+    done = await posedge_cli("pair", "Drive-thru", "--state-dir", state, "--minutes", "3")
     assert done.returncode == 0, done.stderr
     code = re.search(r": ([2-9A-Z]{4}-[2-9A-Z]{4})$", done.stdout.splitlines()[0]).group(1)
     status, paired = await pair(node, code)
     assert status == 201 and paired["terminal"]["name"] == "Drive-thru"
-    listing = await posedge("terminals", "--state-dir", str(node.state_dir))
+    listing = await posedge_cli("terminals", "--state-dir", str(node.state_dir))
     assert listing.returncode == 0, listing.stderr
     assert "Drive-thru" in listing.stdout and "active" in listing.stdout
-    unknown = await posedge("terminals", "--state-dir", str(node.state_dir), "--revoke", "Nobody")
+    unknown = await posedge_cli("terminals", "--state-dir", state, "--revoke", "Nobody")
     assert unknown.returncode == 64 and "no paired terminal" in unknown.stderr
-    screen = await posedge("pair", "Grill screen", "--kds", "--state-dir", str(node.state_dir))
+    screen = await posedge_cli("pair", "Grill screen", "--kds", "--state-dir", str(node.state_dir))
     assert screen.returncode == 0 and "(kds)" in screen.stdout and "/kds/" in screen.stdout
     code = re.search(r": ([2-9A-Z]{4}-[2-9A-Z]{4})$", screen.stdout.splitlines()[0]).group(1)
     status, paired = await pair(node, code)

@@ -8,14 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import secrets
 import signal
+import socket
 import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
+from pycrdt import Map
 
 from edge.config import UpstreamConfig
+from edge.day_archive import DayArchive
 from edge.hub_app import prepare_hub
 from edge.orderbook import Actor, OrderBook
 from edge.upstream import UpstreamLink
@@ -25,7 +30,7 @@ from sync.peer_session import envelope
 from sync.protocol import update
 from sync.store import DocStore
 
-from .conftest import free_port, make_book, until
+from .conftest import POSEDGE, free_port, make_book, posedge_cli, until
 
 WAIT = 30.0
 CASHIER = Actor("Counter (t-0001)")
@@ -97,13 +102,23 @@ async def hub(tmp_path):
 
 
 @contextlib.asynccontextmanager
-async def node(tmp_path, clock, hub: HubProcess, token: str, name: str = "node-a"):
-    """A node of store s1 whose upstream link runs while the block does."""
+async def node(
+    tmp_path,
+    clock,
+    hub: HubProcess,
+    token: str,
+    name: str = "node-a",
+    *,
+    peers: list[str] | None = None,
+    stagger: float = 0.0,
+):
+    """A node of store s1 whose upstream link runs while the block does (linked on the LAN
+    with `peers`, as far as its link's ranking knows)."""
     store = await DocStore.open(tmp_path / f"{name}.db")
     try:
         book = await make_book(store, clock, letter=name[-1].upper(), name=name)
-        config = UpstreamConfig(hub.url, token, hub.directory / "hub.pem", stagger=0.0)
-        link = UpstreamLink(book, config, retry_cap=1.0)
+        config = UpstreamConfig(hub.url, token, hub.directory / "hub.pem", stagger=stagger)
+        link = UpstreamLink(book, config, linked_peers=lambda: peers or [], retry_cap=1.0)
         task = asyncio.create_task(link.run())
         try:
             yield book, link
@@ -286,6 +301,74 @@ async def test_a_stores_token_reaches_only_its_own_documents(tmp_path, hub):
     assert status == 200
 
 
+async def test_nodes_of_a_store_send_the_hub_each_change_once(tmp_path, clock, hub):
+    """Both nodes hold the whole day (they replicate on the LAN); the first by id uploads
+    it, the second, a stagger later, finds the hub up to date; live, each pushes only what
+    it makes. Every node's backlog empties."""
+    token = hub.add_store("s1")
+    async with (
+        node(tmp_path, clock, hub, token, "node-a", peers=["node-b"], stagger=2.0) as (a, up_a),
+        node(tmp_path, clock, hub, token, "node-b", peers=["node-a"], stagger=2.0) as (b, up_b),
+    ):
+        await sell(a, 15)
+        await sell(b, 15)
+        for source, target in ((a, b), (b, a)):  # what the LAN link would have done
+            for guid in (source.catalog_guid, source.day_guid(source.business_date())):
+                change = source.replica.loaded(guid).get_update()
+                await target.replica.apply_update(guid, change, f"peer:{source.node.name}")
+        await hub.start()
+        await until(lambda: same_at_hub(hub, a, a.business_date()), within=WAIT)
+        await until(lambda: _no_backlog(up_a), within=WAIT)
+        await until(lambda: _no_backlog(up_b), within=WAIT)
+        uploaded, echoed = up_a.session.bytes_out, up_b.session.bytes_out
+        assert echoed < uploaded / 20, (uploaded, echoed)
+        await sell(b, 3)  # live: pushed by the node that made it, once
+        await until(lambda: same_at_hub(hub, b, b.business_date()), within=WAIT)
+        await until(lambda: _no_backlog(up_b), within=WAIT)
+        assert up_a.session.bytes_out - uploaded < 1000  # a's step 1s, not b's orders
+        assert len(await hub.orders("s1", a.business_date().isoformat())) == 33
+
+
+async def test_a_past_day_is_archived_only_once_the_hub_has_acknowledged_it(tmp_path, clock, hub):
+    token = hub.add_store("s1")
+    async with node(tmp_path, clock, hub, token) as (book, link):
+        archive = DayArchive(book, after_days=3, upstream=link)
+        friday = book.business_date()
+        await sell(book, 5)
+        clock.advance(days=3)
+        assert await archive.sweep() == []  # the hub has not seen it
+        await hub.start()
+        await until(lambda: same_at_hub(hub, book, friday), within=WAIT)
+        await until(lambda: _all_acknowledged(link), within=WAIT)
+        assert await archive.sweep() == [friday]
+        assert book.replica.store.document(book.day_guid(friday)).closed
+
+
+async def test_a_catch_up_of_several_mebibytes_goes_deflated_and_is_acknowledged(
+    tmp_path, clock, hub
+):
+    """A busy day's catch-up is one update of several MiB: the node deflates it."""
+    token = hub.add_store("s1")
+    await hub.start()
+    async with node(tmp_path, clock, hub, token) as (book, link):
+        await until(lambda: _no_backlog(link), within=WAIT)
+        text = "".join(f"{n:08d} {secrets.token_hex(16)} no onions\n" for n in range(120_000))
+        await book.replica.transact(book.catalog_guid, lambda doc: _write_notes(doc, text))
+        link.session.end("reconnect, so the change goes as a catch-up")
+        await until(lambda: link.session is not None and link.state == "connected", within=WAIT)
+        await until(lambda: _all_acknowledged(link), within=60)
+        assert len(text) > 5 * 1024 * 1024
+        assert link.session.bytes_out < len(text) * 0.7  # deflated on the way
+
+
+def _write_notes(doc, text: str) -> None:
+    doc.get("notes", type=Map)["text"] = text
+
+
+async def _all_acknowledged(link: UpstreamLink) -> bool:
+    return not await link.unacknowledged()
+
+
 async def test_a_price_changed_at_the_hub_is_used_by_the_next_order(tmp_path, clock, hub):
     token = hub.add_store("s1")
     await hub.start()
@@ -314,3 +397,107 @@ async def _hub_has_catalog(hub: HubProcess) -> bool:
 
 async def _price(book: OrderBook, sku: str, price: int) -> bool:
     return (await book.catalog()).items[sku].price == price
+
+
+class RunningNode:
+    """`posedge run` of store s1 linked to `hub`, with its systemd notifications."""
+
+    def __init__(self, tmp_path: Path, hub: HubProcess, token: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = tmp_path / "posedge.toml"
+        self.config.write_text(f"""
+[store]
+id = "s1"
+[node]
+name = "till-1"
+[http]
+host = "127.0.0.1"
+port = {self.port}
+[paths]
+state_dir = "{tmp_path / "state"}"
+[daemon]
+status_interval = 1
+[upstream]
+url = "{hub.url}"
+token = "{token}"
+ca = "{hub.directory / "hub.pem"}"
+stagger = 0
+""")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(tmp_path / "notify.sock"))
+        self.notify.setblocking(False)
+        self.log = tmp_path / "daemon.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self.auth: dict[str, str] = {}
+
+    async def start(self, http: aiohttp.ClientSession) -> None:
+        assert (
+            await posedge_cli("catalog", "--sample", "--config", str(self.config))
+        ).returncode == 0
+        with self.log.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *POSEDGE, "run", "--config", str(self.config), stdout=log, stderr=log,
+                env={**os.environ, "NOTIFY_SOCKET": self.notify.getsockname()},
+            )  # fmt: skip
+        await self.status_line("READY=1")
+        paired = await posedge_cli("pair", "Counter 1", "--config", str(self.config))
+        code = paired.stdout.split(": ")[1].split()[0]
+        async with http.post(f"{self.url}/api/v1/pair", json={"code": code}) as response:
+            self.auth = {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), WAIT)
+        self.notify.close()
+
+    async def status_line(self, wanted: str) -> str:
+        """The first notification holding `wanted`."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(WAIT):
+            while wanted not in (message := (await loop.sock_recv(self.notify, 4096)).decode()):
+                pass
+        return message
+
+    async def call(self, http, method: str, path: str, body=None) -> dict | str:
+        async with http.request(method, self.url + path, json=body, headers=self.auth) as r:
+            assert r.status < 300, await r.text()
+            return await r.json() if r.content_type == "application/json" else await r.text()
+
+
+async def test_a_running_node_shows_its_hub_link_on_the_api_metrics_and_status_line(tmp_path, hub):
+    token = hub.add_store("s1")
+    daemon = RunningNode(tmp_path, hub, token)
+    async with aiohttp.ClientSession() as http:
+        try:
+            await daemon.start(http)
+            for _ in range(3):
+                order = (await daemon.call(http, "POST", "/api/v1/orders", {}))["order"]
+                await daemon.call(
+                    http, "POST", f"/api/v1/orders/{order['id']}/lines", {"sku": "BURGER"}
+                )
+            upstream = await daemon.call(http, "GET", "/api/v1/upstream")
+            assert upstream["state"] in ("connecting", "offline") and upstream["last_sync"] is None
+            assert upstream["backlog"]["orders"] == 3 and upstream["backlog"]["bytes"] > 0
+            assert "orders not yet synced" in await daemon.status_line("; hub offline, 3 orders")
+            metrics = await daemon.call(http, "GET", "/metrics")
+            assert "posedge_upstream_backlog_orders 3.0" in metrics
+            assert "posedge_upstream_connected 0.0" in metrics
+
+            await hub.start()
+            await daemon.status_line("; hub connected, 0 orders not yet synced")
+            upstream = await daemon.call(http, "GET", "/api/v1/upstream")
+            assert upstream["state"] == "connected" and upstream["last_sync"] is not None
+            assert upstream["backlog"] == {
+                "documents": 0,
+                "orders": 0,
+                "bytes": 0,
+                "oldest_age": None,
+            }
+            metrics = await daemon.call(http, "GET", "/metrics")
+            assert "posedge_upstream_connected 1.0" in metrics
+            assert "posedge_upstream_backlog_orders 0.0" in metrics
+            assert len(await hub.orders("s1", order["business_date"])) == 3
+        finally:
+            await daemon.stop()

@@ -6,17 +6,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 
-from .conftest import until
+from .conftest import POSEDGE, posedge_cli, until
 from .test_daemon import free_port, stop
-
-POSEDGE = [sys.executable, "-m", "edge.cli"]
 
 
 def write_config(tmp_path: Path, printer_port: int, api_port: int) -> Path:
@@ -63,28 +60,17 @@ async def ready(session: aiohttp.ClientSession, url: str) -> bool:
         return False
 
 
-async def posedge(*args: str) -> str:
-    """Run a posedge command to its end; its standard output."""
-    process = await asyncio.create_subprocess_exec(
-        *POSEDGE, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    async with asyncio.timeout(60):
-        out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
-
-
 async def test_a_ticket_cut_off_by_sigkill_reprints_marked_after_restart(tmp_path):
     async with NetworkPrinterEmulator() as printer, aiohttp.ClientSession() as session:
         api_port = free_port()
         url = f"http://127.0.0.1:{api_port}"
         config = write_config(tmp_path, printer.port, api_port)
-        await posedge("catalog", "--sample", "--config", str(config))
+        assert (await posedge_cli("catalog", "--sample", "--config", str(config))).returncode == 0
         daemon = start_daemon(config)
         try:
             await until(lambda: ready(session, url), within=30)
-            paired = await posedge("pair", "Counter 1", "--config", str(config))
-            code = paired.split(": ")[1].split()[0]
+            paired = await posedge_cli("pair", "Counter 1", "--config", str(config))
+            code = paired.stdout.split(": ")[1].split()[0]
             async with session.post(f"{url}/api/v1/pair", json={"code": code}) as response:
                 token = (await response.json())["token"]
             auth = {"Authorization": f"Bearer {token}"}

@@ -72,3 +72,20 @@ async def test_a_change_that_raises_midway_leaves_no_half_written_order(store):
         await replica.transact("doc", half_then_fail)
     doc = await replica.open("doc")
     assert doc.get("m", type=pycrdt.Map).to_py() == {}
+
+
+async def test_documents_unused_for_a_while_are_dropped_from_memory_and_load_again(store):
+    now = [0.0]
+    replica = Replica(store, clock=lambda: now[0])
+    first, _, third = three_updates()
+    for guid in ("used", "idle", "waiting"):
+        await store.register(guid, "test")
+    await replica.apply_update("idle", first, "peer")
+    await replica.apply_update("waiting", third, "peer")  # waits for the first two
+    now[0] = 50.0
+    await replica.apply_update("used", first, "peer")
+    now[0] = 61.0
+    assert replica.unload_idle(60) == ["idle"]
+    assert set(replica.loaded_documents()) == {"used", "waiting"}
+    doc = await replica.open("idle")  # read again from the store
+    assert "o1" in doc.get("orders", type=pycrdt.Map).to_py()

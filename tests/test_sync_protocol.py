@@ -1,16 +1,20 @@
 """The sync protocol's frames: y-websocket's byte layout, strict and bounded decoding."""
 
+import zlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pycrdt import Doc, Map, create_sync_message, create_update_message
 
 from sync.protocol import (
+    DEFLATED,
     MAX_FRAME_BYTES,
     ProtocolError,
     SyncMessage,
     SyncStep,
     decode,
+    deflated,
     step1,
     step2,
     update,
@@ -69,4 +73,26 @@ def test_any_bytes_decode_or_raise_protocol_error(frame):
         result = decode(frame)
     except ProtocolError:
         return
-    assert result is None or (isinstance(result, SyncMessage) and frame[0] == 0)
+    assert result is None or (isinstance(result, SyncMessage) and frame[0] in (0, DEFLATED))
+
+
+def test_a_deflated_frame_decodes_to_the_frame_it_holds():
+    change = b"order line " * 5000
+    frame = deflated(step2(change))
+    assert frame[0] == DEFLATED and len(frame) < len(change) / 50
+    assert decode(frame) == SyncMessage(SyncStep.STEP2, change)
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"not zlib at all", "does not inflate"),
+        (zlib.compress(step2(b"x" * 1000))[:-6], "truncated"),
+        (zlib.compress(step2(b"x")) + b"tail", "4 stray bytes after the deflated frame"),
+        (zlib.compress(bytes(MAX_FRAME_BYTES + 10)), "inflates beyond"),  # a zip bomb
+        (zlib.compress(deflated(step2(b"twice"))), "unknown message type 90"),  # twice
+    ],
+)
+def test_bad_deflated_frames_are_protocol_errors(body, words):
+    with pytest.raises(ProtocolError, match=words):
+        decode(var_uint(DEFLATED) + body)
