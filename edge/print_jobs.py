@@ -29,6 +29,15 @@ log = logging.getLogger(__name__)
 STATES = ("queued", "sending", "printed", "skipped")
 KEEP_DONE_SECONDS = 7 * 24 * 3600.0
 
+
+class ChangeNotKept(sqlite3.OperationalError):
+    """print.db reported a change as made, but reading it back shows it is not there.
+
+    Seen while the disk is full (SQLite 3.40, WAL, Python 3.11): an UPDATE returns with its
+    row counted and no error, and the commit is gone. Every change is read back, and this
+    is raised like any other storage failure, so the caller retries until it is kept."""
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -210,7 +219,9 @@ class JobStore:
         row = await cursor.fetchone()
         await cursor.close()
         if row is not None:
-            return _job(row), True
+            job = _job(row)
+            await self._kept(job.id, state)
+            return job, True
         job = await self.by_key(key)
         assert job is not None
         return job, False
@@ -224,12 +235,15 @@ class JobStore:
     async def claim_next(self, printer: str) -> Job | None:
         """The oldest job waiting for `printer`, durably marked `sending` (before any byte
         of it leaves) with one more attempt counted."""
-        return await self._one(
+        job = await self._one(
             "UPDATE jobs SET state = 'sending', attempts = attempts + 1 WHERE id = "
             "(SELECT id FROM jobs WHERE printer = ? AND state = 'queued' ORDER BY id LIMIT 1) "
             f"RETURNING {_COLUMNS}",
             (printer,),
         )
+        if job is not None:
+            await self._kept(job.id, "sending")
+        return job
 
     async def jobs(
         self,
@@ -265,6 +279,7 @@ class JobStore:
             "last_error = NULL WHERE id = ?",
             (now, json.dumps(marks), job_id),
         )
+        await self._kept(job_id, "printed")
 
     async def requeue(self, job_id: int, *, error: str, reprint: bool) -> None:
         """Back to the queue after a failed attempt; `reprint` once bytes may have gone out."""
@@ -273,12 +288,22 @@ class JobStore:
             "WHERE id = ?",
             (error, int(reprint), job_id),
         )
+        await self._kept(job_id, "queued")
 
     async def skip(self, job_id: int, *, error: str) -> None:
         """Keep the job, visibly, without printing it."""
         await self._db.execute(
             "UPDATE jobs SET state = 'skipped', last_error = ? WHERE id = ?", (error, job_id)
         )
+        await self._kept(job_id, "skipped")
+
+    async def _kept(self, job_id: int, state: str) -> None:
+        """Raise ChangeNotKept unless job `job_id` reads back in `state`."""
+        async with self._db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] != state:
+            found = "gone" if row is None else row[0]
+            raise ChangeNotKept(f"job {job_id} reads back {found}, not {state} (disk full?)")
 
     async def move_queued(self, source: str, target: str, *, backup_for: str) -> int:
         """Hand every job waiting for printer `source` to `target`; returns how many."""
