@@ -220,7 +220,7 @@ class JobStore:
         await cursor.close()
         if row is not None:
             job = _job(row)
-            await self._kept(job.id, state)
+            await self._kept(job.id, "key", key)  # (a worker may claim it at once)
             return job, True
         job = await self.by_key(key)
         assert job is not None
@@ -242,7 +242,7 @@ class JobStore:
             (printer,),
         )
         if job is not None:
-            await self._kept(job.id, "sending")
+            await self._kept(job.id, "state", "sending")
         return job
 
     async def jobs(
@@ -279,7 +279,7 @@ class JobStore:
             "last_error = NULL WHERE id = ?",
             (now, json.dumps(marks), job_id),
         )
-        await self._kept(job_id, "printed")
+        await self._kept(job_id, "state", "printed")
 
     async def requeue(self, job_id: int, *, error: str, reprint: bool) -> None:
         """Back to the queue after a failed attempt; `reprint` once bytes may have gone out."""
@@ -288,22 +288,14 @@ class JobStore:
             "WHERE id = ?",
             (error, int(reprint), job_id),
         )
-        await self._kept(job_id, "queued")
+        await self._kept(job_id, "last_error", error)  # (a backup may claim it at once)
 
     async def skip(self, job_id: int, *, error: str) -> None:
         """Keep the job, visibly, without printing it."""
         await self._db.execute(
             "UPDATE jobs SET state = 'skipped', last_error = ? WHERE id = ?", (error, job_id)
         )
-        await self._kept(job_id, "skipped")
-
-    async def _kept(self, job_id: int, state: str) -> None:
-        """Raise ChangeNotKept unless job `job_id` reads back in `state`."""
-        async with self._db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)) as cursor:
-            row = await cursor.fetchone()
-        if row is None or row[0] != state:
-            found = "gone" if row is None else row[0]
-            raise ChangeNotKept(f"job {job_id} reads back {found}, not {state} (disk full?)")
+        await self._kept(job_id, "state", "skipped")
 
     async def move_queued(self, source: str, target: str, *, backup_for: str) -> int:
         """Hand every job waiting for printer `source` to `target`; returns how many."""
@@ -312,6 +304,15 @@ class JobStore:
             (target, backup_for, source),
         )
         return cursor.rowcount
+
+    async def _kept(self, job_id: int, column: str, value: str) -> None:
+        """Raise ChangeNotKept unless job `job_id` reads back with `column` = `value` (a
+        column no one else changes meanwhile)."""
+        async with self._db.execute(f"SELECT {column} FROM jobs WHERE id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None or row[0] != value:
+            found = "gone" if row is None else f"{column} {row[0]!r}"
+            raise ChangeNotKept(f"job {job_id} reads back {found}, not {value!r} (disk full?)")
 
     async def _one(self, sql: str, args: tuple) -> Job | None:
         async with self._db.execute(sql, args) as cursor:

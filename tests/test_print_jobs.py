@@ -26,7 +26,8 @@ async def lose_changes_to(jobs: JobStore, state: str) -> None:
     """Make the database drop every change of a job into `state`, as the full disk did."""
     await jobs._db.execute(
         f"CREATE TRIGGER lose AFTER UPDATE OF state ON jobs WHEN new.state = '{state}' "
-        "BEGIN UPDATE jobs SET state = old.state WHERE id = new.id; END"
+        "BEGIN UPDATE jobs SET state = old.state, last_error = old.last_error WHERE id = new.id; "
+        "END"
     )
 
 
@@ -54,7 +55,7 @@ async def test_a_change_not_kept_raises_a_storage_error(jobs, state):
         "queued": lambda: jobs.requeue(job.id, error="cut", reprint=True),
         "skipped": lambda: jobs.skip(job.id, error="too old"),
     }[state]
-    with pytest.raises(ChangeNotKept, match=f"reads back sending, not {state}") as caught:
+    with pytest.raises(ChangeNotKept, match="reads back") as caught:
         await change()
     assert isinstance(caught.value, sqlite3.Error)  # what the worker's retry loop catches
     assert (await jobs.get(job.id)).state == "sending"
