@@ -142,9 +142,14 @@ def _parse_item(sku: str, entry: dict, taxes: dict, stations: dict) -> Item:
     )
 
 
+def catalog_contents(doc: Doc) -> dict:
+    """The catalog document's plain contents, root by root."""
+    return {root: doc.get(root, type=Map).to_py() or {} for root in CATALOG_ROOTS}
+
+
 def read_catalog(doc: Doc) -> Catalog:
     """Parse the live catalog document."""
-    return parse_catalog({root: doc.get(root, type=Map).to_py() or {} for root in CATALOG_ROOTS})
+    return parse_catalog(catalog_contents(doc))
 
 
 def write_catalog(doc: Doc, data: dict) -> None:
@@ -156,6 +161,32 @@ def write_catalog(doc: Doc, data: dict) -> None:
         target = doc.get(root, type=Map)
         for key, value in (data.get(root) or {}).items():
             target[key] = value
+
+
+def remove_entries(doc: Doc, removed: dict[str, list[str]]) -> None:
+    """Remove catalog entries (root → keys) from the catalog doc; call inside a transaction."""
+    for root, keys in removed.items():
+        target = doc.get(root, type=Map)
+        for key in keys:
+            if key in target:
+                del target[key]
+
+
+def change_problems(
+    current: dict, patch: dict, removed: dict[str, list[str]] | None = None
+) -> list[str]:
+    """What writing `patch` (entries replacing those of the same key) and removing `removed`
+    would break in the catalog `current`: the problems the result has that `current` has not.
+
+    HQ's edits at the hub and the manager UI's are checked alike, so neither can leave an
+    item pointing at a tax or station that is gone, or a price that is not a price.
+    """
+    merged = {root: {**current.get(root, {}), **(patch.get(root) or {})} for root in CATALOG_ROOTS}
+    for root, keys in (removed or {}).items():
+        for key in keys:
+            merged[root].pop(key, None)
+    before = set(parse_catalog(current).problems)
+    return [problem for problem in parse_catalog(merged).problems if problem not in before]
 
 
 def sample_catalog() -> dict:

@@ -27,8 +27,9 @@ from . import __version__
 from . import doctor as doctor_command
 from .catalog import sample_catalog
 from .config import DEFAULT_PATH, Config, from_values, load
+from .config_edit import configuration_text
 from .daemon import Daemon, order_book, state_dir_lock, utc_now
-from .demo import simulate_cashier
+from .demo import demo_manager, simulate_cashier
 from .demo_devices import emulated_devices
 from .devices import Devices
 from .errors import ConfigError
@@ -38,12 +39,18 @@ from .logs import configure_logging
 from .money import format_money
 from .orderbook import OrderBook
 from .terminals import TerminalError, TerminalRegistry
+from .ui import user_cli
+from .ui.users import UserError
 
 log = logging.getLogger("posedge")
 
 EX_USAGE = 64
 EX_CONFIG = 78  # sysexits.h: configuration error; systemd is told not to restart on it
 EX_IOERR = 74
+DEMO_CONFIG_NOTE = (
+    "posedge demo's configuration, written anew at each start (the emulated devices' ports "
+    "change); changes made in the manager UI last until then."
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -155,6 +162,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_hub_parser(commands)
 
+    user = commands.add_parser(
+        "user", help="add, list or remove the users of the manager UI (/ui/), or set a password"
+    )
+    user_cli.add_arguments(user, _add_state_source)
+
     doctor = commands.add_parser(
         "doctor",
         help="check this node: configuration, state directory, disk, devices, ports, mDNS, "
@@ -200,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
             return _catalog(args)
         if args.command == "hub":
             return run_hub_command(args)
+        if args.command == "user":
+            config = _config_of(args)
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+            return user_cli.run(args, config.node_db_path, config.http.port, utc_now)
         if args.command == "doctor":
             return doctor_command.run(args.config, args.user, args.json)
         if args.command == "emulate":
@@ -211,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrustError as exc:  # the node's store credentials do not fit its configuration
         print(f"posedge: {exc}", file=sys.stderr)
         return EX_CONFIG
-    except (SyncError, TerminalError) as exc:
+    except (SyncError, TerminalError, UserError) as exc:
         print(f"posedge: {exc}", file=sys.stderr)
         return EX_IOERR if isinstance(exc, SyncError) else EX_USAGE
     except sqlite3.Error as exc:
@@ -245,6 +261,7 @@ def _demo(args: argparse.Namespace) -> int:
     screen = registry.create_code(
         "demo kitchen screen", "kds", ttl=dt.timedelta(minutes=60), now=utc_now()
     )
+    manager, password = demo_manager(config.node_db_path, utc_now())
     api = f"http://127.0.0.1:{args.port}/api/v1"
     print(
         f"posedge demo: order log in {config.store_path}; stop with Ctrl-C.\n"
@@ -254,7 +271,9 @@ def _demo(args: argparse.Namespace) -> int:
         f'-d \'{{"code": "{code.code}"}}\' {api}/pair\n'
         f"then: curl -s -H 'Authorization: Bearer <token>' {api}/orders\n"
         f"Kitchen screen: open http://127.0.0.1:{args.port}/kds/grill (or /kds/expo) and "
-        f"enter {screen.code}",
+        f"enter {screen.code}\n"
+        f"Manager's web UI: http://127.0.0.1:{args.port}/ui/ (sign in as {manager!r}, "
+        f"password {password})",
         file=sys.stderr,
     )
     return asyncio.run(_demo_with_devices(values, args.interval))
@@ -267,7 +286,10 @@ async def _demo_with_devices(values: dict, interval: float) -> int:
         for line in about:
             print(f"  {line}", file=sys.stderr)
         print(f"  Printed paper is also saved under {state_dir / 'paper'}", file=sys.stderr)
-        config = from_values(values, devices=devices)
+        # a file of its own, so the manager UI can change the demo's devices and settings
+        config_path = state_dir / "posedge.toml"
+        config_path.write_text(configuration_text(values, devices, DEMO_CONFIG_NOTE))
+        config = load(config_path)
         daemon = Daemon(config, services=(functools.partial(_demo_service, interval=interval),))
         await daemon.run()
     return 1 if daemon.failed else 0

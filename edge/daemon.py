@@ -3,8 +3,10 @@
 Resources open in one place and close in reverse: the store is first up and last down.
 Background tasks belong to the daemon, which cancels and awaits them on the way down.
 SIGTERM or SIGINT starts a graceful stop bounded by `daemon.shutdown_timeout`; a second
-signal skips the drain. SIGHUP reloads the devices, kitchen routing, receipt.* and print.*
-from the configuration file (a bad file is logged and changes nothing).
+signal skips the drain. SIGHUP reloads the devices, kitchen routing, receipt.*, print.*,
+kds.* and store.name from the configuration file (a bad file is logged and changes
+nothing); the manager UI applies its changes to the file the same way
+(`ApiContext.config_editor`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
+import functools
 import gc
 import logging
 import signal
@@ -28,10 +31,13 @@ from sync.trust import TrustError
 from sync.trust import load as load_credentials
 
 from .api.app import open_api
+from .api.kds import KDS_BOARD
 from .config import Config, load
+from .config_edit import ConfigEditor
 from .day_archive import DayArchive
 from .devices import Devices, DeviceSetup, open_devices
 from .errors import ConfigError
+from .kds import KdsBoard
 from .notify import SystemdNotifier, run_watchdog, watchdog_interval
 from .order_feed import OrderFeed
 from .orderbook import NodeIdentity, OrderBook
@@ -43,13 +49,14 @@ log = logging.getLogger(__name__)
 Service = Callable[[OrderBook, Devices], Awaitable[None]]
 """An extra long-running task given the order book and the devices (the demo's cashier)."""
 
-RELOADED = ("devices", "print", "receipt")  # the Config fields SIGHUP applies
+RELOADED = ("devices", "print", "receipt", "kds")  # the Config fields SIGHUP applies
 NEEDS_RESTART = {  # the other fields, as the operator knows them
     "state_dir": "paths.state_dir",
     "log_level": "log.level",
     "shutdown_timeout": "daemon.shutdown_timeout",
     "status_interval": "daemon.status_interval",
 }
+SWAP_TIMEOUT = 10.0  # seconds the devices may take to restart on new settings
 
 
 def freeze_startup_objects() -> None:
@@ -201,7 +208,10 @@ class Daemon:
                 return
             context.ready = True
             resources.callback(setattr, context, "ready", False)
-            await self._run_tasks(book, devices, peers, upstream)
+            apply = functools.partial(self.apply_config, devices, api.app[KDS_BOARD])
+            if config.source != "<defaults>":
+                context.config_editor = ConfigEditor(Path(config.source), apply)
+            await self._run_tasks(book, devices, peers, upstream, apply)
 
     def _peer_manager(self, book: OrderBook) -> PeerManager | None:
         """The links with the store's other nodes, once this node is a member."""
@@ -249,13 +259,14 @@ class Daemon:
         devices: Devices,
         peers: PeerManager | None,
         upstream: UpstreamLink | None,
+        apply: Callable[[Config], Awaitable[list[str]]],
     ) -> None:
         config = self.config
         freeze_startup_objects()
         tasks = [
             asyncio.create_task(self._refresh_status(), name="status"),
             asyncio.create_task(devices.run(), name="devices"),
-            asyncio.create_task(self._reload_on_hangup(devices), name="reload"),
+            asyncio.create_task(self._reload_on_hangup(apply), name="reload"),
         ]
         if peers is not None:
             tasks.append(asyncio.create_task(peers.run(), name="peers"))
@@ -293,15 +304,15 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _reload_on_hangup(self, devices: Devices) -> None:
+    async def _reload_on_hangup(self, apply: Callable[[Config], Awaitable[list[str]]]) -> None:
         while True:
             await self._hangup.wait()
             self._hangup.clear()
-            self.reload(devices)
+            await self.reload(apply)
 
-    def reload(self, devices: Devices) -> None:
-        """Drive the devices, stations, receipt.* and print.* of the configuration file as it
-        is now; a file that does not load is logged, and the devices keep their settings."""
+    async def reload(self, apply: Callable[[Config], Awaitable[list[str]]]) -> None:
+        """Apply the configuration file as it is now (SIGHUP); a file that does not load is
+        logged, and the devices keep their settings."""
         running = self.config
         if running.source == "<defaults>":
             log.warning("SIGHUP: this daemon runs without a configuration file; nothing reloaded")
@@ -315,9 +326,19 @@ class Daemon:
                 extra={"config_file": exc.path, "config_key": exc.key},
             )
             return
-        devices.reload(DeviceSetup(fresh.devices, fresh.print, fresh.receipt))
+        await apply(fresh)
+
+    async def apply_config(self, devices: Devices, board: KdsBoard, fresh: Config) -> list[str]:
+        """Drive the devices, stations, receipt.*, print.*, kds.* and store.name (on receipts)
+        of `fresh`; returns the other changed settings, which take effect at restart."""
+        running = self.config
+        swapped = devices.reload(DeviceSetup(fresh.devices, fresh.print, fresh.receipt))
+        board.settings = fresh.kds
+        devices.store_name = fresh.store.name
         self.config = dataclasses.replace(
-            running, **{name: getattr(fresh, name) for name in RELOADED}
+            running,
+            store=dataclasses.replace(running.store, name=fresh.store.name),
+            **{name: getattr(fresh, name) for name in RELOADED},
         )
         stale = [
             NEEDS_RESTART.get(f.name, f"{f.name}.*")
@@ -333,6 +354,11 @@ class Daemon:
         )
         if stale:
             log.warning("changed settings that take effect at restart: %s", ", ".join(stale))
+        try:
+            await asyncio.wait_for(asyncio.shield(swapped), SWAP_TIMEOUT)
+        except TimeoutError:
+            log.warning("the devices took over %.0f s to restart on new settings", SWAP_TIMEOUT)
+        return stale
 
     async def _close_store(self, store: DocStore) -> None:
         hurry = asyncio.create_task(self._hurry.wait())

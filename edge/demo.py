@@ -1,4 +1,5 @@
-"""The demo's simulated cashier: rings up a plausible order every few seconds.
+"""The demo's simulated cashier, which rings up a plausible order every few seconds, and the
+manager who signs in to its web UI.
 
 It drives the same order book a terminal will, so a newcomer running `posedge demo` sees
 orders open, fire, get paid and close in the log, and finds them in the store afterwards.
@@ -7,16 +8,32 @@ orders open, fire, get paid and close in the log, and finds them in the store af
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import random
+import secrets
+from pathlib import Path
 
 from .devices import Devices
 from .money import format_money
 from .orderbook import Actor, OrderBook
+from .ui.users import UnknownUser, UserStore
 
 log = logging.getLogger(__name__)
 
 CASHIER = Actor("demo-cashier")
+DEMO_MANAGER = "manager"
+
+
+def demo_manager(node_db: Path, now: dt.datetime) -> tuple[str, str]:
+    """The demo's manager for the web UI, with a fresh password each run: (name, password)."""
+    users = UserStore(node_db)
+    password = secrets.token_urlsafe(9)
+    try:
+        users.set_password(DEMO_MANAGER, password)
+    except UnknownUser:
+        users.add(DEMO_MANAGER, "manager", password, now=now)
+    return DEMO_MANAGER, password
 
 
 async def ring_up_one(book: OrderBook, rng: random.Random, devices: Devices | None = None) -> str:

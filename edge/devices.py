@@ -62,7 +62,7 @@ class Devices:
         self.jobs = jobs
         self.store_name = store_name
         self.now = now
-        self._reloads: asyncio.Queue[_Parts] = asyncio.Queue()
+        self._reloads: asyncio.Queue[tuple[_Parts, asyncio.Future[None]]] = asyncio.Queue()
         self._use(self._assemble(setup))
 
     def _assemble(self, setup: DeviceSetup) -> _Parts:
@@ -93,9 +93,12 @@ class Devices:
         self.displays = parts.displays
         self.bump_bars = parts.bump_bars
 
-    def reload(self, setup: DeviceSetup) -> None:
-        """Drive the devices of `setup` from now on (`run` swaps them in)."""
-        self._reloads.put_nowait(self._assemble(setup))
+    def reload(self, setup: DeviceSetup) -> asyncio.Future[None]:
+        """Drive the devices of `setup` from now on; `run` swaps them in, and then sets the
+        future returned (so a caller can use a device it just added)."""
+        swapped = asyncio.get_running_loop().create_future()
+        self._reloads.put_nowait((self._assemble(setup), swapped))
+        return swapped
 
     async def run(self) -> None:
         """Run every device task until cancelled, restarting them on each reload."""
@@ -109,11 +112,13 @@ class Devices:
                     )
                 for bar in self.bump_bars:
                     tasks.append(group.create_task(bar.run(), name=f"bump bar {bar.config.id}"))
-                parts = await self._reloads.get()  # until a reload, or cancelled
+                parts, swapped = await self._reloads.get()  # until a reload, or cancelled
                 for task in tasks:
                     task.cancel()
             await self.jobs.requeue_interrupted()
             self._use(parts)
+            if not swapped.done():
+                swapped.set_result(None)
             await self._tell_orphans()
 
     async def _tell_orphans(self) -> None:
@@ -135,20 +140,22 @@ class Devices:
     ) -> tuple[Job, bool]:
         """Queue the receipt of an order as it stands; returns (job, created)."""
         target = self.receipt_printer(printer)
-        catalog = await self.book.catalog()
-        document = receipt_document(
-            view,
-            ReceiptSettings(self.store_name, self.receipt.header, self.receipt.footer),
-            currency=catalog.currency,
-            printed_at=self.now(),
-        )
         return await self.queue.submit(
             key=key,
             kind="receipt",
             printer=target,
-            document=document,
+            document=await self.receipt_of(view),
             order_id=view.id,
             requested_by=requested_by,
+        )
+
+    async def receipt_of(self, view: OrderView) -> dict:
+        """The print document of an order's receipt as it stands."""
+        return receipt_document(
+            view,
+            ReceiptSettings(self.store_name, self.receipt.header, self.receipt.footer),
+            currency=(await self.book.catalog()).currency,
+            printed_at=self.now(),
         )
 
     def receipt_printer(self, asked: str | None) -> str:

@@ -43,7 +43,7 @@ from sync.store import DocStore
 from sync.store_documents import catalog_guid, day_guid
 
 from .api.problems import Problem, invalid_input, invalid_parameter, problem_middleware
-from .catalog import CATALOG_ROOTS, parse_catalog
+from .catalog import CATALOG_ROOTS, change_problems
 from .orderbook import NodeIdentity, OrderBook
 
 log = logging.getLogger(__name__)
@@ -154,10 +154,7 @@ async def patch_catalog(request: web.Request) -> web.Response:
         raise Problem(400, "malformed-json", "The body is not JSON", "send a JSON object") from None
     if not isinstance(patch, dict) or set(patch) - set(CATALOG_ROOTS):
         raise invalid_input(f"send an object with some of {', '.join(CATALOG_ROOTS)}", pointer="")
-    current = await _catalog_contents(book)
-    merged = {root: {**current.get(root, {}), **(patch.get(root) or {})} for root in CATALOG_ROOTS}
-    before, after = set(parse_catalog(current).problems), parse_catalog(merged).problems
-    new_problems = [p for p in after if p not in before]
+    new_problems = change_problems(await _catalog_contents(book), patch)
     if new_problems:
         raise invalid_input("; ".join(new_problems), pointer="")
     await book.replica.create(catalog_guid(book.store_id), "catalog")

@@ -64,6 +64,11 @@ class StoredJoinCodes:
         with self._connect() as conn:
             return [row[0] for row in conn.execute("SELECT code FROM join_codes")]
 
+    def expiries(self) -> dict[str, float]:
+        """The codes still valid (normalized) and when each expires (seconds since the epoch)."""
+        with self._connect() as conn:
+            return dict(conn.execute("SELECT code, expires_at FROM join_codes ORDER BY expires_at"))
+
     def burn(self, code: str) -> bool:
         """Use `code` up; False if it was not live."""
         raw = normalize_code(code)

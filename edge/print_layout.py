@@ -55,7 +55,8 @@ def render(
     width: int = 48,
     logo: Image.Image | None = None,
 ) -> bytes:
-    """The ESC/POS bytes that print `document` (kind "ticket" or "receipt") and cut the paper.
+    """The ESC/POS bytes that print `document` (kind "ticket", "receipt" or "test") and cut
+    the paper.
 
     `width` is the paper's width in normal-size characters (48 on 80 mm, 32 on 58 mm);
     `logo`, if given, heads a receipt.
@@ -68,16 +69,19 @@ def render(
     if not isinstance(document, dict):
         raise LayoutError(f"a print document must be a JSON object, got {type(document).__name__}")
     kind = document.get("kind")
-    if kind not in ("ticket", "receipt"):
+    if kind not in ("ticket", "receipt", "test"):
         problem = "is missing" if kind is None else f"is {kind!r}, an unknown kind"
         raise LayoutError(
-            f"print document: /kind {problem}: expected 'ticket' or 'receipt'", field="/kind"
+            f"print document: /kind {problem}: expected 'ticket', 'receipt' or 'test'",
+            field="/kind",
         )
     paper = Paper(profile, width)
     for text in marks.texts():
         paper.headline(text, invert=True)
     if kind == "ticket":
         _lay_out_ticket(paper, Fields(document, "", kind), zone)
+    elif kind == "test":
+        _lay_out_test_page(paper, Fields(document, "", kind), zone)
     else:
         if logo is not None:
             paper.image(logo)
@@ -145,3 +149,20 @@ def _lay_out_ticket(paper: Paper, doc: Fields, zone: tzinfo) -> None:
             paper.line(note, first="  ! ", rest="    ")
     paper.rule()
     paper.line(f"Order {order_id}", align="center")
+
+
+# --- Test pages -----------------------------------------------------------------------------
+
+
+def printer_test_document(printer_name: str, url: str, requested_by: str, at: str) -> dict:
+    """A short page that shows a printer works (the manager UI's "Test print")."""
+    return {"kind": "test", "printer": printer_name, "url": url, "by": requested_by, "at": at}
+
+
+def _lay_out_test_page(paper: Paper, doc: Fields, zone: tzinfo) -> None:
+    paper.line("TEST PRINT", align="center", bold=True, size="big")
+    paper.line(doc.text("printer"), align="center", bold=True, size="tall")
+    paper.line(doc.text("url"), align="center")
+    paper.rule()
+    paper.line(f"Sent {doc.when('at').astimezone(zone):%Y-%m-%d %H:%M} by {doc.text('by')}")
+    paper.line("If you can read this, the printer works.")

@@ -144,6 +144,7 @@ class TerminalRegistry:
             conn.executescript(_SCHEMA)
         self._reader: sqlite3.Connection | None = None
         self._seen: dict[str, Terminal] = {}  # token hash → live terminal
+        self.last_seen: dict[str, float] = {}  # terminal id → when it last authenticated
         self._seen_version = -1
         self._checked_at = -RECHECK
 
@@ -244,6 +245,7 @@ class TerminalRegistry:
             if row is None:
                 return None
             terminal = self._seen[token_hash] = _terminal(row)
+        self.last_seen[terminal.id] = time.time()  # in memory only: no write per request
         return terminal
 
     def recheck_now(self) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,11 +15,8 @@ import aiohttp
 
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 
-from .conftest import until
-from .test_daemon import free_port
-from .test_print_crash import posedge, ready
-
-POSEDGE = [sys.executable, "-m", "edge.cli"]
+from .conftest import POSEDGE, free_port, posedge_cli, until
+from .test_print_crash import ready
 
 
 def write_config(path: Path, api_port: int, ports: dict[str, int], **stations: str) -> None:
@@ -122,8 +118,8 @@ class Till:
 
 
 async def pair(session: aiohttp.ClientSession, url: str, config: Path) -> Till:
-    paired = await posedge("pair", "Counter 1", "--config", str(config))
-    code = paired.split(": ")[1].split()[0]
+    paired = await posedge_cli("pair", "Counter 1", "--config", str(config))
+    code = paired.stdout.split(": ")[1].split()[0]
     async with session.post(f"{url}/api/v1/pair", json={"code": code}) as response:
         return Till(session, url, (await response.json())["token"])
 
@@ -143,7 +139,7 @@ async def test_sighup_moves_a_station_to_another_printer_and_keeps_it_on_a_bad_f
         ports = {"kitchen": kitchen.port, "bar": bar.port}
         config = tmp_path / "posedge.toml"
         write_config(config, api_port, ports, grill="kitchen")
-        await posedge("catalog", "--sample", "--config", str(config))
+        assert (await posedge_cli("catalog", "--sample", "--config", str(config))).returncode == 0
         async with running(config) as daemon:
             await until(lambda: ready(session, url), within=30)
             till = await pair(session, url, config)
@@ -176,7 +172,7 @@ async def test_jobs_queued_for_an_offline_printer_print_after_a_reload(tmp_path)
         url = f"http://127.0.0.1:{api_port}"
         config = tmp_path / "posedge.toml"
         write_config(config, api_port, {"kitchen": kitchen.port}, grill="kitchen")
-        await posedge("catalog", "--sample", "--config", str(config))
+        assert (await posedge_cli("catalog", "--sample", "--config", str(config))).returncode == 0
         async with running(config) as daemon:
             await until(lambda: ready(session, url), within=30)
             till = await pair(session, url, config)

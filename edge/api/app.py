@@ -24,6 +24,8 @@ from ..order_index import OrderIndex
 from ..orderbook import OrderBook
 from ..peers import PeerManager
 from ..terminals import TerminalRegistry
+from ..ui.app import install_ui
+from ..ui.guard import ui_middleware
 from ..upstream import UpstreamLink
 from . import devices as device_routes
 from . import events, kds, orders, sync, terminals
@@ -107,6 +109,7 @@ def make_app(
             metrics_middleware,
             problem_middleware,
             auth_middleware,
+            ui_middleware,  # sessions and CSRF of the manager UI, under /ui/ only
             idempotency_middleware,
         ],
         client_max_size=MAX_BODY,
@@ -138,6 +141,7 @@ def make_app(
         kds.routes,
     ):
         app.add_routes(table)
+    install_ui(app, ctx.terminals.path)
     app.on_shutdown.append(_say_goodbye)
     return app
 

@@ -1,11 +1,11 @@
 """Bearer-token authentication of terminals, and what a kitchen screen's token may do.
 
-Only `/healthz`, `/readyz`, the pairing exchange and the KDS page (`/kds/…`, which pairs
-itself) answer without a token. Browsers cannot set headers on a WebSocket, so
-`/api/v1/events`, `/api/v1/sync/…` and `/api/v1/kds/…` also take the token as
-`access_token` in the query string (the access log never records query strings). A token
-paired with the role `kds` reaches only KDS_ROUTES: it shows tickets, bumps and recalls
-them, and cannot ring up, pay or read orders.
+Only `/healthz`, `/readyz`, the pairing exchange, the KDS page (`/kds/…`, which pairs
+itself) and the manager UI (`/ui/…`, which signs its users in) answer without a token.
+Browsers cannot set headers on a WebSocket, so `/api/v1/events`, `/api/v1/sync/…` and
+`/api/v1/kds/…` also take the token as `access_token` in the query string (the access log
+never records query strings). A token paired with the role `kds` reaches only KDS_ROUTES:
+it shows tickets, bumps and recalls them, and cannot ring up, pay or read orders.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from aiohttp import web
 from .context import TERMINAL, context
 from .problems import Problem
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/v1/pair", "/join"})
-OPEN_PREFIX = "/kds/"  # the KDS page and its scripts: nothing secret, and it pairs itself
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/v1/pair", "/join", "/", "/ui"})
+# the KDS page and its scripts: nothing secret, and it pairs itself; the manager UI, which
+# signs its users in itself (edge/ui/guard.py) and takes no terminal token
+OPEN_PREFIXES = ("/kds/", "/ui/")
 QUERY_TOKEN_PATHS = frozenset({"/api/v1/events"})
 # a terminal's document replicas (y-websocket), and the KDS screens' live tickets
 QUERY_TOKEN_PREFIXES = ("/api/v1/sync/", "/api/v1/kds/")
@@ -56,7 +58,7 @@ async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     kitchen screen's only to what it may do."""
     if (
         request.path in OPEN_PATHS
-        or request.path.startswith(OPEN_PREFIX)
+        or request.path.startswith(OPEN_PREFIXES)
         or request.match_info.http_exception is not None
     ):
         return await handler(request)  # open, or a 404/405 that reveals nothing

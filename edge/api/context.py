@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from ..config_edit import ConfigEditor
 from ..devices import Devices
 from ..order_feed import OrderFeed
 from ..order_index import OrderIndex
@@ -31,6 +32,7 @@ class ApiContext:
     peers: PeerManager | None = None  # None until this node is a member of a store
     upstream: UpstreamLink | None = None  # None when no hub is configured
     ready: bool = False  # set once started; cleared when the daemon begins to stop
+    config_editor: ConfigEditor | None = None  # None when the node runs without a file
 
 
 CONTEXT = web.AppKey("context", ApiContext)
