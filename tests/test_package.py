@@ -154,8 +154,10 @@ def test_the_installed_daemon_runs_as_its_user_and_prints_a_receipt(installed, t
     groups = {g.gr_name for g in grp.getgrall() if "posedge" in g.gr_mem}
     assert {"dialout", "lp"} <= groups and user.pw_shell == "/usr/sbin/nologin"
     assert STATE.stat().st_uid == user.pw_uid and STATE.stat().st_mode & 0o777 == 0o750
-    assert CONFFILE.stat().st_mode & 0o777 == 0o640
-    assert grp.getgrgid(CONFFILE.stat().st_gid).gr_name == "posedge"
+    assert CONFFILE.stat().st_mode & 0o777 == 0o660
+    assert CONFFILE.parent.stat().st_mode & 0o777 == 0o770
+    for path in (CONFFILE, CONFFILE.parent):
+        assert grp.getgrgid(path.stat().st_gid).gr_name == "posedge"
     # The field tech's edit: the store's id, and a receipt printer on this node.
     CONFFILE.write_text(
         CONFFILE.read_text().replace("[store]\n", '[store]\nid = "pkg-test"\n', 1)
@@ -194,8 +196,20 @@ def test_the_installed_daemon_runs_as_its_user_and_prints_a_receipt(installed, t
         _, log = daemon.communicate(timeout=60)
     assert daemon.returncode == 0, log
     assert "ready: store pkg-test" in log
+    # The web UI's save, as the service user: a new file beside the old, renamed over it.
+    run([*AS_SERVICE, "/usr/lib/posedge/bin/python3", "-c", SAVE_AS_THE_UI, str(CONFFILE)])
+    assert 'name = "Saved by the UI"' in CONFFILE.read_text()
     assert {p.owner() for p in STATE.iterdir()} == {"posedge"}
 
+
+SAVE_AS_THE_UI = """
+import asyncio, pathlib, sys
+from edge.config_edit import ConfigEditor, set_settings
+async def nothing_live(config):
+    return []
+editor = ConfigEditor(pathlib.Path(sys.argv[1]), nothing_live)
+asyncio.run(editor.change(set_settings({"store.name": "Saved by the UI"})))
+"""
 
 CASHIER = """
 import json, sys, time, urllib.error, urllib.request
