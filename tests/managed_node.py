@@ -197,3 +197,19 @@ class Browser:
 
     async def close(self) -> None:
         await self.http.close()
+
+
+def settings_form(store_name: str, **changes: str) -> dict:
+    """The settings page's form as a browser posts it for a node named `store_name` (as its
+    configuration holds), with `changes`."""
+    form = {
+        "store.name": store_name,
+        "receipt.header": "",
+        "receipt.footer": "Thank you!",
+        "store.rollover_hour": "4",
+        "upstream.url": "",
+        "upstream.token": "",
+        "kds.warn_after": "5",
+        "kds.late_after": "10",
+    }
+    return {**form, **changes}

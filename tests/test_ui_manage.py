@@ -31,6 +31,8 @@ from edge.ui.forms import FormErrors
 from edge.ui.menu_forms import parse_modifiers, parse_price, read_item_form, read_tax_form
 from edge.ui.settings_forms import masked, read_settings_form
 
+from . import managed_node
+
 CONFIG = """\
 # Burger Barn, counter node — edited by hand; keep this comment
 [store]
@@ -256,17 +258,7 @@ def test_a_tax_rate_is_a_percent_under_100():
 
 
 def settings_form(**changes) -> dict:
-    form = {
-        "store.name": "Burger Barn",
-        "receipt.header": "",
-        "receipt.footer": "Thank you!",
-        "store.rollover_hour": "4",
-        "upstream.url": "",
-        "upstream.token": "",
-        "kds.warn_after": "5",
-        "kds.late_after": "10",
-    }
-    return {**form, **changes}
+    return managed_node.settings_form("Burger Barn", **changes)
 
 
 def test_the_settings_form_changes_only_what_differs_and_keeps_a_blank_token(config_file):

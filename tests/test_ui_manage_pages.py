@@ -18,7 +18,7 @@ from edge.drawer import AUDIT_MAP
 from sync.replica import root_map_contents
 
 from .conftest import until
-from .managed_node import Browser, start_managed_node
+from .managed_node import Browser, settings_form, start_managed_node
 
 FLASH = re.compile(r'class="flash flash-(ok|error)"[^>]*>([^<]*)<')
 FIELD_ERROR = re.compile(r'class="field-error" id="e-([^"]+)">([^<]*)<')
@@ -295,17 +295,7 @@ async def test_a_hub_managed_menu_is_read_only(tmp_path):
 
 
 def settings(**changes: str) -> dict:
-    form = {
-        "store.name": "Test Diner",
-        "receipt.header": "",
-        "receipt.footer": "Thank you!",
-        "store.rollover_hour": "4",
-        "upstream.url": "",
-        "upstream.token": "",
-        "kds.warn_after": "5",
-        "kds.late_after": "10",
-    }
-    return {**form, **changes}
+    return settings_form("Test Diner", **changes)
 
 
 async def test_receipt_lines_name_and_kitchen_colours_apply_at_once_the_day_at_restart(node, ann):
