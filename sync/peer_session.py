@@ -15,7 +15,10 @@ every change cross the LAN twice. Instead each side sends step 1 again once a do
 been quiet for a moment (QUIET) after a change, and the answers carry whatever a peer still
 lacks, so a node that reaches another only through a third catches up within about a
 second. A peer's step 1 that shows it holds all of a document is recorded as its progress,
-which so follows live traffic too.
+which so follows live traffic too. So a step 1 shows only what is durable on its side
+(Replica.committed_state): a hub that crashes cannot have acknowledged a change it had not
+stored, which a node that archives acknowledged days relies on. A step 2 that brought
+something is answered at once with a step 1, so the sender records its progress promptly.
 
 A document the peer names that this node does not have is created if it belongs to the
 store (`accept` says how); anything else — another store's document, a frame that does
@@ -208,12 +211,12 @@ class PeerSession:
             self._turns.ask(guid, self)
 
     def ask_now(self, guid: str) -> bool:
-        """Our turn: send step 1 with the state we hold now."""
-        doc = self.replica.loaded(guid)
-        if doc is None:
+        """Our turn: send step 1 with the state we hold durably now."""
+        state = self.replica.committed_state(guid)
+        if state is None:
             self._asking.discard(guid)
             return False
-        self._show(guid, doc.get_state())
+        self._show(guid, state)
         return True
 
     def turn_lapsed(self, guid: str) -> None:
@@ -247,7 +250,7 @@ class PeerSession:
             raise PeerRefused(f"{guid}: {exc}") from None
         if behind:  # the peer holds changes we lack: ask for them
             self._ask(guid)
-        elif (state := doc.get_state()) != self._shown.get(guid):
+        elif (state := self.replica.committed_state(guid)) != self._shown.get(guid):
             # We hold all the peer has: say so, so that it records its progress (a node
             # whose changes a hub already has learns it is acknowledged). Only a state not
             # shown before, so two sides with the same state do not answer each other on.
@@ -272,9 +275,9 @@ class PeerSession:
         handle = self._quiet.pop(guid, None)
         if handle is not None:
             handle.cancel()
-        doc = self.replica.loaded(guid)
-        if doc is not None:
-            self._show(guid, doc.get_state())
+        state = self.replica.committed_state(guid)
+        if state is not None:
+            self._show(guid, state)
 
     def _show(self, guid: str, state: bytes) -> None:
         self._shown[guid] = state

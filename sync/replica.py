@@ -61,6 +61,8 @@ class Replica:
         self.store = store
         self._clock = clock
         self._used: dict[str, float] = {}  # guid -> when it was last opened or written
+        self._committing: dict[str, int] = {}  # guid -> changes applied, not yet durable
+        self._committed: dict[str, bytes] = {}  # guid -> its state before the first of them
         self._docs: dict[str, Doc] = {}
         self._captured: dict[str, list[bytes]] = {}
         self._waiting: dict[str, list[bytes]] = {}
@@ -165,16 +167,20 @@ class Replica:
         self.store.check_writable(guid)
         captured = self._captured[guid]
         captured.clear()
+        self._begin_change(guid, doc)
         try:
-            with doc.transaction():
-                result = change(doc)
-        except BaseException:
-            if captured:  # it wrote before raising: drop the half-made change
-                self.unload(guid)
-            raise
-        updates = list(captured)
-        captured.clear()
-        await self._persist(guid, updates, "local")
+            try:
+                with doc.transaction():
+                    result = change(doc)
+            except BaseException:
+                if captured:  # it wrote before raising: drop the half-made change
+                    self.unload(guid)
+                raise
+            updates = list(captured)
+            captured.clear()
+            await self._persist(guid, updates, "local")
+        finally:
+            self._end_change(guid)
         return result
 
     async def apply_update(self, guid: str, update: bytes, origin: str) -> bool:
@@ -189,16 +195,39 @@ class Replica:
         captured = self._captured[guid]
         captured.clear()
         waiting = self._waiting.setdefault(guid, [])
-        doc.apply_update(bytes(update))
-        waiting.append(bytes(update))
-        self._integrate_waiting(doc, waiting)
-        updates = list(captured)
-        captured.clear()
-        if updates:
-            for listener in self._remote_change_listeners:
-                listener(guid)
-        await self._persist(guid, updates, origin)
+        self._begin_change(guid, doc)
+        try:
+            doc.apply_update(bytes(update))
+            waiting.append(bytes(update))
+            self._integrate_waiting(doc, waiting)
+            updates = list(captured)
+            captured.clear()
+            if updates:
+                for listener in self._remote_change_listeners:
+                    listener(guid)
+            await self._persist(guid, updates, origin)
+        finally:
+            self._end_change(guid)
         return bool(updates)
+
+    def committed_state(self, guid: str) -> bytes | None:
+        """The state vector of what of `guid` is durable, for telling a peer or a node what
+        it may count as kept (None if the Doc is not in memory). While changes are being
+        committed it is the state before the first of them: behind, never ahead."""
+        doc = self._docs.get(guid)
+        if doc is None:
+            return None
+        return self._committed[guid] if self._committing.get(guid) else doc.get_state()
+
+    def _begin_change(self, guid: str, doc: Doc) -> None:
+        if not self._committing.get(guid):
+            self._committed[guid] = doc.get_state()
+        self._committing[guid] = self._committing.get(guid, 0) + 1
+
+    def _end_change(self, guid: str) -> None:
+        self._committing[guid] -= 1
+        if not self._committing[guid]:
+            del self._committing[guid], self._committed[guid]
 
     def _integrate_waiting(self, doc: Doc, waiting: list[bytes]) -> None:
         """Re-apply received updates whose structs the Doc has not integrated yet.

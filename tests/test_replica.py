@@ -1,5 +1,6 @@
 """The replica integrates remote updates in any order, including pycrdt's pending-drop case."""
 
+import asyncio
 import itertools
 
 import pycrdt
@@ -89,3 +90,27 @@ async def test_documents_unused_for_a_while_are_dropped_from_memory_and_load_aga
     assert set(replica.loaded_documents()) == {"used", "waiting"}
     doc = await replica.open("idle")  # read again from the store
     assert "o1" in doc.get("orders", type=pycrdt.Map).to_py()
+
+
+async def test_the_committed_state_never_runs_ahead_of_the_store(store):
+    await store.register("doc", "test")
+    replica = Replica(store)
+    first, second, _ = three_updates()
+    await replica.apply_update("doc", first, "peer")
+    before = replica.committed_state("doc")
+    store_append = store.append
+    appending, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_append(guid: str, update: bytes) -> int:
+        appending.set()
+        await release.wait()  # the commit is under way
+        return await store_append(guid, update)
+
+    store.append = slow_append
+    applying = asyncio.create_task(replica.apply_update("doc", second, "peer"))
+    await appending.wait()
+    assert replica.loaded("doc").get_state() != before  # applied in memory ...
+    assert replica.committed_state("doc") == before  # ... but not yet shown as kept
+    release.set()
+    await applying
+    assert replica.committed_state("doc") == replica.loaded("doc").get_state() != before
