@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -211,3 +212,12 @@ async def posedge_cli(*args: str) -> subprocess.CompletedProcess:
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr.decode())
+
+
+async def daemon_ready(http: aiohttp.ClientSession, url: str) -> bool:
+    """Whether the daemon at `url` answers /readyz with 200 (False while it is not up)."""
+    try:
+        async with http.get(f"{url}/readyz") as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False

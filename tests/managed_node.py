@@ -25,7 +25,7 @@ from edge.ui.users import UserStore
 from sync.trust import create_store
 from sync.trust import save as save_credentials
 
-from .conftest import free_port, until
+from .conftest import daemon_ready, free_port, until
 
 PASSWORD = "correct horse battery"
 USERS = {"ann": "manager", "tom": "technician"}
@@ -121,20 +121,12 @@ async def start_managed_node(
         stack.push_async_callback(_stop, daemon, task)
         node = ManagedNode(config_path, daemon, port, emulators, stack)
         async with aiohttp.ClientSession() as http:
-            await until(lambda: _ready(http, node.url), within=30)
+            await until(lambda: daemon_ready(http, node.url), within=30)
         await daemon.book.import_catalog(sample_catalog())
     except BaseException:
         await stack.aclose()
         raise
     return node
-
-
-async def _ready(http: aiohttp.ClientSession, url: str) -> bool:
-    try:
-        async with http.get(f"{url}/readyz") as response:
-            return response.status == 200
-    except aiohttp.ClientError:
-        return False
 
 
 async def _stop(daemon: Daemon, task: asyncio.Task) -> None:

@@ -12,7 +12,7 @@ import aiohttp
 
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 
-from .conftest import POSEDGE, posedge_cli, until
+from .conftest import POSEDGE, daemon_ready, posedge_cli, until
 from .test_daemon import free_port, stop
 
 
@@ -52,14 +52,6 @@ def start_daemon(config: Path) -> subprocess.Popen:
     )
 
 
-async def ready(session: aiohttp.ClientSession, url: str) -> bool:
-    try:
-        async with session.get(f"{url}/readyz") as response:
-            return response.status == 200
-    except aiohttp.ClientError:
-        return False
-
-
 async def test_a_ticket_cut_off_by_sigkill_reprints_marked_after_restart(tmp_path):
     async with NetworkPrinterEmulator() as printer, aiohttp.ClientSession() as session:
         api_port = free_port()
@@ -68,7 +60,7 @@ async def test_a_ticket_cut_off_by_sigkill_reprints_marked_after_restart(tmp_pat
         assert (await posedge_cli("catalog", "--sample", "--config", str(config))).returncode == 0
         daemon = start_daemon(config)
         try:
-            await until(lambda: ready(session, url), within=30)
+            await until(lambda: daemon_ready(session, url), within=30)
             paired = await posedge_cli("pair", "Counter 1", "--config", str(config))
             code = paired.stdout.split(": ")[1].split()[0]
             async with session.post(f"{url}/api/v1/pair", json={"code": code}) as response:

@@ -15,8 +15,7 @@ import aiohttp
 
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 
-from .conftest import POSEDGE, free_port, posedge_cli, until
-from .test_print_crash import ready
+from .conftest import POSEDGE, daemon_ready, free_port, posedge_cli, until
 
 
 def write_config(path: Path, api_port: int, ports: dict[str, int], **stations: str) -> None:
@@ -141,7 +140,7 @@ async def test_sighup_moves_a_station_to_another_printer_and_keeps_it_on_a_bad_f
         write_config(config, api_port, ports, grill="kitchen")
         assert (await posedge_cli("catalog", "--sample", "--config", str(config))).returncode == 0
         async with running(config) as daemon:
-            await until(lambda: ready(session, url), within=30)
+            await until(lambda: daemon_ready(session, url), within=30)
             till = await pair(session, url, config)
             await till.fire("first")
             await until(lambda: printed(kitchen, "first"), within=30)
@@ -174,7 +173,7 @@ async def test_jobs_queued_for_an_offline_printer_print_after_a_reload(tmp_path)
         write_config(config, api_port, {"kitchen": kitchen.port}, grill="kitchen")
         assert (await posedge_cli("catalog", "--sample", "--config", str(config))).returncode == 0
         async with running(config) as daemon:
-            await until(lambda: ready(session, url), within=30)
+            await until(lambda: daemon_ready(session, url), within=30)
             till = await pair(session, url, config)
             kitchen.go_offline()
             order_ids = [await till.fire(f"held {n}") for n in range(3)]
