@@ -22,27 +22,19 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from daemon_under_load import DaemonProcess, free_port, load_catalog, pair_terminals, write_config
 from edge.terminals import TerminalRegistry
 from order_flow import make_orders, ms_summary, ratio
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 250
 WAIT_MS = 10_000  # at most, for one ticket to show or clear
 
@@ -82,6 +74,9 @@ async def fire_and_watch(
 
 
 async def measure(args: argparse.Namespace, root: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from tests.browser import chromium  # Debian's Chromium, launched as the page tests do
+
     state_dir = root / "state"
     state_dir.mkdir()
     await load_catalog(state_dir / "orders.db")
@@ -100,15 +95,11 @@ async def measure(args: argparse.Namespace, root: Path) -> dict:
         daemon.wait_ready(base)
         [token] = await pair_terminals(base, [till_code])
         headers = {"Authorization": f"Bearer {token}"}
-        async with (
-            aiohttp.ClientSession(headers=headers) as session,
-            async_playwright() as playwright,
-        ):
+        async with aiohttp.ClientSession(headers=headers) as session:
             say(f"making {args.warmup + args.fires} orders ...")
             warm = await make_orders(session, base, args.warmup)
             timed = await make_orders(session, base, args.fires)
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            try:
+            async with chromium() as browser:
                 page = await browser.new_page(viewport={"width": 1920, "height": 1080})
                 await page.goto(f"{base}/kds/grill")
                 await page.fill("#code", screen_code)
@@ -129,8 +120,6 @@ async def measure(args: argparse.Namespace, root: Path) -> dict:
                             f"  {done}: api {1000 * a:.1f} ms, message {1000 * m:.1f} ms, "
                             f"rendered {1000 * r:.1f} ms"
                         )
-            finally:
-                await browser.close()
     finally:
         code = daemon.stop()
     if code != 0:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from .trust import new_key_pem
 
 VALID_FOR = dt.timedelta(days=3650)
 
@@ -30,7 +31,7 @@ def ensure_self_signed(directory: Path, hosts: list[str]) -> tuple[Path, Path]:
     cert_path, key_path = directory / "hub.pem", directory / "hub.key"
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path
-    key = ec.generate_private_key(ec.SECP256R1())
+    key, key_bytes = new_key_pem()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"posedge hub {hosts[0]}")])
     now = dt.datetime.now(dt.UTC)
     cert = (
@@ -46,11 +47,6 @@ def ensure_self_signed(directory: Path, hosts: list[str]) -> tuple[Path, Path]:
         .sign(key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
-    key_bytes = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(key_bytes)

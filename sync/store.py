@@ -130,6 +130,11 @@ class DocStore:
         self._tail_counts: dict[str, int] = {}
         self._tail_bytes: dict[str, int] = {}
         self._snapshot_bytes: dict[str, int] = {}
+        # Kept in memory so that asking them (each link's offer, the hub backlog every few
+        # seconds) never waits for the writer's lock: the newest seq of each document, and
+        # the link progress read so far (written through).
+        self._last_seqs: dict[str, int] = {}
+        self._progress: dict[tuple[str, str], LinkProgress | None] = {}
         self._failed: set[str] = set()
         self._pending: list[_PendingAppend] = []
         self._wakeup = asyncio.Event()
@@ -195,13 +200,15 @@ class DocStore:
             ) as cur:
                 for row in await cur.fetchall():
                     self._docs[row[0]] = _document_info(row)
-            for guid, count, size in await conn.execute_fetchall(
-                "SELECT guid, count(*), sum(length(data)) FROM updates GROUP BY guid"
+            for guid, size, upto in await conn.execute_fetchall(
+                "SELECT guid, length(data), upto_seq FROM snapshots"
+            ):
+                self._snapshot_bytes[guid], self._last_seqs[guid] = size, upto
+            for guid, count, size, newest in await conn.execute_fetchall(
+                "SELECT guid, count(*), sum(length(data)), max(seq) FROM updates GROUP BY guid"
             ):
                 self._tail_counts[guid], self._tail_bytes[guid] = count, size
-            self._snapshot_bytes = dict(
-                await conn.execute_fetchall("SELECT guid, length(data) FROM snapshots")
-            )
+                self._last_seqs[guid] = max(newest, self._last_seqs.get(guid, 0))
             self.last_seq = int(
                 await self._scalar(
                     "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'updates'"
@@ -434,31 +441,27 @@ class DocStore:
     ) -> None:
         """Remember what `link` has acknowledged of `guid`."""
         self.document(guid)
+        now = time.time()
         await self._write(
             "save link progress",
             "INSERT INTO link_progress (link, guid, state_vector, acked_seq, updated_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (link, guid) DO UPDATE SET "
             "state_vector = excluded.state_vector, acked_seq = excluded.acked_seq, "
             "updated_at = excluded.updated_at",
-            (link, guid, bytes(state_vector), acked_seq, time.time()),
+            (link, guid, bytes(state_vector), acked_seq, now),
         )
+        progress = LinkProgress(link, guid, bytes(state_vector), acked_seq, now)
+        self._progress[(link, guid)] = progress
 
     async def last_seq_of(self, guid: str) -> int:
         """The sequence number of the newest update of `guid` (0 if it has none)."""
         self.document(guid)
-        async with (
-            self._lock,
-            self._conn.execute(
-                "SELECT max(coalesce((SELECT max(seq) FROM updates WHERE guid = ?), 0), "
-                "coalesce((SELECT upto_seq FROM snapshots WHERE guid = ?), 0))",
-                (guid, guid),
-            ) as cur,
-        ):
-            row = await cur.fetchone()
-        return int(row[0])
+        return self._last_seqs.get(guid, 0)
 
     async def link_progress(self, link: str, guid: str) -> LinkProgress | None:
         """What `link` last acknowledged of `guid`, or None."""
+        if (link, guid) in self._progress:
+            return self._progress[(link, guid)]
         async with (
             self._lock,
             self._conn.execute(
@@ -468,7 +471,8 @@ class DocStore:
             ) as cur,
         ):
             row = await cur.fetchone()
-        return LinkProgress(*row) if row else None
+        progress = LinkProgress(*row) if row else None
+        return self._progress.setdefault((link, guid), progress)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -544,6 +548,7 @@ class DocStore:
         for seq, item in zip(seqs, rows, strict=True):
             if not item.done.done():
                 item.done.set_result(seq)
+            self._last_seqs[item.guid] = seq
             self._tail_counts[item.guid] = self._tail_counts.get(item.guid, 0) + 1
             self._tail_bytes[item.guid] = self._tail_bytes.get(item.guid, 0) + len(item.data)
         for guid in {item.guid for item in rows}:

@@ -103,7 +103,8 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return now if now is not None else dt.datetime.now(dt.UTC)
 
 
-def _new_key_pem() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+def new_key_pem() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    """A new P-256 key and its unencrypted PKCS#8 PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -146,7 +147,7 @@ def create_store(
     check_store_id(store_id)
     check_node_id(node_id)
     start = _now(now) - BACKDATE
-    ca_key, ca_key_pem = _new_key_pem()
+    ca_key, ca_key_pem = new_key_pem()
     subject = _name(f"posedge store {store_id}")
     ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     ca_cert = (
@@ -177,7 +178,7 @@ def create_store(
 def make_csr(node_id: str) -> tuple[bytes, bytes]:
     """A new node key and a certificate request for it: (key PEM, CSR PEM)."""
     check_node_id(node_id)
-    key, key_pem = _new_key_pem()
+    key, key_pem = new_key_pem()
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(_name(node_id))

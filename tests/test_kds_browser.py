@@ -6,7 +6,6 @@ git) for people to look at."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import signal
@@ -17,35 +16,16 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from edge.terminals import TerminalRegistry
 
 from .api_node import Terminal, start_node
+from .browser import chromium
 from .conftest import LiveClock, free_port, until
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "kds"
 WAIT = 15_000  # ms Playwright waits for a page to show something, at most
-
-
-@contextlib.asynccontextmanager
-async def chromium():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def open_screen(browser: Browser, url: str, code: str, **viewport: int) -> Page:

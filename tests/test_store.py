@@ -312,6 +312,23 @@ async def test_link_progress_round_trips_and_survives_reopen(db):
         assert await store.link_progress("peer-c", GUID) is None
 
 
+async def test_the_newest_seq_of_a_document_survives_compaction_and_reopen(db):
+    author = Author()
+    async with opened(db) as store:
+        await store.register(GUID, "orders")
+        await store.register(OTHER, "orders")
+        assert await store.last_seq_of(GUID) == 0
+        for item in ("burger", "fries", "soda"):
+            newest = await store.append(GUID, author.put(item, 1))
+        await store.compact(GUID)
+        assert await store.last_seq_of(GUID) == newest
+    async with opened(db) as store:
+        assert await store.last_seq_of(GUID) == newest  # from the snapshot alone
+        newer = await store.append(GUID, author.put("shake", 1))
+        assert newer > newest and await store.last_seq_of(GUID) == newer
+        assert await store.last_seq_of(OTHER) == 0
+
+
 # -- the replica's remote updates ----------------------------------------------------------
 
 

@@ -17,8 +17,8 @@ from playwright.async_api import Browser, Page
 from edge.demo import ring_up_one
 
 from .api_node import Terminal
+from .browser import chromium
 from .conftest import LiveClock
-from .test_kds_browser import chromium
 from .test_printing import Store, running_store
 from .ui_client import add_user
 

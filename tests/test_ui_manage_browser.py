@@ -11,8 +11,9 @@ from pathlib import Path
 import aiohttp
 from playwright.async_api import Browser, Page
 
+from .browser import chromium
 from .managed_node import PASSWORD, ManagedNode, start_managed_node
-from .test_kds_browser import WAIT, chromium
+from .test_kds_browser import WAIT
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "ui"
 SIZES = ((1280, 800), (390, 844))  # a desktop, a phone

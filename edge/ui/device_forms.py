@@ -18,13 +18,9 @@ from drivers.errors import BadDeviceUrl
 from ..device_config import DEVICE_ID
 from ..errors import ConfigError
 from .forms import FormErrors, field_text
+from .node_health import DEVICE_KINDS
 
-KIND_LABELS = {
-    "printer": "Printer",
-    "drawer": "Cash drawer",
-    "display": "Customer display",
-    "bump_bar": "Bump bar (kitchen station)",
-}
+KIND_LABELS = {**DEVICE_KINDS, "bump_bar": "Bump bar (kitchen station)"}
 WIDTHS = {"48": "80 mm paper (48 columns)", "42": "80 mm, large font (42)", "32": "58 mm (32)"}
 URL_EXAMPLES = {
     "printer": "tcp://192.168.1.31:9100",

@@ -23,7 +23,7 @@ _PRINTER_WORDS = {
     "answers nonsense": ("answers in a way posedge does not understand", "Not understood", "bad"),
 }
 _STATE_WORDS = {"ready": "Ready", "unknown": "Checking…", "offline": "Offline"}
-_DEVICE_KINDS = {
+DEVICE_KINDS = {  # what each kind of device is called, in words
     "printer": "Printer",
     "drawer": "Cash drawer",
     "display": "Customer display",
@@ -73,7 +73,7 @@ def device_rows(devices: list[dict], waiting: dict[str, int]) -> list[DeviceRow]
     """Every device, with its state in a word or two."""
     rows = []
     for device in devices:
-        kind = _DEVICE_KINDS.get(device["kind"], device["kind"])
+        kind = DEVICE_KINDS.get(device["kind"], device["kind"])
         if device["kind"] != "printer":
             rows.append(DeviceRow(device["name"], kind, "Configured", "ok", 0))
             continue

@@ -1,0 +1,30 @@
+"""Debian's Chromium driven by Playwright, for the page tests and the KDS benchmark (never
+`playwright install`: it would download a browser, and a store's LAN has no internet)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from playwright.async_api import Browser, async_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@contextlib.asynccontextmanager
+async def chromium():
+    """A headless Chromium, closed when the block ends."""
+    async with async_playwright() as playwright:
+        browser: Browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
