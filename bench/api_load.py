@@ -1,6 +1,6 @@
 """Benchmark of the terminal HTTP API: a real daemon, paired terminals, the full order flow.
 
-The daemon runs as its own process (`python -m edge.cli run --config <temp toml>`) on a
+The daemon runs as its own process (`python -m edge.cli.main run --config <temp toml>`) on a
 fresh state directory whose store already holds the sample catalog, listening on a free
 port of 127.0.0.1. `--terminals` terminals are paired through the real exchange (a code
 from TerminalRegistry, then POST /api/v1/pair) and each rings up orders over HTTP, every
@@ -64,11 +64,12 @@ from daemon_under_load import (
     pair_terminals,
     write_config,
 )
-from edge.catalog import sample_catalog
-from edge.daemon import freeze_startup_objects, utc_now
-from edge.order_ids import entry_id
-from edge.orderbook import Actor, OrderBook
-from edge.terminals import TerminalRegistry
+from edge.access.terminals import TerminalRegistry
+from edge.app import freeze_startup_objects, utc_now
+from edge.orders.book import OrderBook
+from edge.orders.catalog import sample_catalog
+from edge.orders.ids import entry_id
+from edge.orders.log import Actor
 from order_flow import (
     KINDS,
     REQUESTS_PER_ORDER,
@@ -80,7 +81,8 @@ from order_flow import (
     sample_menu,
     saturate,
 )
-from orderlog import open_book
+from order_runs import open_book
+from sync.replica import Replica
 from sync.store import DocStore
 
 TARGETS = {"http_orders_per_s_min": 150.0, "p99_ms_max": 50.0, "p99_at_orders_per_s": 50.0}
@@ -285,7 +287,7 @@ class DomainTill:
 async def domain_saturation(path: Path, args: argparse.Namespace, menu: Menu) -> dict:
     store = await DocStore.open(path)
     try:
-        book = open_book(store)
+        book = open_book(Replica(store))
         await book.start()
         await book.import_catalog(sample_catalog())
         freeze_startup_objects()  # as the daemon does once it has started

@@ -43,15 +43,16 @@ from zoneinfo import ZoneInfo
 from pycrdt import Doc, Map
 
 from daemon_under_load import free_port
-from edge.catalog import sample_catalog
-from edge.daemon import utc_now
-from edge.orderbook import NodeIdentity, OrderBook
-from edge.peers import PeerManager
-from orderlog import OrderRun, plans
+from edge.app import serving_peers, utc_now
+from edge.orders.book import OrderBook
+from edge.orders.catalog import sample_catalog
+from edge.orders.log import NodeIdentity
+from edge.replication.peers import PeerManager
+from order_runs import OrderRun, plans
+from sync.membership.trust import StoreCredentials, create_store, issue_node_certificate, make_csr
 from sync.protocol import covers
 from sync.replica import Replica
 from sync.store import DocStore
-from sync.trust import StoreCredentials, create_store, issue_node_certificate, make_csr
 
 ROOT = Path(__file__).resolve().parent.parent
 STORE_ID = "bench"
@@ -67,11 +68,15 @@ def say(text: str) -> None:
 class Node:
     name: str
     store: DocStore
+    replica: Replica
     book: OrderBook
     creds: StoreCredentials
     port: int
     manager: PeerManager | None = None
     task: asyncio.Task | None = None
+    servers: contextlib.AsyncExitStack = dataclasses.field(
+        default_factory=contextlib.AsyncExitStack
+    )
 
 
 def member(creds: StoreCredentials, node_id: str) -> StoreCredentials:
@@ -88,8 +93,9 @@ async def open_nodes(directory: Path, count: int) -> list[Node]:
     for index in range(count):
         name = f"node-{index + 1}"
         store = await DocStore.open(directory / f"{name}.db")
+        replica = Replica(store)
         book = OrderBook(
-            Replica(store),
+            replica,
             store_id=STORE_ID,
             node=NodeIdentity(name, chr(ord("A") + index)),
             zone=ZoneInfo("UTC"),
@@ -98,11 +104,11 @@ async def open_nodes(directory: Path, count: int) -> list[Node]:
         )
         await book.start()
         creds = first if index == 0 else member(first, name)
-        nodes.append(Node(name, store, book, creds, free_port()))
+        nodes.append(Node(name, store, replica, book, creds, free_port()))
     await nodes[0].book.import_catalog(sample_catalog())
-    catalog = nodes[0].book.replica.loaded(nodes[0].book.catalog_guid).get_update()
+    catalog = nodes[0].replica.loaded(nodes[0].book.catalog_guid).get_update()
     for node in nodes[1:]:
-        await node.book.replica.apply_update(node.book.catalog_guid, catalog, "bench")
+        await node.replica.apply_update(node.book.catalog_guid, catalog, "bench")
     return nodes
 
 
@@ -126,7 +132,7 @@ async def sell(book: OrderBook, orders: int, seed: int, lines: int) -> None:
 
 
 def documents(node: Node) -> dict[str, Doc]:
-    return {guid: doc for guid, doc in node.book.replica.loaded_documents().items()}
+    return {guid: doc for guid, doc in node.replica.loaded_documents().items()}
 
 
 def minimum_bytes(nodes: list[Node]) -> int:
@@ -136,11 +142,11 @@ def minimum_bytes(nodes: list[Node]) -> int:
     for guid in sorted(guids):
         union = Doc()
         for node in nodes:
-            doc = node.book.replica.loaded(guid)
+            doc = node.replica.loaded(guid)
             if doc is not None:
                 union.apply_update(doc.get_update())
         for node in nodes:
-            doc = node.book.replica.loaded(guid)
+            doc = node.replica.loaded(guid)
             missing = union.get_update(doc.get_state() if doc is not None else b"\x00")
             if missing != b"\x00\x00":  # an empty update: nothing to send
                 total += len(missing)
@@ -152,7 +158,7 @@ def same_state(nodes: list[Node]) -> bool:
     for guid in guids:
         states = []
         for node in nodes:
-            doc = node.book.replica.loaded(guid)
+            doc = node.replica.loaded(guid)
             if doc is None:
                 return False
             states.append(doc.get_state())
@@ -220,15 +226,17 @@ async def start_managers(nodes: list[Node]) -> None:
         later = [f"127.0.0.1:{other.port}" for other in nodes[index + 1 :]]
         node.manager = PeerManager(
             node.book,
+            node.replica,
             node.creds,
-            host="127.0.0.1",
-            port=node.port,
             interfaces=None,
             static=later,
             days=3,
             use_mdns=False,
         )
-        node.task = asyncio.create_task(node.manager.run())
+        server = await node.servers.enter_async_context(
+            serving_peers(node.manager, "127.0.0.1", node.port)
+        )
+        node.task = asyncio.create_task(node.manager.run(server.port))
         await wait_for(lambda node=node: node.manager.bound_port or node.task.done(), "server")
         if node.task.done():
             node.task.result()
@@ -269,7 +277,7 @@ async def converge(args: argparse.Namespace) -> dict:
             wire = wire_bytes([node.port for node in nodes])
             await asyncio.sleep(0)
             orders = [
-                (await node.book.replica.open(node.book.day_guid(node.book.business_date())))
+                (await node.replica.open(node.book.day_guid(node.book.business_date())))
                 .get("orders", type=Map)
                 .to_py()
                 for node in nodes
@@ -282,6 +290,7 @@ async def converge(args: argparse.Namespace) -> dict:
                     node.task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await node.task
+                await node.servers.aclose()
                 await node.store.close()
     figures = {
         "orders_per_node": args.orders,
@@ -349,7 +358,7 @@ async def spawn_discovery_node(
     """A discovery node running in `namespace`, once it printed `until`: "starting" just
     before it begins to announce, "started" once it announced."""
     process = await namespace.spawn(
-        *namespace.python("-m", "tests.test_discovery", "node", STORE_ID, node),
+        *namespace.python("-m", "tests.support.discovery_node", STORE_ID, node),
         "8421",
         "ab" * 32,
         cwd=ROOT,

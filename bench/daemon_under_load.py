@@ -24,9 +24,10 @@ from pathlib import Path
 
 import aiohttp
 
-from edge.catalog import sample_catalog
+from edge.orders.catalog import sample_catalog
 from order_flow import ClientPool, merged, ratio
-from orderlog import NODE, STORE_ID, open_book
+from order_runs import NODE, STORE_ID, open_book
+from sync.replica import Replica
 from sync.store import DocStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ async def load_catalog(path: Path) -> None:
     """Write the sample catalog into a new store, as a manager would before opening."""
     store = await DocStore.open(path)
     try:
-        book = open_book(store)
+        book = open_book(Replica(store))
         await book.start()
         await book.import_catalog(sample_catalog())
     finally:
@@ -69,7 +70,7 @@ class DaemonProcess:
         profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, *profiler, "-m", "edge.cli", "run", "--config", str(config)],
+            [sys.executable, *profiler, "-m", "edge.cli.main", "run", "--config", str(config)],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=self._log,

@@ -31,7 +31,7 @@ import aiohttp
 from playwright.async_api import Page
 
 from daemon_under_load import DaemonProcess, free_port, load_catalog, pair_terminals, write_config
-from edge.terminals import TerminalRegistry
+from edge.access.terminals import TerminalRegistry
 from order_flow import make_orders, ms_summary, ratio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ async def fire_and_watch(
 
 async def measure(args: argparse.Namespace, root: Path) -> dict:
     sys.path.insert(0, str(ROOT))
-    from tests.browser import chromium  # Debian's Chromium, launched as the page tests do
+    from tests.support.browser import chromium  # Debian's Chromium, launched as the page tests do
 
     state_dir = root / "state"
     state_dir.mkdir()

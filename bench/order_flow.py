@@ -24,8 +24,8 @@ from typing import Protocol, TypeVar
 
 import aiohttp
 
-from edge.catalog import parse_catalog, sample_catalog
-from edge.errors import OrderError
+from edge.orders.catalog import parse_catalog, sample_catalog
+from edge.runtime.errors import OrderError
 
 KINDS = ("open", "line", "void", "discount", "fire", "pay", "tip", "close")
 LINES = 5

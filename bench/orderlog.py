@@ -20,6 +20,8 @@ Run it from the project root:
     .venv/bin/python bench/orderlog.py --help     # sizes, rates and durations
 
 Figures print as they are measured; the last line is one JSON object holding all of them.
+The orders both sides ring up are in bench/order_runs.py; the business day's build and its
+loading in fresh interpreters, in bench/orderlog_day.py.
 """
 
 from __future__ import annotations
@@ -28,35 +30,15 @@ import argparse
 import asyncio
 import json
 import queue
-import random
-import secrets
-import sqlite3
-import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from pycrdt import Map
+from order_flow import percentile, ratio
+from order_runs import Domain, OrderRun, baseline_stream, open_plain, plans
+from orderlog_day import build_day, disk_bytes, run_probe, write_plain_day
 
-from edge.catalog import Catalog, parse_catalog, sample_catalog
-from edge.clock import HybridClock
-from edge.daemon import freeze_startup_objects, utc_now
-from edge.order_ids import new_entry_id
-from edge.order_view import OrderView
-from edge.orderbook import Actor, NodeIdentity, OrderBook
-from sync.errors import StoreUnavailable
-from sync.replica import Replica
-from sync.store import DocStore
-
-STORE_ID = "bench"
-NODE = NodeIdentity("bench-a", "A")
-CASHIER = Actor("bench-cashier")
 TARGETS = {
     "throughput_ratio_min": 1.0,
     "latency_p99_ms_max": 10.0,
@@ -70,12 +52,6 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) of `values` by the nearest-rank rule."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
 def latency_summary(latencies: list[float], first: float, last: float) -> dict:
     """p50, p99 and max in ms of latencies in seconds, and the rate acknowledged."""
     ms = [1000 * s for s in latencies]
@@ -86,191 +62,6 @@ def latency_summary(latencies: list[float], first: float, last: float) -> dict:
         "max_ms": round(max(ms), 3),
         "achieved_ops_per_s": round(len(ms) / (last - first), 1),
     }
-
-
-# -- the orders both sides write ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OrderPlan:
-    """One order to ring up: what a cashier would enter."""
-
-    channel: str
-    lines: tuple[tuple[str, int, tuple[str, ...]], ...]  # sku, qty, modifier codes
-    tender: str
-
-
-def plan_order(rng: random.Random, catalog: Catalog, lines: int) -> OrderPlan:
-    skus = sorted(catalog.items)
-    chosen = []
-    for _ in range(lines):
-        item = catalog.items[rng.choice(skus)]
-        mods = rng.sample(sorted(item.modifiers), k=min(len(item.modifiers), rng.randint(0, 1)))
-        chosen.append((item.sku, rng.randint(1, 2), tuple(mods)))
-    return OrderPlan(
-        rng.choice(["counter", "takeaway"]), tuple(chosen), rng.choice(["cash", "card"])
-    )
-
-
-def plans(seed: int, catalog: Catalog, lines: int) -> Iterator[OrderPlan]:
-    rng = random.Random(seed)
-    while True:
-        yield plan_order(rng, catalog, lines)
-
-
-class OrderRun:
-    """One order rung up through the order book; each `step` is one awaited operation."""
-
-    def __init__(self, book: OrderBook, plan: OrderPlan) -> None:
-        self.book = book
-        self.plan = plan
-        self.view: OrderView | None = None
-        self._steps: list[Callable] = [
-            self._open,
-            *(lambda line=line: self._add_line(*line) for line in plan.lines),
-            self._pay,
-            self._close,
-        ]
-
-    @property
-    def done(self) -> bool:
-        return not self._steps
-
-    async def step(self) -> None:
-        await self._steps.pop(0)()
-
-    async def _open(self) -> None:
-        self.view = await self.book.open_order(CASHIER, channel=self.plan.channel)
-
-    async def _add_line(self, sku: str, qty: int, modifiers: tuple[str, ...]) -> None:
-        self.view, _ = await self.book.add_line(
-            CASHIER, self.view.id, sku=sku, qty=qty, modifiers=modifiers
-        )
-
-    async def _pay(self) -> None:
-        due = self.view.totals.balance_due
-        amount = -(-due // 500) * 500 if self.plan.tender == "cash" else due
-        self.view = await self.book.add_payment(
-            CASHIER, self.view.id, key=f"{self.view.id}-pay", tender=self.plan.tender, amount=amount
-        )
-
-    async def _close(self) -> None:
-        self.view = await self.book.close(CASHIER, self.view.id)
-
-
-def baseline_rows(plan: OrderPlan, catalog: Catalog, clock: HybridClock) -> list[str]:
-    """The JSON rows of `plan` for the baseline, one per operation, holding the same fields
-    the order book writes (the payment amount leaves tax out: a few bytes, not a cost)."""
-    order_id = f"{utc_now():%Y%m%d}-{secrets.token_hex(6)}"
-    by = {"by": CASHIER.id}
-    rows = [
-        {
-            "op": "open",
-            "id": order_id,
-            "number": "A-000",
-            "channel": plan.channel,
-            "table": None,
-            "guests": 0,
-            "opened_at": clock.now(),
-            "opened_by": CASHIER.id,
-            "node": NODE.name,
-        }
-    ]
-    amount = 0
-    for sku, qty, codes in plan.lines:
-        item = catalog.items[sku]
-        mods = [item.modifiers[code] for code in codes]
-        amount += qty * (item.price + sum(m.price for m in mods))
-        rows.append(
-            {
-                "op": "line",
-                "order": order_id,
-                "line": new_entry_id(),
-                "sku": sku,
-                "name": item.name,
-                "qty": qty,
-                "unit_price": item.price,
-                "modifiers": [{"code": m.code, "name": m.name, "price": m.price} for m in mods],
-                "note": "",
-                "tax_rate": catalog.taxes[item.tax].rate,
-                "tax_included": catalog.prices_include_tax,
-                "station": item.station,
-                "at": clock.now(),
-                **by,
-            }
-        )
-    rows.append(
-        {
-            "op": "pay",
-            "order": order_id,
-            "key": f"{order_id}-pay",
-            "tender": plan.tender,
-            "amount": amount,
-            "tip": 0,
-            "reference": None,
-            "at": clock.now(),
-            **by,
-        }
-    )
-    rows.append(
-        {"op": "close", "order": order_id, "event": new_entry_id(), "at": clock.now(), **by}
-    )
-    return [json.dumps(row) for row in rows]
-
-
-def baseline_stream(seed: int, lines: int) -> Iterator[str]:
-    """An endless stream of baseline operation rows, order after order."""
-    catalog = parse_catalog(sample_catalog())
-    clock = HybridClock(NODE.name, lambda: int(time.time() * 1000))
-    for plan in plans(seed, catalog, lines):
-        yield from baseline_rows(plan, catalog, clock)
-
-
-# -- opening both sides ------------------------------------------------------------------
-
-
-def open_book(store: DocStore) -> OrderBook:
-    """The bench store's order book over `store` (not started)."""
-    return OrderBook(
-        Replica(store),
-        store_id=STORE_ID,
-        node=NODE,
-        zone=ZoneInfo("UTC"),
-        rollover_hour=4,
-        now=utc_now,
-    )
-
-
-class Domain:
-    """The real order domain on a fresh store file: DocStore, Replica, OrderBook."""
-
-    def __init__(self, store: DocStore, book: OrderBook, catalog: Catalog) -> None:
-        self.store = store
-        self.book = book
-        self.catalog = catalog
-
-    @classmethod
-    async def open(cls, path: Path) -> Domain:
-        store = await DocStore.open(path)
-        book = open_book(store)
-        await book.start()
-        catalog = await book.import_catalog(sample_catalog())
-        freeze_startup_objects()  # as the daemon does once it has started
-        return cls(store, book, catalog)
-
-    @property
-    def day_guid(self) -> str:
-        return self.book.day_guid(self.book.business_date())
-
-
-def open_plain(path: Path) -> sqlite3.Connection:
-    """A plain sqlite3 connection with the store's durability: WAL, synchronous=FULL,
-    autocommit (each INSERT is its own committed transaction)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("CREATE TABLE ops (seq INTEGER PRIMARY KEY, data TEXT NOT NULL)")
-    return conn
 
 
 # -- 1. throughput -----------------------------------------------------------------------
@@ -392,157 +183,7 @@ def baseline_latency(path: Path, args: argparse.Namespace) -> dict:
     return latency_summary(latencies, start, max(acked))
 
 
-# -- 3. a business day -------------------------------------------------------------------
-
-
-async def build_day(path: Path, args: argparse.Namespace) -> dict:
-    """Ring up a day of orders, compact the day doc, checkpoint; return the orders' contents."""
-    domain = await Domain.open(path)
-    source = plans(args.seed, domain.catalog, args.lines)
-    left = args.day_orders
-    ops = 0
-
-    async def cashier() -> None:
-        nonlocal left, ops
-        while left > 0:
-            left -= 1
-            run = OrderRun(domain.book, next(source))
-            while not run.done:
-                await run.step()
-                ops += 1
-
-    try:
-        start = time.perf_counter()
-        async with asyncio.TaskGroup() as group:
-            for _ in range(args.concurrency):
-                group.create_task(cashier())
-        built = time.perf_counter() - start
-        guid = domain.day_guid
-        start = time.perf_counter()
-        merged = await domain.store.compact(guid)
-        compact_s = time.perf_counter() - start
-        try:
-            await domain.store.checkpoint()
-            checkpoint_error = None
-        except StoreUnavailable as exc:
-            # Reported, not hidden: closing the store below still folds the WAL in.
-            checkpoint_error = f"{type(exc).__name__}: {exc}"
-        doc = domain.book.replica.loaded(guid)
-        orders = doc.get("orders", type=Map).to_py()
-    finally:
-        await domain.store.close()
-    return {
-        "guid": guid,
-        "orders": orders,
-        "build_s": built,
-        "build_ops_per_s": ops / built,
-        "compact_ms": 1000 * compact_s,
-        "compact_merged_updates": merged,
-        "checkpoint_error": checkpoint_error,
-    }
-
-
-def write_plain_day(path: Path, orders: dict) -> None:
-    """The baseline day: each order's contents as one JSON row, checkpointed."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("CREATE TABLE orders (id TEXT PRIMARY KEY, data TEXT NOT NULL)")
-    with conn:
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO orders VALUES (?, ?)",
-            [(order_id, json.dumps(order)) for order_id, order in orders.items()],
-        )
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-
-
-def disk_bytes(path: Path) -> tuple[int, int]:
-    """Bytes of the database file plus its WAL, and of those the pages left free."""
-    wal = path.with_name(path.name + "-wal")
-    size = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
-    conn = sqlite3.connect(path)
-    try:
-        (free,) = conn.execute("PRAGMA freelist_count").fetchone()
-        (page,) = conn.execute("PRAGMA page_size").fetchone()
-    finally:
-        conn.close()
-    return size, free * page
-
-
-def vm_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def probe(kind: str, path: Path, guid: str) -> None:
-    """Run in a fresh interpreter: load one day and print time and memory as JSON.
-
-    Imports happen before the first reading, so only the loading itself is counted; the
-    second reading is taken while the loaded day is still alive.
-    """
-    before = vm_kb("VmRSS")
-    if kind == "posedge":
-        ms, after = asyncio.run(load_domain_day(path, guid))
-    else:
-        ms, after = load_plain_day(path)
-    print(json.dumps({"load_ms": ms, "extra_mb": (after - before) / 1024}))
-
-
-async def load_domain_day(path: Path, guid: str) -> tuple[float, int]:
-    """Open the store and load the day doc: (ms taken, VmRSS kB with the doc loaded)."""
-    start = time.perf_counter()
-    store = await DocStore.open(path)
-    try:
-        doc = await Replica(store).open(guid)
-        ms = 1000 * (time.perf_counter() - start)
-        rss = vm_kb("VmRSS")
-        assert len(doc.get("orders", type=Map)) > 0
-    finally:
-        await store.close()
-    return ms, rss
-
-
-def load_plain_day(path: Path) -> tuple[float, int]:
-    """Read and decode every JSON row: (ms taken, VmRSS kB with the orders in memory)."""
-    start = time.perf_counter()
-    conn = sqlite3.connect(path)
-    try:
-        orders = [json.loads(data) for (data,) in conn.execute("SELECT data FROM orders")]
-    finally:
-        conn.close()
-    ms = 1000 * (time.perf_counter() - start)
-    rss = vm_kb("VmRSS")
-    assert orders
-    return ms, rss
-
-
-def run_probe(kind: str, path: Path, guid: str, repeats: int) -> dict:
-    """Load a day in fresh interpreters (clean memory); the median of each figure.
-
-    Repeated because one cold load varies a lot here (page faults of a fresh heap).
-    """
-    runs = []
-    for _ in range(repeats):
-        out = subprocess.run(
-            [sys.executable, __file__, "--probe", kind, str(path), guid],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        runs.append(json.loads(out.splitlines()[-1]))
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-
-
 # -- the run -----------------------------------------------------------------------------
-
-
-def ratio(a: float, b: float) -> float | None:
-    """a / b, or None (JSON null) when b is 0."""
-    return round(a / b, 3) if b else None
 
 
 def measure(args: argparse.Namespace, root: Path) -> dict:
@@ -642,16 +283,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--load-repeats", type=int, default=3, help="fresh processes per load (median)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the orders' contents")
-    parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.probe:
-        kind, path, guid = args.probe
-        probe(kind, Path(path), guid)
-        return
     with tempfile.TemporaryDirectory(prefix="posedge-bench-") as tmp:
         figures = measure(args, Path(tmp))
     met = verdicts(figures)

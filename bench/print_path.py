@@ -38,8 +38,8 @@ from escpos.printer import Network
 
 from daemon_under_load import DaemonProcess, free_port, load_catalog, pair_terminals, write_config
 from drivers.emulators.network_printer import NetworkPrinterEmulator
-from drivers.escpos_paper import Paper
-from edge.terminals import TerminalRegistry
+from drivers.escpos.printout import Paper
+from edge.access.terminals import TerminalRegistry
 from order_flow import make_orders, ms_summary, ratio
 
 

@@ -44,14 +44,16 @@ from aiohttp import web
 
 from converge import sell, wire_bytes
 from daemon_under_load import free_port
-from edge.catalog import sample_catalog
-from edge.config import UpstreamConfig
-from edge.daemon import utc_now
-from edge.hub_app import prepare_hub
-from edge.orderbook import NodeIdentity, OrderBook
-from edge.upstream import UpstreamLink
-from sync.hub_stores import HubStores
-from sync.hub_tls import client_context, server_context
+from edge.app import utc_now
+from edge.config.model import UpstreamConfig
+from edge.hub.app import prepare_hub
+from edge.orders.book import OrderBook
+from edge.orders.catalog import sample_catalog
+from edge.orders.feed import OrderFeed
+from edge.orders.log import NodeIdentity
+from edge.replication.upstream import UpstreamLink
+from sync.hub.tls import client_context, server_context
+from sync.hub.tokens import HubStores
 from sync.replica import Replica
 from sync.store import DocStore
 
@@ -115,7 +117,7 @@ class Hub:
 
     async def start(self) -> None:
         self.process, _ = await start_process(
-            sys.executable, "-m", "edge.cli", "hub", "--dir", str(self.directory),
+            sys.executable, "-m", "edge.cli.main", "hub", "--dir", str(self.directory),
             "--host", "127.0.0.1", "--port", str(self.port), "--name", "127.0.0.1",
         )  # fmt: skip
 
@@ -130,11 +132,11 @@ class Hub:
             return len(body["orders"]) if response.status == 200 else -1
 
 
-async def open_node(directory: Path, store_id: str) -> tuple[DocStore, OrderBook]:
-    """A store's node with the sample catalog, on a fresh store file."""
-    store = await DocStore.open(directory / f"{store_id}.db")
+async def open_node(directory: Path, store_id: str) -> tuple[Replica, OrderBook]:
+    """A store's node with the sample catalog, on a fresh store file (`replica.store`)."""
+    replica = Replica(await DocStore.open(directory / f"{store_id}.db"))
     book = OrderBook(
-        Replica(store),
+        replica,
         store_id=store_id,
         node=NodeIdentity(f"{store_id}-node", "A"),
         zone=ZoneInfo("UTC"),
@@ -143,7 +145,7 @@ async def open_node(directory: Path, store_id: str) -> tuple[DocStore, OrderBook
     )
     await book.start()
     await book.import_catalog(sample_catalog())
-    return store, book
+    return replica, book
 
 
 async def wait_until(check, what: str, poll: float = 0.02) -> float:
@@ -157,9 +159,11 @@ async def wait_until(check, what: str, poll: float = 0.02) -> float:
 
 
 @contextlib.asynccontextmanager
-async def linked(book: OrderBook, hub: Hub, token: str):
+async def linked(book: OrderBook, replica: Replica, hub: Hub, token: str):
     """The node's upstream link to `hub`, running while the block does."""
-    link = UpstreamLink(book, UpstreamConfig(hub.url, token, hub.ca, stagger=0.0), retry_cap=1.0)
+    config = UpstreamConfig(hub.url, token, hub.ca, stagger=0.0)
+    feed = OrderFeed(replica, store_id=book.store_id)
+    link = UpstreamLink(book, replica, config, feed=feed, retry_cap=1.0)
     task = asyncio.create_task(link.run())
     try:
         yield link
@@ -174,7 +178,7 @@ async def all_acknowledged(link: UpstreamLink) -> bool:
 
 
 async def catch_up(args: argparse.Namespace, tmp: Path, hub: Hub) -> dict:
-    store, book = await open_node(tmp, "busy")
+    replica, book = await open_node(tmp, "busy")
     token = hub.stores.add("busy")
     try:
         start = time.perf_counter()
@@ -182,7 +186,7 @@ async def catch_up(args: argparse.Namespace, tmp: Path, hub: Hub) -> dict:
         built = time.perf_counter() - start
         say(f"catch-up: the node rang up {args.orders} orders in {built:.1f} s")
         day = book.business_date().isoformat()
-        async with linked(book, hub, token) as link:
+        async with linked(book, replica, hub, token) as link:
             start = time.perf_counter()
             done = await wait_until(lambda: all_acknowledged(link), "the hub's acknowledgement")
             wire = wire_bytes([hub.port], towards_only=True)
@@ -198,7 +202,7 @@ async def catch_up(args: argparse.Namespace, tmp: Path, hub: Hub) -> dict:
         }
         figures["baseline"] = await post_json(book, hub, tmp)
     finally:
-        await store.close()
+        await replica.store.close()
     base = figures["baseline"]
     figures["time_ratio"] = figures["catch_up_s"] / base["seconds"]
     figures["bytes_ratio"] = wire / base["wire_bytes"] if wire and base["wire_bytes"] else None
@@ -265,8 +269,8 @@ async def many_stores(args: argparse.Namespace, tmp: Path, hub: Hub) -> dict:
         async with contextlib.AsyncExitStack() as links_up:
             start = time.perf_counter()
             links = [
-                await links_up.enter_async_context(linked(book, hub, token))
-                for (_, book), token in zip(nodes, tokens, strict=True)
+                await links_up.enter_async_context(linked(book, replica, hub, token))
+                for (replica, book), token in zip(nodes, tokens, strict=True)
             ]
 
             async def every_store_acknowledged() -> bool:
@@ -282,8 +286,8 @@ async def many_stores(args: argparse.Namespace, tmp: Path, hub: Hub) -> dict:
         async with aiohttp.ClientSession() as http:
             counts = [await hub.order_count(http, store_id, day) for store_id in ids]
     finally:
-        for store, _ in nodes:
-            await store.close()
+        for replica, _ in nodes:
+            await replica.store.close()
     seconds = done - start
     total = args.stores * args.store_orders
     figures = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from drivers.escpos_status import PrinterStatus
+    from drivers.escpos.status import PrinterStatus
 
 
 class DriverError(Exception):

@@ -18,7 +18,7 @@ from drivers.errors import (
     DeviceUnreachable,
     PrinterNotReady,
 )
-from drivers.escpos_status import (
+from drivers.escpos.status import (
     ACK_REQUEST,
     CLEAR_BUFFER,
     REQUEST_ALL,

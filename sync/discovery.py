@@ -25,7 +25,7 @@ import ifaddr  # zeroconf's own dependency: reads the interfaces' addresses (get
 from zeroconf import IPVersion, NonUniqueNameException, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from .errors import SyncError
+from sync.errors import SyncError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Errors raised by the document store and the replica."""
+"""Errors raised by the document store, the replica and the SQLite opener."""
 
 
 class SyncError(Exception):
@@ -15,6 +15,10 @@ class StoreUnavailable(StoreError):
 
 class StoreCorrupt(StoreError):
     """The database file is not a posedge store, or its contents cannot be decoded."""
+
+
+class SchemaTooNew(StoreCorrupt):
+    """The file was written by a newer posedge: its schema version is above what this one knows."""
 
 
 class UnknownDocument(SyncError):

@@ -23,7 +23,7 @@ import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
-from .errors import SyncError
+from sync.errors import SyncError
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024 + 64  # an update of the largest size a replica takes
 IGNORED_TYPES = (1, 2, 3)  # awareness, auth, query awareness

@@ -19,17 +19,18 @@ from typing import Protocol, TypeVar
 
 from pycrdt import Doc, Map, TransactionEvent, get_update
 
-from .errors import InvalidUpdate, StoreUnavailable, UnknownDocument
-from .store import DocStore, DocumentInfo
+from sync.errors import InvalidUpdate, StoreUnavailable, UnknownDocument
+from sync.store import DocStore, DocumentInfo
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 MAX_UPDATE_BYTES = 64 * 1024 * 1024
-"""Largest update accepted from outside. A catch-up carries a business day in one update:
-a busy day of 5,000 orders is about 7 MiB uncompressed, so this leaves room for a day
-several times larger, and still bounds what a garbage frame can make a node allocate."""
+"""Largest update accepted from outside. A catch-up carries a whole document in one update:
+a document of 5,000 maps of a dozen entries each is about 7 MiB uncompressed, so this
+leaves room for one several times larger, and still bounds what a garbage frame can make a
+node allocate."""
 
 MAX_WAITING = 1000
 """Most received updates held per document while their dependencies are missing; the sync
@@ -234,7 +235,7 @@ class Replica:
 
         An update that arrives before one it depends on is held by Yrs as pending; with
         pycrdt 0.14.13, when two pending updates wait on the same missing one, one of them
-        is silently dropped once it arrives (see tests/test_replica.py). Re-applying an
+        is silently dropped once it arrives (see tests/sync/test_replica.py). Re-applying an
         update once its dependencies are in is safe (Yjs integration is idempotent) and
         recovers it, so updates are kept here until the Doc's state covers them.
         """
@@ -277,7 +278,7 @@ def root_map_contents(doc: Doc, name: str) -> dict:
     """The plain contents of the root map `name`, read in one transaction.
 
     Yrs serialises the whole map to JSON in Rust about five times faster than `Map.to_py`
-    walks it in Python (a 5,000-order day: ~110 ms instead of ~700 ms). That goes through
+    walks it in Python (5,000 nested maps: ~110 ms instead of ~700 ms). That goes through
     pycrdt's integrated map, not its public API; pycrdt is pinned below 0.15 for it, and the
     public walk is used if the internals ever change. Numbers may come back as ints.
     """

@@ -5,9 +5,10 @@ before `append` returns, so an acknowledged write survives kill -9 and power los
 Throughput comes from group commit: appends that arrive while a commit is in flight are
 written together in the next transaction, and all of their callers are answered at once.
 
-Updates are compacted into one snapshot per document with `pycrdt.merge_updates`; a load
-is the snapshot followed by the tail of updates appended since. The store also keeps a
-registry of documents (kind, closed or not) and each link's acknowledged progress.
+Updates are compacted into one snapshot per document (sync/compaction.py); a load is the
+snapshot followed by the tail of updates appended since. The store also keeps a registry of
+documents (kind, closed or not) and each link's acknowledged progress. `peek` reads a store
+file without opening it for writing (`posedge doctor`).
 
 Contract: one `DocStore` per file and per process; use it from one event loop.
 """
@@ -15,31 +16,29 @@ Contract: one `DocStore` per file and per process; use it from one event loop.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import logging
-import os
-import signal
 import sqlite3
 import time
-import zlib
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import aiosqlite
-from pycrdt import merge_updates
 
-from .errors import DocumentClosed, StoreCorrupt, StoreUnavailable, UnknownDocument
+from sync.compaction import DEFAULT_COMPACT_AFTER, Compactor, inflate, read_snapshot
+from sync.errors import (
+    DocumentClosed,
+    StoreCorrupt,
+    StoreError,
+    StoreUnavailable,
+    UnknownDocument,
+)
+from sync.sqlite import FULL, Schema, connect, connect_async, rollback, unavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
+_STEP_1 = """
 CREATE TABLE IF NOT EXISTS documents (
     guid       TEXT PRIMARY KEY,
     kind       TEXT NOT NULL,
@@ -69,15 +68,14 @@ CREATE TABLE IF NOT EXISTS link_progress (
 );
 """
 
+SCHEMA = Schema(FULL, steps=(_STEP_1,), foreign_keys=True, incremental_vacuum=True)
+"""A store's file (a node's log, the hub's `hub.db`): version 1 is the first schema."""
+
 MAX_BATCH = 512
 """Most appends written in one transaction."""
 
-DEFAULT_COMPACT_AFTER = 1000
-"""A document is compacted once this many updates sit in its tail, and they add up to at
-least half its compressed snapshot: rewriting the snapshot then costs a bounded share of
-what was appended, however large the day has grown."""
-
-SNAPSHOT_CODEC = "zlib"
+PEEK_TIMEOUT = 2.0
+"""Seconds `peek` waits while the daemon holds the file busy."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +111,29 @@ class _PendingAppend:
     done: asyncio.Future[int]
 
 
-def _unavailable(path: Path, doing: str, exc: BaseException) -> StoreUnavailable:
-    hint = "free disk space" if "full" in str(exc).lower() else "check the disk and permissions"
-    return StoreUnavailable(f"could not {doing} in {path}: {exc} ({hint})")
+@dataclass(frozen=True, slots=True)
+class StorePeek:
+    """What a look at a store file shows, for `posedge doctor`."""
+
+    newest_document: float | None  # when the newest document was registered
+    link_contacts: dict[str, float]  # link -> when it last acknowledged anything
+
+
+def peek(path: Path) -> StorePeek:
+    """Read a store file without creating or changing it; raises StoreUnavailable (no such
+    file, or one this user cannot read) or StoreCorrupt."""
+    try:
+        conn = connect(path, SCHEMA, read_only=True, timeout=PEEK_TIMEOUT)
+        try:
+            (newest,) = conn.execute("SELECT max(created_at) FROM documents").fetchone()
+            contacts = conn.execute(
+                "SELECT link, max(updated_at) FROM link_progress GROUP BY link"
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise unavailable(path, "read the store", exc) from exc
+    return StorePeek(newest, dict(contacts))
 
 
 class DocStore:
@@ -124,12 +142,9 @@ class DocStore:
     def __init__(self, path: Path, conn: aiosqlite.Connection, compact_after: int) -> None:
         self.path = path
         self._conn = conn
-        self._compact_after = compact_after
         self._lock = asyncio.Lock()  # one transaction at a time on the one connection
         self._docs: dict[str, DocumentInfo] = {}
-        self._tail_counts: dict[str, int] = {}
-        self._tail_bytes: dict[str, int] = {}
-        self._snapshot_bytes: dict[str, int] = {}
+        self._compactor = Compactor(path, conn, self._lock, compact_after)
         # Kept in memory so that asking them (each link's offer, the hub backlog every few
         # seconds) never waits for the writer's lock: the newest seq of each document, and
         # the link progress read so far (written through).
@@ -138,11 +153,8 @@ class DocStore:
         self._failed: set[str] = set()
         self._pending: list[_PendingAppend] = []
         self._wakeup = asyncio.Event()
-        self._to_compact: set[str] = set()
-        self._compact_wakeup = asyncio.Event()
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._merger: ProcessPoolExecutor | None = None
         # Transactions that committed appends: one per group-commit batch (for /metrics).
         self.commits = 0
         # The highest sequence number given out: AUTOINCREMENT never reuses one, so it is a
@@ -158,9 +170,9 @@ class DocStore:
         """Open (creating if needed) the store at `path` and start its writer."""
         path = Path(path)
         try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
+            conn = await connect_async(path, SCHEMA)
         except sqlite3.Error as exc:
-            raise _unavailable(path, "open the store", exc) from exc
+            raise _unopenable(path, exc) from exc
         store = cls(path, conn, compact_after)
         try:
             await store._prepare()
@@ -169,32 +181,13 @@ class DocStore:
             raise
         store._tasks = [
             asyncio.create_task(store._write_loop(), name="docstore-writer"),
-            asyncio.create_task(store._compact_loop(), name="docstore-compactor"),
+            asyncio.create_task(store._compactor.run(), name="docstore-compactor"),
         ]
         return store
 
     async def _prepare(self) -> None:
         conn = self._conn
         try:
-            version = await self._scalar("PRAGMA user_version")
-            if version > SCHEMA_VERSION:
-                raise StoreCorrupt(
-                    f"{self.path} has schema version {version}, newer than this posedge "
-                    f"understands ({SCHEMA_VERSION}); upgrade posedge"
-                )
-            if version == 0:
-                # auto_vacuum must be chosen before the first table exists.
-                await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            mode = await self._scalar("PRAGMA journal_mode = WAL")
-            if str(mode).lower() != "wal":
-                raise StoreUnavailable(f"{self.path}: SQLite refused WAL mode (got {mode})")
-            await conn.execute("PRAGMA synchronous = FULL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute("PRAGMA busy_timeout = 5000")
-            await conn.executescript(_SCHEMA)
-            if version != SCHEMA_VERSION:
-                # Only a new store is written to here, so an existing one opens on a full disk.
-                await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             async with conn.execute(
                 "SELECT guid, kind, meta, created_at, closed_at FROM documents"
             ) as cur:
@@ -203,26 +196,19 @@ class DocStore:
             for guid, size, upto in await conn.execute_fetchall(
                 "SELECT guid, length(data), upto_seq FROM snapshots"
             ):
-                self._snapshot_bytes[guid], self._last_seqs[guid] = size, upto
+                self._compactor.snapshot_found(guid, size)
+                self._last_seqs[guid] = upto
             for guid, count, size, newest in await conn.execute_fetchall(
                 "SELECT guid, count(*), sum(length(data)), max(seq) FROM updates GROUP BY guid"
             ):
-                self._tail_counts[guid], self._tail_bytes[guid] = count, size
+                self._compactor.tail_found(guid, count, size)
                 self._last_seqs[guid] = max(newest, self._last_seqs.get(guid, 0))
-            self.last_seq = int(
-                await self._scalar(
-                    "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'updates'"
-                )
+            [(last_seq,)] = await conn.execute_fetchall(
+                "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'updates'"
             )
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
-                raise _unavailable(self.path, "open the store", exc) from exc
-            raise StoreCorrupt(
-                f"{self.path} is not a readable posedge store: {exc} "
-                "(restore it from a backup or move it aside)"
-            ) from exc
-        for guid in self._tail_counts:
-            self._consider_compaction(guid)
+            self.last_seq = int(last_seq)
+        except sqlite3.Error as exc:
+            raise _unopenable(self.path, exc) from exc
 
     async def close(self) -> None:
         """Write every pending append, stop the background tasks, close the file.
@@ -240,8 +226,7 @@ class DocStore:
         if writer is not None:
             await writer  # it drains what is pending, then returns
         await self._conn.close()
-        if self._merger is not None:
-            await asyncio.to_thread(self._merger.shutdown, cancel_futures=True)
+        await self._compactor.close()
 
     # -- registry ----------------------------------------------------------------------
 
@@ -318,7 +303,7 @@ class DocStore:
         self.document(guid)
         async with self._lock:
             try:
-                snapshot = await self._snapshot(guid)
+                snapshot = await read_snapshot(self._conn, self.path, guid)
                 tail = [
                     row[0]
                     for row in await self._conn.execute_fetchall(
@@ -326,27 +311,11 @@ class DocStore:
                     )
                 ]
             except sqlite3.Error as exc:
-                raise _unavailable(self.path, f"read {guid!r}", exc) from exc
+                raise unavailable(self.path, f"read {guid!r}", exc) from exc
         self._failed.discard(guid)
         if snapshot is None:
             return tail
-        try:  # zlib lets go of the GIL, so the loop runs on while a big day inflates
-            update = await asyncio.to_thread(zlib.decompress, snapshot[0])
-        except zlib.error as exc:
-            raise StoreCorrupt(f"{self.path}: the snapshot of {guid!r} is damaged: {exc}") from exc
-        return [update, *tail]
-
-    async def _snapshot(self, guid: str) -> tuple[bytes, int] | None:
-        """The compressed snapshot of `guid` and the last seq it holds (call under the lock)."""
-        rows = await self._conn.execute_fetchall(
-            "SELECT codec, data, upto_seq FROM snapshots WHERE guid = ?", (guid,)
-        )
-        if not rows:
-            return None
-        codec, data, upto = rows[0]
-        if codec != SNAPSHOT_CODEC:
-            raise StoreCorrupt(f"{self.path}: snapshot of {guid!r} has unknown codec {codec!r}")
-        return data, upto
+        return [await inflate(self.path, guid, snapshot[0]), *tail]
 
     async def updates_since(self, guid: str, seq: int) -> list[tuple[int, bytes]]:
         """Tail updates of `guid` with a sequence number above `seq` (not the snapshot)."""
@@ -362,69 +331,7 @@ class DocStore:
     async def compact(self, guid: str) -> int:
         """Merge the snapshot and tail of `guid` into one snapshot; return updates merged."""
         self.document(guid)
-        async with self._lock:
-            snapshot = await self._snapshot(guid)
-            tail = await self._conn.execute_fetchall(
-                "SELECT seq, data FROM updates WHERE guid = ? ORDER BY seq", (guid,)
-            )
-        if not tail:
-            return 0
-        upto = tail[-1][0]
-        merged = await self._merge(snapshot[0] if snapshot else None, [d for _, d in tail])
-        async with self._lock:
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                await self._conn.execute(
-                    "INSERT INTO snapshots (guid, codec, data, upto_seq) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (guid) DO UPDATE SET codec = excluded.codec, "
-                    "data = excluded.data, upto_seq = excluded.upto_seq",
-                    (guid, SNAPSHOT_CODEC, merged, upto),
-                )
-                await self._conn.execute(
-                    "DELETE FROM updates WHERE guid = ? AND seq <= ?", (guid, upto)
-                )
-                await self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                await self._rollback()
-                raise _unavailable(self.path, f"compact {guid!r}", exc) from exc
-            except asyncio.CancelledError:
-                # close() cancels the compactor: leave no transaction open for the writer.
-                await self._rollback()
-                raise
-            # Through sqlite3_exec: the sqlite3 module steps a pragma once, and each step of
-            # incremental_vacuum frees a single page.
-            await self._conn.executescript("PRAGMA incremental_vacuum;")
-        self._tail_counts[guid] = max(0, self._tail_counts.get(guid, 0) - len(tail))
-        merged_bytes = sum(len(d) for _, d in tail)
-        self._tail_bytes[guid] = max(0, self._tail_bytes.get(guid, 0) - merged_bytes)
-        self._snapshot_bytes[guid] = len(merged)
-        log.debug("compacted %s: %d updates into %d bytes", guid, len(tail), len(merged))
-        return len(tail)
-
-    async def _merge(self, snapshot: bytes | None, tail: list[bytes]) -> bytes:
-        """The new compressed snapshot, made in a worker process: `merge_updates` holds the
-        GIL for tens of milliseconds on a busy day, which would stall every operation."""
-        if self._merger is None:
-            self._merger = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=get_context("spawn"),
-                initializer=_die_with_parent,
-                initargs=(os.getpid(),),
-            )
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._merger, _merged_snapshot, snapshot, tail)
-        except BrokenProcessPool as exc:
-            self._merger = None
-            raise StoreUnavailable(f"the compaction worker of {self.path} died: {exc}") from exc
-
-    async def settings(self) -> dict[str, object]:
-        """The durability settings in force on the store's connection (for `posedge doctor`)."""
-        async with self._lock:
-            journal_mode = await self._scalar("PRAGMA journal_mode")
-            synchronous = await self._scalar("PRAGMA synchronous")
-        levels = {0: "off", 1: "normal", 2: "full", 3: "extra"}
-        return {"journal_mode": journal_mode, "synchronous": levels.get(synchronous, synchronous)}
+        return await self._compactor.compact(guid)
 
     async def checkpoint(self) -> None:
         """Fold the WAL into the database file and truncate it."""
@@ -432,7 +339,7 @@ class DocStore:
             try:
                 await self._conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:
-                raise _unavailable(self.path, "checkpoint the WAL", exc) from exc
+                raise unavailable(self.path, "checkpoint the WAL", exc) from exc
 
     # -- link progress -----------------------------------------------------------------
 
@@ -476,17 +383,6 @@ class DocStore:
 
     # -- internals ---------------------------------------------------------------------
 
-    async def _scalar(self, sql: str) -> object:
-        async with self._conn.execute(sql) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else None
-
-    async def _rollback(self) -> None:
-        try:
-            await self._conn.execute("ROLLBACK")
-        except Exception:  # no transaction was open, or the connection is gone
-            pass
-
     async def _write(self, doing: str, sql: str, params: Iterable[object]) -> None:
         if self._closing:
             raise StoreUnavailable(f"the store {self.path} is closing")
@@ -494,7 +390,7 @@ class DocStore:
             try:
                 await self._conn.execute(sql, tuple(params))
             except sqlite3.Error as exc:
-                raise _unavailable(self.path, doing, exc) from exc
+                raise unavailable(self.path, doing, exc) from exc
 
     async def _write_loop(self) -> None:
         while True:
@@ -531,8 +427,8 @@ class DocStore:
                 elapsed = time.perf_counter() - started
                 self.commits += 1
             except Exception as exc:  # any failure fails this batch; the writer goes on
-                await self._rollback()
-                error = _unavailable(self.path, f"append {len(rows)} updates", exc)
+                await rollback(self._conn)
+                error = unavailable(self.path, f"append {len(rows)} updates", exc)
                 log.error("%s", error, extra={"store": str(self.path)})
                 for item in rows:
                     self._failed.add(item.guid)
@@ -549,56 +445,20 @@ class DocStore:
             if not item.done.done():
                 item.done.set_result(seq)
             self._last_seqs[item.guid] = seq
-            self._tail_counts[item.guid] = self._tail_counts.get(item.guid, 0) + 1
-            self._tail_bytes[item.guid] = self._tail_bytes.get(item.guid, 0) + len(item.data)
-        for guid in {item.guid for item in rows}:
-            self._consider_compaction(guid)
-
-    def _consider_compaction(self, guid: str) -> None:
-        tail_bytes = self._tail_bytes.get(guid, 0)
-        if self._tail_counts.get(
-            guid, 0
-        ) >= self._compact_after and 2 * tail_bytes >= self._snapshot_bytes.get(guid, 0):
-            self._to_compact.add(guid)
-            self._compact_wakeup.set()
-
-    async def _compact_loop(self) -> None:
-        failures = 0
-        while True:
-            await self._compact_wakeup.wait()
-            self._compact_wakeup.clear()
-            while self._to_compact:
-                guid = self._to_compact.pop()
-                try:
-                    await self.compact(guid)
-                except StoreUnavailable as exc:
-                    failures += 1
-                    if failures == 1 or failures % 100 == 0:
-                        log.warning("compaction failed (%d times): %s", failures, exc)
-                    await asyncio.sleep(min(60.0, 2.0 ** min(failures, 6)))
-                    self._to_compact.add(guid)
-                else:
-                    if failures:
-                        log.info("compaction works again after %d failures", failures)
-                    failures = 0
+            self._compactor.appended(item.guid, len(item.data))
 
 
-def _merged_snapshot(snapshot: bytes | None, tail: list[bytes]) -> bytes:
-    """Runs in the compaction worker: merge a compressed snapshot and its tail, compress."""
-    parts = ([zlib.decompress(snapshot)] if snapshot else []) + tail
-    return zlib.compress(merge_updates(*parts) if len(parts) > 1 else parts[0], 6)
-
-
-def _die_with_parent(parent: int) -> None:
-    """Compaction worker set-up: be killed when the daemon dies, however it dies.
-
-    A pool worker holds both ends of its own task queue, so it would otherwise outlive a
-    daemon killed with SIGKILL (and keep its stdio open).
-    """
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the daemon died before prctl took effect
-        os._exit(1)
+def _unopenable(path: Path, exc: sqlite3.Error) -> StoreError:
+    """The error for a store file that cannot be opened: unavailable while the disk is full or
+    the file cannot be opened at all, corrupt when SQLite cannot read what it holds."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name == "SQLITE_CANTOPEN" or not isinstance(exc, sqlite3.DatabaseError):
+        return unavailable(path, "open the store", exc)
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
+        return unavailable(path, "open the store", exc)
+    return StoreCorrupt(
+        f"{path} is not a readable posedge store: {exc} (restore it from a backup or move it aside)"
+    )
 
 
 def _document_info(row: tuple) -> DocumentInfo:

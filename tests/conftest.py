@@ -6,29 +6,20 @@ test. Fixtures give real stores in tmp_path and a wall clock the test moves by h
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import errno
 import os
-import socket
 import subprocess
-import sys
 import threading
-import time
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
 from hypothesis import HealthCheck, settings
 
-from edge.catalog import sample_catalog
-from edge.orderbook import NodeIdentity, OrderBook
+from edge.orders.book import OrderBook
 from sync.replica import Replica
 from sync.store import DocStore
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tests.support.books import make_book
+from tests.support.clocks import SettableClock
+from tests.support.processes import IN_CI
 
 # No deadlines: tests never assert on speed (these machines are shared and noisy). Under CI
 # the examples are derived from the test itself, so a red CI run reproduces exactly.
@@ -69,56 +60,10 @@ def no_leaked_threads():
     pytest.fail(f"threads leaked by the test: {leaked}")
 
 
-class SettableClock:
-    """A wall clock the test moves by hand (injected, never patched)."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
-class LiveClock(SettableClock):
-    """The real wall clock, moved forward by hand when a test needs "later" (device tests,
-    whose printers and timeouts run in real time)."""
-
-    def __init__(self) -> None:
-        super().__init__(dt.datetime.now(dt.UTC))
-        self.offset = dt.timedelta()
-
-    def __call__(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC) + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += dt.timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> SettableClock:
     """Friday 2026-11-20, 13:00 in New York."""
     return SettableClock(dt.datetime(2026, 11, 20, 18, 0, tzinfo=dt.UTC))
-
-
-async def make_book(
-    store: DocStore, clock: SettableClock, *, letter: str = "A", name: str = "node-a"
-) -> OrderBook:
-    """An order book over `store` for store `s1` in New York, with the sample catalog."""
-    book = OrderBook(
-        Replica(store),
-        store_id="s1",
-        node=NodeIdentity(name, letter),
-        zone=ZoneInfo("America/New_York"),
-        rollover_hour=4,
-        now=clock,
-    )
-    await book.start()
-    if not (await book.catalog()).items:
-        await book.import_catalog(sample_catalog())
-    return book
 
 
 @pytest.fixture
@@ -129,8 +74,14 @@ async def store(tmp_path):
 
 
 @pytest.fixture
-async def book(store, clock) -> OrderBook:
-    return await make_book(store, clock)
+def replica(store) -> Replica:
+    """The replica of `store`'s documents that the `book` fixture works over."""
+    return Replica(store)
+
+
+@pytest.fixture
+async def book(store, replica, clock) -> OrderBook:
+    return await make_book(store, clock, replica=replica)
 
 
 @pytest.fixture
@@ -154,70 +105,11 @@ def small_disk(tmp_path):
             subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-def fill(directory: Path) -> Path:
-    """Write a file until the file system is full; return it."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for _ in range(10_000):  # 40 MB: far beyond the 512 KiB disk
-            os.write(fd, b"\x01" * 4096)
-        raise AssertionError(f"{directory} never filled up")
-    except OSError as exc:
-        if exc.errno != errno.ENOSPC:
-            raise
-    finally:
-        os.close(fd)
-    return filler
-
-
 @pytest.fixture
 async def node(tmp_path, clock):
-    """A node serving the terminal API on 127.0.0.1 (see tests/api_node.py)."""
-    from .api_node import start_node
+    """A node serving the terminal API on 127.0.0.1 (see tests/support/api_node.py)."""
+    from tests.support.api_node import start_node
 
     node = await start_node(tmp_path / "node", clock)
     yield node
     await node.close()
-
-
-async def until(check: Callable[[], Awaitable[object] | object], within: float = 15.0):
-    """Poll `check` until it returns something truthy; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {within} s: {check}")
-        await asyncio.sleep(0.05)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-POSEDGE = [sys.executable, "-m", "edge.cli"]
-
-
-async def posedge_cli(*args: str) -> subprocess.CompletedProcess:
-    """Run a posedge command to its end without blocking the event loop (a node may be
-    serving in this process)."""
-    process = await asyncio.create_subprocess_exec(
-        *POSEDGE, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr.decode())
-
-
-async def daemon_ready(http: aiohttp.ClientSession, url: str) -> bool:
-    """Whether the daemon at `url` answers /readyz with 200 (False while it is not up)."""
-    try:
-        async with http.get(f"{url}/readyz") as response:
-            return response.status == 200
-    except aiohttp.ClientError:
-        return False

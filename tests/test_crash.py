@@ -22,11 +22,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from edge.status import Status
+from edge.orders.status import Status
 from sync.replica import Replica
 from sync.store import DocStore
 
-WRITER = Path(__file__).with_name("crash_writer.py")
+WRITER = Path(__file__).parent / "support" / "crash_writer.py"
 
 
 def _load_writer():

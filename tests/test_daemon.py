@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import free_port
+from tests.support.processes import free_port, stop
 
-POSEDGE = [sys.executable, "-m", "edge.cli"]
+POSEDGE = [sys.executable, "-m", "edge.cli.main"]
 
 
 def receive_until(sock: socket.socket, wanted: str, deadline: float) -> list[str]:
@@ -80,17 +80,6 @@ def start(args: list[str], **env: str) -> subprocess.Popen:
     )
 
 
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str]:
-    process.send_signal(sig)
-    try:
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    return process.returncode, stderr
-
-
 def test_run_tells_systemd_ready_status_watchdog_and_stopping(notify_socket, config_file):
     sock, path = notify_socket
     process = start(
@@ -142,7 +131,7 @@ def test_demo_rings_up_orders_that_are_still_there_after_it_stops(tmp_path, noti
         logged = []
         while len(logged) < 3 and time.monotonic() < deadline:
             line = process.stderr.readline()
-            if "edge.demo: demo: order " in line:
+            if "edge.cli.demo.cashier: demo: order " in line:
                 logged.append(line.split("demo: order ")[1].split()[0])
     finally:
         code, stderr = stop(process)

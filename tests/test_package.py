@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from . import netns
+from tests.support import netns
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = Path("/lib/systemd/system/posedge.service")
@@ -204,7 +204,7 @@ def test_the_installed_daemon_runs_as_its_user_and_prints_a_receipt(installed, t
 
 SAVE_AS_THE_UI = """
 import asyncio, pathlib, sys
-from edge.config_edit import ConfigEditor, set_settings
+from edge.config.edit import ConfigEditor, set_settings
 async def nothing_live(config):
     return []
 editor = ConfigEditor(pathlib.Path(sys.argv[1]), nothing_live)

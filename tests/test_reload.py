@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 
 from drivers.emulators.network_printer import NetworkPrinterEmulator
-
-from .conftest import POSEDGE, daemon_ready, free_port, posedge_cli, until
+from tests.support.processes import POSEDGE, daemon_ready, free_port, posedge_cli
+from tests.support.waiting import until
 
 
 def write_config(path: Path, api_port: int, ports: dict[str, int], **stations: str) -> None:

@@ -3,9 +3,9 @@ display, a bump bar and a serial cash drawer. They stand alone (no driver code),
 check the drivers rather than mirror them.
 """
 
-from .network_printer import NetworkPrinterEmulator
-from .printer_engine import PrinterEngine
-from .serial_devices import (
+from drivers.emulators.network_printer import NetworkPrinterEmulator
+from drivers.emulators.printer_engine import PrinterEngine
+from drivers.emulators.serial_devices import (
     BumpBarEmulator,
     LineDisplayEmulator,
     SerialDrawerEmulator,

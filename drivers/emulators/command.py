@@ -20,14 +20,14 @@ import tty
 from collections.abc import Iterator
 from typing import Any
 
-from ..escpos_paper import Paper
-from .network_printer import NetworkPrinterEmulator
-from .serial_devices import (
+from drivers.emulators.network_printer import NetworkPrinterEmulator
+from drivers.emulators.serial_devices import (
     BumpBarEmulator,
     LineDisplayEmulator,
     SerialDrawerEmulator,
     SerialPrinterEmulator,
 )
+from drivers.escpos.printout import Paper
 
 DEVICES = ("printer", "serial-printer", "display", "bump-bar", "drawer")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..paper_image import render_png
-from .printer_engine import PrinterEngine
+from drivers.emulators.printer_engine import PrinterEngine
+from drivers.escpos.printout_image import render_png
 
 
 class ControlServer:

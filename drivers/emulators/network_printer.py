@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..escpos_paper import Paper
-from .printer_engine import PrinterEngine, Source, finish
+from drivers.emulators.printer_engine import PrinterEngine, Source, finish
+from drivers.escpos.printout import Paper
 
 
 class _Connection(asyncio.Protocol):
@@ -92,7 +92,7 @@ class NetworkPrinterEmulator(PrinterEngine):
             for task in list(self._serving):
                 await task
             if self._control_address[1] is not None:
-                from .control import ControlServer  # aiohttp only when asked for
+                from drivers.emulators.control import ControlServer  # aiohttp only when asked for
 
                 self._control = ControlServer(self, *self._control_address)
                 await self._control.start()

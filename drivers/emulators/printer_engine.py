@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..escpos_commands import CLEAR_BUFFER, RealtimeScanner, parse_command
-from ..escpos_decoder import Control, Cut, DrawerPulse, EscPosDecoder, Event, Paper, Unknown
-from ..escpos_paper import Barcode, Feed, QrCode, RasterImage
-from ..paper_image import render_png
+from drivers.escpos.commands import CLEAR_BUFFER, RealtimeScanner, parse_command
+from drivers.escpos.decoder import Control, Cut, DrawerPulse, EscPosDecoder, Event, Paper, Unknown
+from drivers.escpos.printout import Barcode, Feed, QrCode, RasterImage
+from drivers.escpos.printout_image import render_png
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
-from ..escpos_commands import CODE_PAGES
-from ..escpos_paper import Paper
-from .printer_engine import Notifier, PrinterEngine, Source
+from drivers.emulators.printer_engine import Notifier, PrinterEngine, Source
+from drivers.escpos.commands import CODE_PAGES
+from drivers.escpos.printout import Paper
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,82 @@
+"""`node.db`: the node's access records, and the one owner of the file's schema.
+
+It holds the paired terminals and their pairing codes (terminals.py), the join codes for
+new nodes of the store (join_codes.py), and the manager UI's users and sessions (users.py).
+The daemon and the CLI's commands both open it, each operation on a short-lived connection
+of its own; every connection brings the file to the current version first. SQLite's errors
+come out as StorageError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from edge.runtime.storage import storage_errors
+from sync.sqlite import FULL, Schema, connect
+
+_STEP_1 = """
+CREATE TABLE IF NOT EXISTS terminals (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS pairing_codes (
+    code_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE TABLE IF NOT EXISTS join_codes (
+    code TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ui_users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ui_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES ui_users (name) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    flashes TEXT NOT NULL DEFAULT '[]'
+);
+"""
+
+SCHEMA = Schema(FULL, steps=(_STEP_1,), foreign_keys=True)
+"""node.db: version 1 is the tables of node.db files made before versions were kept."""
+
+
+@contextlib.contextmanager
+def connection(path: Path, doing: str) -> Iterator[sqlite3.Connection]:
+    """A connection to node.db for one operation (`doing`), closed after it (sqlite3's own
+    `with` only commits); SQLite's errors in the block come out as StorageError."""
+    with storage_errors(path, doing):
+        conn = connect(path, SCHEMA)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def prepare(path: Path) -> None:
+    """Make node.db at `path`, or bring it to the current version; raises StorageError."""
+    with connection(path, "open the node's access records"):
+        pass
+
+
+def reader(path: Path) -> sqlite3.Connection:
+    """A connection to node.db to keep for reading; raises StorageError."""
+    with storage_errors(path, "open the node's access records"):
+        return connect(path, SCHEMA)

@@ -1,0 +1,460 @@
+"""The composition root: the one place a node's parts are built and wired together.
+
+The daemon opens the store, the replica, the order book, its feed, the devices, the links
+with peers and the hub, and the HTTP servers here, passing each its dependencies, and
+closes them in reverse: the store is first up and last down. Its background tasks run in
+one TaskGroup, which cancels and awaits them on the way down.
+SIGTERM or SIGINT starts a graceful stop bounded by `daemon.shutdown_timeout`; a second
+signal skips the drain. SIGHUP reloads the devices, kitchen routing, receipt.*, print.*,
+kds.* and store.name from the configuration file (a bad file is logged and changes
+nothing); the manager UI applies its changes to the file the same way
+(`ApiContext.config_editor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import functools
+import gc
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.access.join_codes import StoredJoinCodes
+from edge.access.terminals import TerminalRegistry
+from edge.config.edit import ConfigEditor
+from edge.config.load import load
+from edge.config.model import Config, KdsSettings
+from edge.devices.assembly import Devices, DeviceSetup, open_devices
+from edge.http.api.events import EventHub
+from edge.http.application import make_app
+from edge.http.context import ApiContext
+from edge.http.idempotency import IdempotencyStore
+from edge.http.metrics import ApiMetrics
+from edge.http.server import HttpServer
+from edge.kitchen.board import KdsBoard
+from edge.orders.book import OrderBook
+from edge.orders.feed import OrderFeed
+from edge.orders.index import OrderIndex
+from edge.orders.log import NodeIdentity
+from edge.replication.archive import DayArchive
+from edge.replication.peers import PeerManager
+from edge.replication.upstream import UpstreamLink
+from edge.runtime.errors import ConfigError
+from edge.runtime.lifecycle import Stopping, run_until_stopped
+from edge.runtime.systemd import SystemdNotifier, run_watchdog, watchdog_interval
+from sync.membership.credentials import load as load_credentials
+from sync.membership.join import join_routes
+from sync.membership.trust import TrustError
+from sync.replica import Replica
+from sync.store import DocStore
+
+log = logging.getLogger(__name__)
+
+Service = Callable[[OrderBook, Devices], Awaitable[None]]
+"""An extra long-running task given the order book and the devices (the demo's cashier)."""
+
+RELOADED = ("devices", "print", "receipt", "kds")  # the Config fields SIGHUP applies
+NEEDS_RESTART = {  # the other fields, as the operator knows them
+    "state_dir": "paths.state_dir",
+    "log_level": "log.level",
+    "shutdown_timeout": "daemon.shutdown_timeout",
+    "status_interval": "daemon.status_interval",
+}
+SWAP_TIMEOUT = 10.0  # seconds the devices may take to restart on new settings
+
+
+def freeze_startup_objects() -> None:
+    """Exempt everything alive after start-up from garbage collection scans.
+
+    Modules, the catalog and the loaded documents live as long as the daemon; without this
+    every full collection walks them again, a pause of several milliseconds that showed as
+    the p99 of bench/orderlog.py.
+    """
+    gc.freeze()
+
+
+@contextlib.contextmanager
+def state_dir_lock(state_dir: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on the state directory; yields whether it was free.
+
+    The kernel drops the lock when the process dies, so a crash never leaves it behind.
+    """
+    with open(state_dir / "posedge.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def order_book(config: Config, replica: Replica, store_id: str | None = None) -> OrderBook:
+    """The order book of the configured store (or of `store_id`) and node over `replica`."""
+    return OrderBook(
+        replica,
+        store_id=store_id or config.store.id,
+        node=NodeIdentity(config.node.name, config.node.letter),
+        zone=config.store.zone,
+        rollover_hour=config.store.rollover_hour,
+        now=utc_now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """The node's API as assembled: its server, what the handlers share, its KDS board."""
+
+    server: HttpServer
+    context: ApiContext
+    board: KdsBoard
+
+
+async def open_api(
+    resources: contextlib.AsyncExitStack,
+    book: OrderBook,
+    replica: Replica,
+    *,
+    feed: OrderFeed,
+    devices: Devices,
+    state_dir: Path,
+    node_db: Path,
+    requests_db: Path,
+    host: str,
+    port: int,
+    shutdown_timeout: float,
+    now: Callable[[], dt.datetime],
+    peers: PeerManager | None = None,
+    upstream: UpstreamLink | None = None,
+    kds_settings: KdsSettings | None = None,
+) -> Api:
+    """Build the API over a started order book, its feed and the node's devices (whose
+    tasks the caller runs); `resources` closes what this opens, in reverse order (the
+    server first, so in-flight requests finish before the files close).
+
+    The caller starts the server and sets `context.ready`.
+    """
+    index = OrderIndex(book, feed)
+    terminals = TerminalRegistry(node_db)
+    resources.callback(terminals.close)
+    idempotency = await IdempotencyStore.open(requests_db)
+    resources.push_async_callback(idempotency.close)
+    context = ApiContext(
+        book,
+        replica,
+        feed,
+        index,
+        terminals,
+        devices,
+        state_dir,
+        now=now,
+        peers=peers,
+        upstream=upstream,
+    )
+    board = KdsBoard(book, feed, settings=kds_settings or KdsSettings(), now=now)
+    app = make_app(
+        context,
+        idempotency=idempotency,
+        events_hub=EventHub(book, feed),
+        board=board,
+        metrics=ApiMetrics(replica.store, lambda: index.open_count(book.business_date())),
+        join_routes=join_routes(
+            StoredJoinCodes(node_db),
+            lambda: peers.creds if peers is not None else None,
+            _joined,
+        ),
+    )
+    server = HttpServer(app, host, port, shutdown_timeout=shutdown_timeout)
+    resources.push_async_callback(server.stop)
+    return Api(server, context, board)
+
+
+def _joined(node_id: str, node_cert_pem: bytes) -> None:
+    log.info("node %s joined the store; it links with this node once it runs", node_id)
+
+
+@contextlib.asynccontextmanager
+async def serving_peers(peers: PeerManager, host: str, port: int) -> AsyncIterator[HttpServer]:
+    """The peer links' endpoint listening over TLS while in the block (raises OSError when
+    the address is taken); run `peers.run(server.port)` meanwhile."""
+    server = HttpServer(
+        peers.application(), host, port, ssl_context=peers.server_ssl_context(), name="peer links"
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+class Daemon:
+    """One posedge node: the store, the replica, the order book and their tasks."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        notifier: SystemdNotifier | None = None,
+        services: tuple[Service, ...] = (),
+    ) -> None:
+        self.config = config
+        self.notifier = notifier or SystemdNotifier()
+        self.services = services
+        self.book: OrderBook | None = None
+        self.upstream: UpstreamLink | None = None
+        self.failed = False
+        self._stopping = Stopping()
+        self._hangup = asyncio.Event()
+
+    def request_stop(self, signum: int | None = None) -> None:
+        """Begin a graceful stop; asked twice, stop without draining."""
+        self._stopping.request(signum)
+
+    async def run(self) -> None:
+        """Run until asked to stop; every resource is released on return.
+
+        If a background task fails, the daemon stops and `failed` is set, so that the
+        process exits non-zero and systemd restarts it. One daemon per state directory: a
+        second one started on it exits at once.
+        """
+        config = self.config
+        with self._stopping.on_signals(hangup=self._hangup.set):
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+            with state_dir_lock(config.state_dir) as locked:
+                if not locked:
+                    log.error("another posedge daemon is running on %s", config.state_dir)
+                    self.failed = True
+                    return
+                store = await DocStore.open(config.store_path)
+                try:
+                    await self._serve(store)
+                finally:
+                    await self._stopping.finish(
+                        store.close(), within=config.shutdown_timeout, what="closing the store"
+                    )
+                    log.info("stopped")
+
+    async def _serve(self, store: DocStore) -> None:
+        config = self.config
+        replica = Replica(store)
+        book = order_book(config, replica)
+        await book.start()
+        self.book = book
+        async with contextlib.AsyncExitStack() as resources:  # closed in reverse order
+            feed = OrderFeed(replica, store_id=book.store_id)
+            devices = await resources.enter_async_context(
+                open_devices(
+                    book,
+                    feed,
+                    config.devices,
+                    print_db=config.print_db_path,
+                    print_settings=config.print,
+                    receipt=config.receipt,
+                    store_name=config.store.name,
+                    now=utc_now,
+                )
+            )
+            peers = self._peer_manager(book, replica)
+            upstream = self._upstream_link(book, replica, feed, peers)
+            self.upstream = upstream
+            api = await open_api(
+                resources,
+                book,
+                replica,
+                feed=feed,
+                devices=devices,
+                state_dir=config.store_path.parent,
+                node_db=config.node_db_path,
+                requests_db=config.requests_db_path,
+                host=config.http.host,
+                port=config.http.port,
+                shutdown_timeout=config.shutdown_timeout,
+                now=utc_now,
+                peers=peers,
+                upstream=upstream,
+                kds_settings=config.kds,
+            )
+            peer_server = None
+            address = (config.http.host, config.http.port)
+            try:
+                await api.server.start()
+                if peers is not None:
+                    address = (config.peers.host, config.peers.port)
+                    peer_server = await resources.enter_async_context(
+                        serving_peers(peers, *address)
+                    )
+            except OSError as exc:
+                log.error(
+                    "cannot listen on %s:%d: %s (is another posedge running?)",
+                    *address,
+                    exc.strerror or exc,
+                )
+                self.failed = True
+                return
+            api.context.ready = True
+            resources.callback(setattr, api.context, "ready", False)
+            apply = functools.partial(self.apply_config, devices, api.board)
+            if config.source != "<defaults>":
+                api.context.config_editor = ConfigEditor(Path(config.source), apply)
+            tasks: dict[str, Awaitable[None]] = {
+                "status": self._refresh_status(),
+                "devices": devices.run(),
+                "reload": self._reload_on_hangup(apply),
+                "archive": DayArchive(
+                    book, store, after_days=config.peers.days, upstream=upstream
+                ).run(),
+            }
+            if peers is not None and peer_server is not None:
+                tasks["peers"] = peers.run(peer_server.port)
+            if upstream is not None:
+                tasks["upstream"] = upstream.run()
+            if interval := watchdog_interval():
+                tasks["watchdog"] = run_watchdog(self.notifier, interval)
+            for index, service in enumerate(self.services):
+                tasks[f"service {index}"] = service(book, devices)
+            await self._run_tasks(tasks)
+
+    def _peer_manager(self, book: OrderBook, replica: Replica) -> PeerManager | None:
+        """The links with the store's other nodes, once this node is a member."""
+        config = self.config
+        if not (config.trust_dir / "node.pem").exists():
+            log.info(
+                "not a member of a store yet: no links with other nodes "
+                "(run posedge init on the first node, posedge join on the others)"
+            )
+            return None
+        creds = load_credentials(config.trust_dir)
+        if creds.store_id != config.store.id:
+            raise TrustError(
+                f"{config.trust_dir} holds the credentials of store {creds.store_id!r}, "
+                f"but {config.source} says store.id = {config.store.id!r}"
+            )
+        return PeerManager(
+            book,
+            replica,
+            creds,
+            interfaces=list(config.peers.interfaces) or None,
+            static=list(config.peers.static),
+            days=config.peers.days,
+            use_mdns=config.peers.mdns,
+        )
+
+    def _upstream_link(
+        self, book: OrderBook, replica: Replica, feed: OrderFeed, peers: PeerManager | None
+    ) -> UpstreamLink | None:
+        """The link with the hub, when one is configured."""
+        if not self.config.upstream.enabled:
+            return None
+
+        def linked_peers() -> list[str]:
+            if peers is None:
+                return []
+            return [node for node, status in peers.peers.items() if status.session is not None]
+
+        return UpstreamLink(
+            book, replica, self.config.upstream, feed=feed, linked_peers=linked_peers
+        )
+
+    async def _run_tasks(self, tasks: dict[str, Awaitable[None]]) -> None:
+        """Run the node's background tasks in one TaskGroup until a stop is asked for or
+        one of them fails (then `failed` is set); all are cancelled and awaited on return."""
+        config = self.config
+        freeze_startup_objects()
+        self.notifier.ready(self.status_line())
+        log.info(
+            "ready: %s",
+            self.status_line(),
+            extra={"store_id": config.store.id, "node": config.node.name},
+        )
+        try:
+            if not await run_until_stopped(tasks, self._stopping.stop):
+                self.failed = True
+        finally:
+            self.notifier.stopping("Stopping: finishing in-flight writes")
+
+    async def _reload_on_hangup(self, apply: Callable[[Config], Awaitable[list[str]]]) -> None:
+        while True:
+            await self._hangup.wait()
+            self._hangup.clear()
+            await self.reload(apply)
+
+    async def reload(self, apply: Callable[[Config], Awaitable[list[str]]]) -> None:
+        """Apply the configuration file as it is now (SIGHUP); a file that does not load is
+        logged, and the devices keep their settings."""
+        running = self.config
+        if running.source == "<defaults>":
+            log.warning("SIGHUP: this daemon runs without a configuration file; nothing reloaded")
+            return
+        try:
+            fresh = load(Path(running.source))
+        except ConfigError as exc:
+            log.error(
+                "configuration not reloaded: %s (the devices keep their settings)",
+                exc,
+                extra={"config_file": exc.path, "config_key": exc.key},
+            )
+            return
+        await apply(fresh)
+
+    async def apply_config(self, devices: Devices, board: KdsBoard, fresh: Config) -> list[str]:
+        """Drive the devices, stations, receipt.*, print.*, kds.* and store.name (on receipts)
+        of `fresh`; returns the other changed settings, which take effect at restart."""
+        running = self.config
+        swapped = devices.reload(DeviceSetup(fresh.devices, fresh.print, fresh.receipt))
+        board.settings = fresh.kds
+        devices.store_name = fresh.store.name
+        self.config = dataclasses.replace(
+            running,
+            store=dataclasses.replace(running.store, name=fresh.store.name),
+            **{name: getattr(fresh, name) for name in RELOADED},
+        )
+        stale = [
+            NEEDS_RESTART.get(f.name, f"{f.name}.*")
+            for f in dataclasses.fields(running)
+            if f.name not in (*RELOADED, "source")
+            and getattr(running, f.name) != getattr(fresh, f.name)
+        ]
+        log.info(
+            "reloaded %s: %d printers, stations %s",
+            running.source,
+            len(fresh.devices.printers),
+            ", ".join(f"{s} -> {p}" for s, p in sorted(fresh.devices.stations.items())) or "none",
+        )
+        if stale:
+            log.warning("changed settings that take effect at restart: %s", ", ".join(stale))
+        try:
+            await asyncio.wait_for(asyncio.shield(swapped), SWAP_TIMEOUT)
+        except TimeoutError:
+            log.warning("the devices took over %.0f s to restart on new settings", SWAP_TIMEOUT)
+        return stale
+
+    def status_line(self) -> str:
+        """One line for `systemctl status`: store, business day, orders today."""
+        book = self.book
+        if book is None:
+            return "starting"
+        today = book.business_date()
+        count = book.loaded_order_count(today)
+        return (
+            f"store {self.config.store.id}, node {self.config.node.name}: "
+            f"business day {today}, {count} orders"
+        )
+
+    async def _refresh_status(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.status_interval)
+            line = self.status_line()
+            if self.upstream is not None:
+                status = await self.upstream.status()
+                backlog = status["backlog"]
+                line += f"; hub {status['state']}, {backlog['orders']} orders not yet synced"
+            self.notifier.status(line)

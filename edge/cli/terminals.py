@@ -1,0 +1,87 @@
+"""`posedge pair` and `posedge terminals`: the terminals and kitchen screens paired with this
+node (edge/access/terminals.py)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from edge.access.terminals import TerminalRegistry
+from edge.app import utc_now
+from edge.cli.common import EX_USAGE, Command, add_state_source, config_of
+
+
+def _registry(args: argparse.Namespace) -> TerminalRegistry:
+    config = config_of(args)
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    return TerminalRegistry(config.node_db_path)
+
+
+def _add_pair_arguments(parser: argparse.ArgumentParser) -> None:
+    add_state_source(parser)
+    parser.add_argument("name", help='the terminal\'s name, e.g. "Counter 1"')
+    role = parser.add_mutually_exclusive_group()
+    role.add_argument(
+        "--manager", action="store_true", help="pair it as a manager's terminal (may reopen …)"
+    )
+    role.add_argument(
+        "--kds", action="store_true", help="pair a kitchen screen (/kds/<station>): tickets only"
+    )
+    parser.add_argument(
+        "--minutes", type=int, default=10, help="minutes the code stays valid (default 10)"
+    )
+
+
+def _pair(args: argparse.Namespace) -> int:
+    if not 1 <= args.minutes <= 60:
+        print("posedge: --minutes must be between 1 and 60", file=sys.stderr)
+        return EX_USAGE
+    registry = _registry(args)
+    role = "manager" if args.manager else "kds" if args.kds else "terminal"
+    code = registry.create_code(
+        args.name, role, ttl=dt.timedelta(minutes=args.minutes), now=utc_now()
+    )
+    local = code.expires_at.astimezone().strftime("%H:%M")
+    print(f"pairing code for {code.name!r} ({code.role}): {code.code}")
+    if args.kds:
+        print(f"valid once, until {local}; type it on the screen at /kds/<station>")
+    else:
+        print(f"valid once, until {local}; the terminal sends it to POST /api/v1/pair")
+    return 0
+
+
+def _add_terminals_arguments(parser: argparse.ArgumentParser) -> None:
+    add_state_source(parser)
+    parser.add_argument(
+        "--revoke", metavar="ID_OR_NAME", help="revoke this terminal's token at once"
+    )
+
+
+def _terminals(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    if args.revoke:
+        for who in registry.revoke(args.revoke, now=utc_now()):
+            print(f"revoked {who.name!r} ({who.id}); its token no longer works")
+        return 0
+    found = registry.terminals()
+    if not found:
+        print("no terminals paired yet; pair one with: posedge pair NAME")
+    for who in found:
+        state = f"revoked {who.revoked_at}" if who.revoked_at else "active"
+        print(f"{who.id}  {who.name:<24} {who.role:<8} paired {who.created_at}  {state}")
+    return 0
+
+
+PAIR = Command(
+    "pair",
+    "create a one-time code that pairs a terminal with this node",
+    _add_pair_arguments,
+    _pair,
+)
+TERMINALS = Command(
+    "terminals",
+    "list paired terminals, or revoke one",
+    _add_terminals_arguments,
+    _terminals,
+)

@@ -1,0 +1,272 @@
+"""This node's devices, assembled: the print queue and its printers, kitchen routing, cash
+drawers, customer displays and bump bars. `Devices.run` owns every device task.
+
+`Devices.reload` swaps in new settings (the daemon's SIGHUP): `run` stops every device task,
+puts a job caught mid-send back in the queue (marked REPRINT, as after a crash), and starts
+the tasks again on the new settings. Jobs live in print.db, so none queued is lost; the
+kitchen router's catch-up finds every fire already queued by its key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.config.devices import DeviceSettings
+from edge.config.model import PrintSettings, ReceiptConfig
+from edge.devices.bump_bars import BumpBar
+from edge.devices.customer_displays import CustomerDisplay
+from edge.devices.drawers import CashDrawers
+from edge.kitchen.routing import KitchenRouter
+from edge.orders.book import OrderBook
+from edge.orders.feed import OrderFeed
+from edge.orders.view import OrderView
+from edge.printing.documents import ReceiptSettings, receipt_document
+from edge.printing.jobs import Job, JobStore
+from edge.printing.logo import ReceiptLogo
+from edge.printing.queue import PrintQueue
+from edge.runtime.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSetup:
+    """What `Devices.reload` can change: the devices and stations, receipt.* and print.*."""
+
+    devices: DeviceSettings
+    print_settings: PrintSettings
+    receipt: ReceiptConfig
+
+
+class Devices:
+    """Everything this node drives."""
+
+    def __init__(
+        self,
+        book: OrderBook,
+        feed: OrderFeed,
+        jobs: JobStore,
+        setup: DeviceSetup,
+        *,
+        store_name: str,
+        now: Callable[[], dt.datetime],
+    ) -> None:
+        self.book = book
+        self.feed = feed
+        self.jobs = jobs
+        self.store_name = store_name
+        self.now = now
+        self._reloads: asyncio.Queue[tuple[_Parts, asyncio.Future[None]]] = asyncio.Queue()
+        self._use(self._assemble(setup))
+
+    def _assemble(self, setup: DeviceSetup) -> _Parts:
+        book, now = self.book, self.now
+        queue = PrintQueue(
+            self.jobs,
+            setup.devices.printers,
+            settings=setup.print_settings,
+            zone=book.zone,
+            now=lambda: now().timestamp(),
+            logo=ReceiptLogo(setup.receipt.logo),
+        )
+        return _Parts(
+            setup,
+            queue,
+            KitchenRouter(book, self.feed, queue, routes=setup.devices.stations, now=now),
+            CashDrawers(book, queue, setup.devices.drawers),
+            [CustomerDisplay(c, book, self.feed) for c in setup.devices.displays.values()],
+            [BumpBar(c, book) for c in setup.devices.bump_bars.values()],
+        )
+
+    def _use(self, parts: _Parts) -> None:
+        self.settings = parts.setup.devices
+        self.receipt = parts.setup.receipt
+        self.queue = parts.queue
+        self.router = parts.router
+        self.drawers = parts.drawers
+        self.displays = parts.displays
+        self.bump_bars = parts.bump_bars
+
+    def reload(self, setup: DeviceSetup) -> asyncio.Future[None]:
+        """Drive the devices of `setup` from now on; `run` swaps them in, and then sets the
+        future returned (so a caller can use a device it just added)."""
+        swapped = asyncio.get_running_loop().create_future()
+        self._reloads.put_nowait((self._assemble(setup), swapped))
+        return swapped
+
+    async def run(self) -> None:
+        """Run every device task until cancelled, restarting them on each reload."""
+        while True:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self.queue.run(), name="print queue")]
+                tasks.append(group.create_task(self.router.run(), name="kitchen routing"))
+                for display in self.displays:
+                    tasks.append(
+                        group.create_task(display.run(), name=f"display {display.config.id}")
+                    )
+                for bar in self.bump_bars:
+                    tasks.append(group.create_task(bar.run(), name=f"bump bar {bar.config.id}"))
+                parts, swapped = await self._reloads.get()  # until a reload, or cancelled
+                for task in tasks:
+                    task.cancel()
+            await self.jobs.requeue_interrupted()
+            self._use(parts)
+            if not swapped.done():
+                swapped.set_result(None)
+            await self._tell_orphans()
+
+    async def _tell_orphans(self) -> None:
+        """Log jobs left waiting for a printer the settings no longer have."""
+        waiting: dict[str, int] = {}
+        for (printer, _state), count in (await self.jobs.waiting_counts()).items():
+            waiting[printer] = waiting.get(printer, 0) + count
+        for printer, count in sorted(waiting.items()):
+            if printer not in self.settings.printers:
+                log.warning(
+                    "%d print job(s) wait for printer %r, which the configuration no longer "
+                    "has; they print if it comes back",
+                    count,
+                    printer,
+                )
+
+    async def print_receipt(
+        self, view: OrderView, *, key: str, printer: str | None, requested_by: str
+    ) -> tuple[Job, bool]:
+        """Queue the receipt of an order as it stands; returns (job, created)."""
+        target = self.receipt_printer(printer)
+        return await self.queue.submit(
+            key=key,
+            kind="receipt",
+            printer=target,
+            document=await self.receipt_of(view),
+            order_id=view.id,
+            requested_by=requested_by,
+        )
+
+    async def receipt_of(self, view: OrderView) -> dict:
+        """The print document of an order's receipt as it stands."""
+        return receipt_document(
+            view,
+            ReceiptSettings(self.store_name, self.receipt.header, self.receipt.footer),
+            currency=(await self.book.catalog()).currency,
+            printed_at=self.now(),
+        )
+
+    def receipt_printer(self, asked: str | None) -> str:
+        """The printer a receipt goes to: the one asked for, the configured one, or the only one."""
+        if asked is not None:
+            self.queue.worker(asked)
+            return asked
+        if self.receipt.printer:
+            return self.receipt.printer
+        printers = list(self.settings.printers)
+        if len(printers) == 1:
+            return printers[0]
+        raise InvalidInput(
+            "/printer",
+            f"name one of this node's printers: {', '.join(printers)}"
+            if printers
+            else "this node has no printer",
+        )
+
+    def describe(self) -> list[dict]:
+        """Every device with its kind, address and (for printers) its live state."""
+        states = self.queue.states()
+        found = []
+        for printer_id, config in self.settings.printers.items():
+            found.append(
+                {
+                    "id": printer_id,
+                    "kind": "printer",
+                    "name": config.name,
+                    "url": config.url.text,
+                    "backup": config.backup,
+                    "stations": sorted(
+                        s for s, p in self.settings.stations.items() if p == printer_id
+                    ),
+                    **states[printer_id].to_dict(),
+                }
+            )
+        for drawer_id, drawer in self.settings.drawers.items():
+            found.append(
+                {
+                    "id": drawer_id,
+                    "kind": "drawer",
+                    "name": drawer.name,
+                    "url": drawer.url.text if drawer.url else None,
+                    "printer": drawer.printer,
+                    "open": _drawer_open(states.get(drawer.printer)) if drawer.printer else None,
+                }
+            )
+        for display in self.displays:
+            found.append(
+                {
+                    "id": display.config.id,
+                    "kind": "display",
+                    "name": display.config.name,
+                    "url": display.config.url.text,
+                    "showing": list(display.showing) if display.showing else None,
+                }
+            )
+        for bar in self.bump_bars:
+            found.append(
+                {
+                    "id": bar.config.id,
+                    "kind": "bump_bar",
+                    "name": bar.config.name,
+                    "url": bar.config.url.text,
+                    "station": bar.config.station,
+                }
+            )
+        return found
+
+
+def _drawer_open(state) -> bool | None:
+    if state is None or state.status is None:
+        return None
+    return state.status.drawer_open
+
+
+@contextlib.asynccontextmanager
+async def open_devices(
+    book: OrderBook,
+    feed: OrderFeed,
+    settings: DeviceSettings,
+    *,
+    print_db: Path,
+    print_settings: PrintSettings,
+    receipt: ReceiptConfig,
+    store_name: str,
+    now: Callable[[], dt.datetime],
+):
+    """The node's devices over the job store at `print_db`, closed on exit."""
+    jobs = await JobStore.open(print_db, now=now().timestamp())
+    try:
+        yield Devices(
+            book,
+            feed,
+            jobs,
+            DeviceSetup(settings, print_settings, receipt),
+            store_name=store_name,
+            now=now,
+        )
+    finally:
+        await jobs.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """The device objects assembled from one DeviceSetup."""
+
+    setup: DeviceSetup
+    queue: PrintQueue
+    router: KitchenRouter
+    drawers: CashDrawers
+    displays: list[CustomerDisplay]
+    bump_bars: list[BumpBar]

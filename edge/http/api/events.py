@@ -1,0 +1,154 @@
+"""`/api/v1/events`: order changes pushed to terminals over WebSocket, with resume points.
+
+Messages (JSON text frames) from the server:
+- `{"type": "hello", "cursor": C, "terminal": {...}}` first, C being the newest cursor;
+- `{"type": "orders", "cursor": N, "orders": [order, ...]}`: these orders changed, each as
+  `GET /api/v1/orders/{id}` would show it now;
+- `{"type": "catalog", "cursor": N}`: the catalog changed; fetch it again;
+- `{"type": "resync", "cursor": C}`: the changes after the asked-for cursor are not all
+  known here (the node restarted, or they are too old); fetch what you show again.
+
+A terminal keeps the `cursor` of the last message it handled and reconnects with
+`?since=<cursor>`: it then gets every order changed after it (once each, as it is now)
+before live messages resume. Every message's cursor is a safe place to resume from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from edge.http.api.orders import dumps
+from edge.http.bodies import query_int
+from edge.http.context import terminal
+from edge.http.websocket import TOKEN_RECHECK, Close, End, serve, while_paired
+from edge.orders.book import OrderBook
+from edge.orders.feed import OrderChange, OrderFeed
+from sync.links.pump import STOPPED
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+QUEUE_LIMIT = 1000  # messages a slow terminal may fall behind before it is disconnected
+REPLAY_BATCH = 100  # orders per message when catching a terminal up
+TOO_SLOW: End = (Close.TOO_SLOW, "too far behind; reconnect with since")
+
+_GOODBYE = object()
+
+
+class Listener:
+    """One connected terminal's queue of messages."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_LIMIT)
+        self.overflowed = False
+
+    def offer(self, cursor: int, text: str) -> None:
+        try:
+            self.queue.put_nowait((cursor, text))
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    def goodbye(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(_GOODBYE)
+        self.overflowed = self.overflowed or self.queue.full()
+
+    async def next_after(self, cursor: int) -> str | End:
+        """The next queued message newer than `cursor`, or how the socket ends."""
+        while True:
+            item = await self.queue.get()
+            if self.overflowed:
+                return TOO_SLOW
+            if item is _GOODBYE:
+                return STOPPED
+            message_cursor, text = item
+            if message_cursor > cursor:  # older ones were covered by the replay
+                return text
+
+
+class EventHub:
+    """Turns order feed changes into messages and hands them to every listener."""
+
+    def __init__(self, book: OrderBook, feed: OrderFeed) -> None:
+        self._book = book
+        self.feed = feed
+        self.listeners: set[Listener] = set()
+        feed.subscribe(self._on_change)
+
+    def _on_change(self, change: OrderChange) -> None:
+        if self.listeners:
+            text = dumps(self.message(change))
+            for listener in self.listeners:
+                listener.offer(change.cursor, text)
+
+    def message(self, change: OrderChange) -> dict:
+        if change.catalog:
+            return {"type": "catalog", "cursor": change.cursor}
+        return {
+            "type": "orders",
+            "cursor": change.cursor,
+            "orders": self._orders(change.order_ids),
+        }
+
+    def _orders(self, order_ids: Iterable[str]) -> list[dict]:
+        views = (self._book.loaded_view(order_id) for order_id in order_ids)
+        return [view.to_dict() for view in views if view is not None]
+
+    def replay(self, since: int) -> list[dict]:
+        """The messages that bring a terminal at cursor `since` up to now."""
+        cursor = self.feed.cursor
+        changes = self.feed.since(since)
+        if changes is None:
+            return [{"type": "resync", "cursor": cursor}]
+        order_ids = list(dict.fromkeys(i for c in changes for i in c.order_ids))
+        messages = []
+        if any(change.catalog for change in changes):
+            messages.append({"type": "catalog", "cursor": since})
+        for start in range(0, len(order_ids), REPLAY_BATCH):
+            batch = order_ids[start : start + REPLAY_BATCH]
+            messages.append({"type": "orders", "cursor": since, "orders": self._orders(batch)})
+        if messages:
+            messages[-1]["cursor"] = cursor  # only the last message covers everything
+        return messages
+
+    def close_all(self) -> None:
+        """Ask every listener's connection to close (the node is stopping)."""
+        for listener in self.listeners:
+            listener.goodbye()
+
+
+EVENT_HUB = web.AppKey("event_hub", EventHub)
+
+
+@routes.get("/api/v1/events")
+async def events(request: web.Request) -> web.WebSocketResponse:
+    since = query_int(request, "since", None, 0, 2**62)
+    hub = request.app[EVENT_HUB]
+    who = terminal(request)
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
+    await ws.prepare(request)
+    listener = Listener()
+    hub.listeners.add(listener)  # before the replay, so nothing falls between the two
+    try:
+        cursor = hub.feed.cursor
+        await ws.send_str(dumps({"type": "hello", "cursor": cursor, "terminal": who.to_dict()}))
+        if since is not None:
+            for message in hub.replay(since):
+                await ws.send_str(dumps(message))
+        # What the terminal sends is read only to notice that it closed; it is otherwise ignored.
+        await serve(
+            ws,
+            lambda: listener.next_after(cursor),
+            check=while_paired(request),
+            every=TOKEN_RECHECK,
+        )
+    finally:
+        hub.listeners.discard(listener)
+        await ws.close()
+    return ws

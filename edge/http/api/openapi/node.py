@@ -1,0 +1,207 @@
+"""The OpenAPI description of the node's own routes: health, readiness and metrics, joining
+the store (sync/membership/join.py), its peers and upstream link, this document and the
+catalog."""
+
+from __future__ import annotations
+
+from edge.http.api.openapi.operations import answer, operation, path_param
+from edge.http.api.openapi.schemas import SCHEMAS, array, closed, ref
+from sync.membership.join import ANSWER_FIELDS, REQUEST_FIELDS
+
+
+def _join_operation() -> dict:
+    """POST /join: its body is the join exchange of sync/membership/join.py, authenticated by
+    the code."""
+    text = {"type": "string"}
+    op = operation(
+        "join",
+        "A new node joins the store: its certificate request, authenticated by a join code",
+        "node",
+        {
+            "200": answer(
+                "admitted: the store's CA, the node's certificate and the sealed CA key",
+                closed(
+                    {name: text for name in sorted(ANSWER_FIELDS - {"version"})}
+                    | {"version": {"type": "integer"}}
+                ),
+            )
+        },
+        problems=("join-refused", "too-many-attempts"),
+        security=[],
+    )
+    op["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": closed(
+                    {name: text for name in sorted(REQUEST_FIELDS - {"version"})}
+                    | {"version": {"type": "integer"}}
+                )
+            }
+        },
+    }
+    return op
+
+
+REMOVE_PEER = closed(
+    {"reason": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 200}},
+    required=("reason",),
+)
+_SECONDS = {"type": ["number", "null"], "description": "Unix time, or null"}
+PEERS = closed(
+    {
+        "member": {"type": "boolean", "description": "false until posedge init or join"},
+        "node": {"type": "string", "description": "this node's name"},
+        "removed": array({"type": "string", "description": "a node removed from the store"}),
+        "peers": array(
+            closed(
+                {
+                    "node": {"type": "string"},
+                    "address": {"type": ["string", "null"], "description": "host:port"},
+                    "seen": _SECONDS,
+                    "connected": {"type": "boolean"},
+                    "dialled_by": {
+                        "type": ["string", "null"],
+                        "description": "the node that dialled the live link",
+                    },
+                    "since": _SECONDS,
+                    "last_sync": _SECONDS,
+                    "waiting": {"type": "integer", "minimum": 0},
+                    "last_error": {"type": ["string", "null"]},
+                }
+            )
+        ),
+    }
+)
+
+_COUNT = {"type": "integer", "minimum": 0}
+UPSTREAM = {
+    "oneOf": [
+        closed({"enabled": {"const": False, "description": "no hub is configured"}}),
+        closed(
+            {
+                "enabled": {"const": True},
+                "url": {"type": "string", "description": "upstream.url"},
+                "state": {"enum": ["connecting", "connected", "offline", "refused"]},
+                "since": _SECONDS,
+                "last_error": {"type": ["string", "null"]},
+                "last_sync": _SECONDS,
+                "backlog": closed(
+                    {
+                        "documents": _COUNT,
+                        "orders": _COUNT,
+                        "bytes": _COUNT,
+                        "oldest_age": {
+                            "type": ["number", "null"],
+                            "description": "seconds since the oldest change not acknowledged",
+                        },
+                    }
+                ),
+            }
+        ),
+    ]
+}
+
+
+def node_paths() -> dict[str, dict]:
+    """The node's own paths, from /healthz to the catalog."""
+    health = closed({"status": {"const": "ok"}})
+    ready = closed(
+        {
+            "status": {"const": "ready"},
+            "business_date": {"type": "string", "format": "date"},
+            "disk_free_bytes": {"type": "integer", "minimum": 0},
+        }
+    )
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    return {
+        "/healthz": {
+            "get": operation(
+                "healthz",
+                "The process answers",
+                "node",
+                {"200": answer("alive", health)},
+                security=[],
+            )
+        },
+        "/readyz": {
+            "get": operation(
+                "readyz",
+                "The node takes orders: started, not stopping, with disk to spare",
+                "node",
+                {"200": answer("ready", ready)},
+                problems=("not-ready", "disk-full"),
+                security=[],
+            )
+        },
+        "/metrics": {
+            "get": operation(
+                "metrics",
+                "Prometheus metrics of the node",
+                "node",
+                {"200": {"description": "Prometheus text exposition format", "content": text}},
+            )
+        },
+        "/join": {"post": _join_operation()},
+        "/api/v1/peers/{node_id}/remove": {
+            "post": operation(
+                "remove_peer",
+                "Remove a node from the store (managers only): every node ends its link with it",
+                "node",
+                {
+                    "200": answer(
+                        "recorded in the store's members document",
+                        closed(
+                            {
+                                "removed": closed(
+                                    {
+                                        "node": {"type": "string"},
+                                        "by": {"type": "string"},
+                                        "reason": {"type": "string"},
+                                        "at": {"type": "string"},
+                                    }
+                                )
+                            }
+                        ),
+                    )
+                },
+                problems=("manager-required", "not-a-member", "invalid-input"),
+                body="RemovePeer",
+                params=(path_param("node_id", "the node's name"),),
+                schemas={**SCHEMAS, "RemovePeer": REMOVE_PEER},
+            )
+        },
+        "/api/v1/peers": {
+            "get": operation(
+                "list_peers",
+                "The store's other nodes, as this node knows them",
+                "node",
+                {"200": answer("whether this node is a member of a store, and its peers", PEERS)},
+            )
+        },
+        "/api/v1/upstream": {
+            "get": operation(
+                "upstream_status",
+                "The link with the hub and what the hub has not acknowledged yet",
+                "node",
+                {"200": answer("the hub link's state and backlog", UPSTREAM)},
+            )
+        },
+        "/api/v1/openapi.json": {
+            "get": operation(
+                "openapi",
+                "This document",
+                "node",
+                {"200": answer("the OpenAPI 3.1 document", {"type": "object"})},
+            )
+        },
+        "/api/v1/catalog": {
+            "get": operation(
+                "get_catalog",
+                "Items, modifiers, taxes and stations",
+                "catalog",
+                {"200": answer("the catalog", ref("Catalog"))},
+                problems=("store-unavailable",),
+            )
+        },
+    }

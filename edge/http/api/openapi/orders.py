@@ -1,0 +1,213 @@
+"""The OpenAPI description of the order routes: searching a day's orders, opening one, and
+every action on an order (lines, voids, discounts, payments, tips, the kitchen's fire, bump,
+recall and rush, closing, reopening)."""
+
+from __future__ import annotations
+
+from edge.http.api.openapi.operations import answer, operation, parameter, path_param, query
+from edge.http.api.openapi.schemas import closed, ref
+from edge.orders.index import MAX_PAGE
+from edge.orders.status import Status
+
+ORDER = "/api/v1/orders/{order_id}"
+
+
+def order_answer(extra: dict | None = None) -> dict:
+    """An answer holding the order as it now is, and `extra` fields."""
+    return closed({"order": ref("Order"), **(extra or {})})
+
+
+def order_action(
+    operation_id: str,
+    summary: str,
+    body: str,
+    *,
+    problems: tuple[str, ...],
+    created: bool = False,
+    extra: dict | None = None,
+    params: tuple[dict, ...] = (),
+    kds: bool = False,
+) -> dict:
+    """A POST that changes an order and answers with it as it now is."""
+    status, headers = ("201", ("Location",)) if created else ("200", ())
+    return operation(
+        operation_id,
+        summary,
+        "orders",
+        {status: answer("the order as it now is", order_answer(extra), headers=headers)},
+        problems=("unknown-order", *problems, "business-day-closed", "store-unavailable"),
+        body=body,
+        params=(parameter("OrderId"), *params),
+        keyed=True,
+        kds=kds,
+    )
+
+
+def _list_orders() -> dict:
+    labels = [status.label for status in Status]
+    return operation(
+        "list_orders",
+        "Search a business day's orders, oldest first, a page at a time",
+        "orders",
+        {"200": answer("one page of orders", ref("OrderPage"))},
+        problems=("invalid-parameter", "store-unavailable"),
+        params=(
+            query("date", "business date (default: today's)", {"type": "string", "format": "date"}),
+            query(
+                "status",
+                "only orders of these statuses (comma-separated)",
+                {"type": "array", "items": {"enum": labels}, "minItems": 1},
+                style="form",
+                explode=False,
+            ),
+            query("number", "order numbers containing this, any case", {"type": "string"}),
+            query("table", "orders at this table, any case", {"type": "string"}),
+            query("open", "only orders not closed or void", {"type": "boolean", "default": False}),
+            query(
+                "limit",
+                "orders per page",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50},
+            ),
+            query(
+                "after",
+                "the `next` of the previous page (another value: 400 invalid-parameter)",
+                {"type": "string"},
+            ),
+        ),
+    )
+
+
+def order_paths() -> dict[str, dict]:
+    """/api/v1/orders and every action on one order."""
+    line = path_param("line_id", "the line's id")
+    return {
+        "/api/v1/orders": {
+            "get": _list_orders(),
+            "post": operation(
+                "open_order",
+                "Open an order on today's business day",
+                "orders",
+                {"201": answer("the new order", order_answer(), headers=("Location",))},
+                problems=("business-day-closed", "store-unavailable"),
+                body="OpenOrder",
+                keyed=True,
+            ),
+        },
+        ORDER: {
+            "get": operation(
+                "get_order",
+                "An order as it now is",
+                "orders",
+                {"200": answer("the order", order_answer())},
+                problems=("unknown-order", "store-unavailable"),
+                params=(parameter("OrderId"),),
+            )
+        },
+        ORDER + "/lines": {
+            "post": order_action(
+                "add_line",
+                "Add a line of an item, with price and tax from the catalog",
+                "NewLine",
+                problems=("order-not-editable", "unknown-item"),
+                created=True,
+                extra={"line_id": {"type": "string"}},
+            )
+        },
+        ORDER + "/lines/{line_id}/void": {
+            "post": order_action(
+                "void_line",
+                "Void a line (voiding it twice is one void)",
+                "Reason",
+                problems=("unknown-line", "order-not-editable"),
+                params=(line,),
+            )
+        },
+        ORDER + "/discounts": {
+            "post": order_action(
+                "add_discount",
+                "Discount a line or the whole order by an amount or a percent",
+                "NewDiscount",
+                problems=("unknown-line", "order-not-editable"),
+                created=True,
+            )
+        },
+        ORDER + "/payments": {
+            "post": order_action(
+                "add_payment",
+                "Take a payment (a retry with the same key is one payment)",
+                "NewPayment",
+                problems=("order-not-editable", "key-conflict", "payment-rejected"),
+                created=True,
+                extra={"payment_key": {"type": "string"}},
+            )
+        },
+        ORDER + "/tips": {
+            "post": order_action(
+                "add_tip",
+                "Add a tip, also to a closed order",
+                "NewTip",
+                problems=("order-not-editable", "key-conflict"),
+                created=True,
+                extra={"tip_key": {"type": "string"}},
+            )
+        },
+        ORDER + "/fire": {
+            "post": order_action(
+                "fire",
+                "Send the lines not yet sent to the kitchen",
+                "NoFields",
+                problems=("order-not-editable", "nothing-to-fire"),
+                extra={"fire_id": {"type": "string"}},
+            )
+        },
+        ORDER + "/bump": {
+            "post": order_action(
+                "bump",
+                "Mark a kitchen ticket (a fire at a station) done",
+                "Bump",
+                problems=(),
+                kds=True,
+            )
+        },
+        ORDER + "/recall": {
+            "post": order_action(
+                "recall",
+                "Undo a bump: the ticket is open again on its station's screens",
+                "Recall",
+                problems=(),
+                kds=True,
+            )
+        },
+        ORDER + "/rush": {
+            "post": order_action(
+                "rush",
+                "Mark the order rush: its tickets go first in the kitchen (twice is once)",
+                "Rush",
+                problems=("order-not-editable",),
+            )
+        },
+        ORDER + "/close": {
+            "post": order_action(
+                "close",
+                "Close a paid order",
+                "NoFields",
+                problems=("order-not-editable", "balance-due"),
+            )
+        },
+        ORDER + "/void": {
+            "post": order_action(
+                "void_order",
+                "Void the whole order (refused once money was taken)",
+                "Reason",
+                problems=("order-not-editable",),
+            )
+        },
+        ORDER + "/reopen": {
+            "post": order_action(
+                "reopen",
+                "Reopen a closed order (managers only)",
+                "Reason",
+                problems=("manager-required", "order-not-editable"),
+            )
+        },
+    }

@@ -1,0 +1,105 @@
+"""`/api/v1/pair` and `/api/v1/terminals`: pairing exchange and terminal management."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from aiohttp import web
+
+from edge.access.terminals import ROLES, InvalidTerminalName, PairingRefused, check_name
+from edge.http.api.orders import json_response
+from edge.http.bodies import json_body
+from edge.http.context import context, require_manager, terminal
+from edge.http.problems import Problem, invalid_input
+from edge.orders.validation import require_int
+from sync.membership.throttle import AttemptThrottle
+
+routes = web.RouteTableDef()
+
+PAIRING_THROTTLE = web.AppKey("pairing_throttle", AttemptThrottle)
+DEFAULT_CODE_MINUTES = 10
+MAX_CODE_MINUTES = 60
+
+
+@routes.post("/api/v1/pair")
+async def pair(request: web.Request) -> web.Response:
+    """Exchange a one-time pairing code for this terminal's bearer token."""
+    throttle = request.app[PAIRING_THROTTLE]
+    address = request.remote or "unknown"
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        raise Problem(
+            429,
+            "too-many-attempts",
+            "Too many failed pairing attempts",
+            f"try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    body = await json_body(request, required=("code",))
+    code = body["code"]
+    ctx = context(request)
+    try:
+        if not isinstance(code, str):
+            raise PairingRefused("the pairing code must be a string such as K7M2-9XQF")
+        who, token = await asyncio.to_thread(ctx.terminals.redeem, code, now=ctx.now())
+    except PairingRefused:
+        throttle.failed(address)
+        raise
+    return json_response({"token": token, "terminal": who.to_dict()}, 201)
+
+
+@routes.get("/api/v1/terminals/me")
+async def me(request: web.Request) -> web.Response:
+    return json_response({"terminal": terminal(request).to_dict()})
+
+
+@routes.get("/api/v1/terminals")
+async def list_terminals(request: web.Request) -> web.Response:
+    require_manager(request)
+    found = await asyncio.to_thread(context(request).terminals.terminals)
+    return json_response({"terminals": [t.to_dict() for t in found]})
+
+
+@routes.post("/api/v1/terminals/pairing-codes")
+async def create_pairing_code(request: web.Request) -> web.Response:
+    require_manager(request)
+    body = await json_body(request, required=("name",), optional=("role", "minutes"))
+    minutes = require_int(
+        body.get("minutes", DEFAULT_CODE_MINUTES), "/minutes", 1, MAX_CODE_MINUTES
+    )
+    try:
+        name = check_name(body["name"])
+    except InvalidTerminalName as exc:
+        raise invalid_input(str(exc), pointer="/name") from None
+    role = body.get("role", "terminal")
+    if role not in ROLES:
+        raise invalid_input(f"role must be one of {', '.join(ROLES)}", pointer="/role")
+    ctx = context(request)
+    code = await asyncio.to_thread(
+        ctx.terminals.create_code,
+        name,
+        role,
+        ttl=dt.timedelta(minutes=minutes),
+        now=ctx.now(),
+    )
+    return json_response(
+        {
+            "code": code.code,
+            "name": code.name,
+            "role": code.role,
+            "expires_at": code.expires_at.isoformat(timespec="seconds"),
+        },
+        201,
+    )
+
+
+@routes.delete("/api/v1/terminals/{terminal_id}")
+async def revoke(request: web.Request) -> web.Response:
+    require_manager(request)
+    ctx = context(request)
+    revoked = await asyncio.to_thread(
+        ctx.terminals.revoke, request.match_info["terminal_id"], now=ctx.now()
+    )
+    ctx.terminals.recheck_now()
+    return json_response({"revoked": [t.to_dict() for t in revoked]})

@@ -1,0 +1,104 @@
+"""Signing in and out of the manager UI, with failed attempts rate-limited per client
+address and per user name."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from edge.access.users import SESSION_LIFETIME
+from edge.http.context import context
+from edge.http.ui.guard import PRE_SESSION_COOKIE, SESSION_COOKIE, set_cookie
+from edge.http.ui.pages import UI, render, see_other, session_of
+
+routes = web.RouteTableDef()
+
+
+def _next_page(value: object) -> str:
+    """Where to go after signing in: a UI page, never another site."""
+    if isinstance(value, str) and value.startswith("/ui/") and "//" not in value:
+        return value
+    return "/ui/"
+
+
+@routes.get("/", name="root")
+async def root(request: web.Request) -> web.Response:
+    """Whoever opens the node's address in a browser gets the manager UI."""
+    raise see_other("/ui/")
+
+
+@routes.get("/ui", name="ui_bare")
+async def bare(request: web.Request) -> web.Response:
+    raise see_other("/ui/")
+
+
+@routes.get("/ui/signin", name="ui_signin")
+async def sign_in_page(request: web.Request) -> web.Response:
+    if session_of(request) is not None:
+        raise see_other(_next_page(request.query.get("next")))
+    return render(
+        request,
+        "signin.html",
+        next=_next_page(request.query.get("next")),
+        name="",
+        error=None,
+        signed_out="signed_out" in request.query,
+    )
+
+
+@routes.post("/ui/signin")
+async def sign_in(request: web.Request) -> web.Response:
+    form = await request.post()
+    name = str(form.get("name", "")).strip()
+    password = str(form.get("password", ""))
+    next_page = _next_page(form.get("next"))
+    state = request.app[UI]
+    address = request.remote or "unknown"
+    wait = state.address_throttle.retry_after(address) or state.name_throttle.retry_after(
+        name.casefold()
+    )
+    if wait is not None:
+        return _refused(
+            request, name, next_page, 429, f"Too many failed sign-ins. Try again in {wait} s."
+        )
+    user = await asyncio.to_thread(state.users.verify, name, password)
+    if user is None:
+        state.address_throttle.failed(address)
+        state.name_throttle.failed(name.casefold())
+        return _refused(request, name, next_page, 401, "Wrong name or password.")
+    token = state.users.start_session(user, now=context(request).now())
+    response = see_other(next_page)
+    set_cookie(
+        request,
+        response,
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+    )
+    response.del_cookie(PRE_SESSION_COOKIE, path="/")
+    raise response
+
+
+def _refused(
+    request: web.Request, name: str, next_page: str, status: int, error: str
+) -> web.Response:
+    return render(
+        request,
+        "signin.html",
+        status=status,
+        next=next_page,
+        name=name,
+        error=error,
+        signed_out=False,
+    )
+
+
+@routes.post("/ui/signout")
+async def sign_out(request: web.Request) -> web.Response:
+    session = session_of(request)
+    if session is not None:
+        request.app[UI].users.end_session(session)
+    response = see_other("/ui/signin?signed_out=1")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response

@@ -1,0 +1,482 @@
+// posedge kitchen display: one station's live tickets (or, at /kds/expo, every order's
+// progress). Plain JavaScript shipped with posedge; nothing is loaded from the internet.
+//
+// The node sends a whole snapshot on connect and on every change of the station, and a
+// tick every few seconds; a screen that hears nothing for STALE_AFTER ms, or whose socket
+// closes, greys its tickets out as not live and reconnects with capped backoff. Ticket
+// timers run on the node's clock (`now` in every message). Keys as a USB bump bar types
+// them: 1-9 select, B or Enter bump, R recall, N/P page, H first page.
+"use strict";
+
+(() => {
+  const PAGE = 9; // as the serial bump bars (edge/kitchen/tickets.py)
+  const STALE_AFTER = 12000; // ms without a message: the node sends one every 5 s
+  const BACKOFF_CAP = 5000;
+  const UNKNOWN_STATION_RETRY = 10000;
+  const TOKEN_KEY = "posedge.kds.token";
+  const SOUND_KEY = "posedge.kds.sound";
+
+  const station = decodeURIComponent(location.pathname.replace(/^\/kds\//, "").replace(/\/$/, ""));
+  const expo = station === "expo";
+  const $ = (id) => document.getElementById(id);
+
+  const screen = {
+    snapshot: null,
+    offset: 0, // node clock minus this screen's clock, ms
+    page: 0,
+    selected: null, // index within the page
+    live: false,
+    socket: null,
+    attempt: 0,
+    watchdog: null,
+    retry: null,
+    timings: {}, // ticket key -> {arrived, rendered} in ms since the epoch (bench, tests)
+  };
+  window.kds = screen;
+
+  // -- pairing ------------------------------------------------------------------------
+
+  function token() {
+    return localStorage.getItem(TOKEN_KEY);
+  }
+
+  function showPairing(message) {
+    localStorage.removeItem(TOKEN_KEY);
+    setState("not paired", "unpaired");
+    $("pair").hidden = false;
+    $("pair-error").textContent = message || "";
+    $("code").focus();
+  }
+
+  $("pair").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("pair-error").textContent = "";
+    try {
+      const answer = await fetch("/api/v1/pair", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ code: $("code").value.trim() }),
+      });
+      const body = await answer.json();
+      if (answer.status !== 201) {
+        $("pair-error").textContent = body.detail || body.title || "pairing failed";
+        return;
+      }
+      localStorage.setItem(TOKEN_KEY, body.token);
+      $("pair").hidden = true;
+      $("code").value = "";
+      connect();
+    } catch (error) {
+      $("pair-error").textContent = "the node does not answer; try again";
+    }
+  });
+
+  // -- connection ---------------------------------------------------------------------
+
+  function setState(text, kind) {
+    $("state").textContent = text;
+    document.body.dataset.state = kind;
+  }
+
+  function markStale(text) {
+    screen.live = false;
+    setState(text, "stale");
+    $("banner").textContent = "Reconnecting to the node: the tickets shown are not live";
+    $("banner").hidden = false;
+  }
+
+  function reconnectLater(delay) {
+    clearTimeout(screen.retry);
+    const wait = delay ?? Math.min(BACKOFF_CAP, 250 * 2 ** screen.attempt) * (0.5 + Math.random() / 2);
+    screen.attempt += 1;
+    screen.retry = setTimeout(connect, wait);
+  }
+
+  function dropSocket() {
+    clearTimeout(screen.watchdog);
+    const socket = screen.socket;
+    screen.socket = null;
+    if (socket) {
+      socket.onmessage = socket.onclose = socket.onerror = null;
+      socket.close();
+    }
+  }
+
+  function armWatchdog() {
+    clearTimeout(screen.watchdog);
+    screen.watchdog = setTimeout(() => {
+      dropSocket();
+      markStale("reconnecting");
+      reconnectLater();
+    }, STALE_AFTER);
+  }
+
+  async function connect() {
+    clearTimeout(screen.retry);
+    dropSocket();
+    if (!token()) {
+      showPairing();
+      return;
+    }
+    if (!screen.snapshot) setState("connecting", "connecting");
+    // The socket's handshake hides why it failed: ask first whether the token still works.
+    try {
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), 5000);
+      const answer = await fetch("/api/v1/terminals/me", {
+        headers: { Authorization: `Bearer ${token()}` },
+        signal: abort.signal,
+      });
+      clearTimeout(timer);
+      if (answer.status === 401) {
+        showPairing("this screen's token is no longer valid: pair it again");
+        return;
+      }
+      if (!answer.ok) throw new Error(`status ${answer.status}`);
+    } catch (error) {
+      markStale("reconnecting");
+      reconnectLater();
+      return;
+    }
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const url = `${scheme}://${location.host}/api/v1/kds/${encodeURIComponent(station)}` +
+      `?access_token=${encodeURIComponent(token())}`;
+    const socket = new WebSocket(url);
+    screen.socket = socket;
+    armWatchdog();
+    socket.onmessage = (event) => receive(event.data);
+    socket.onclose = (event) => {
+      screen.socket = null;
+      clearTimeout(screen.watchdog);
+      if (event.code === 4401) {
+        showPairing("this screen's token was revoked: pair it again");
+      } else if (event.code === 4404) {
+        screen.live = false;
+        setState("unknown station", "stale");
+        $("banner").textContent = event.reason;
+        $("banner").hidden = false;
+        reconnectLater(UNKNOWN_STATION_RETRY);
+      } else {
+        markStale("reconnecting");
+        reconnectLater();
+      }
+    };
+  }
+
+  function receive(data) {
+    const arrived = performance.timeOrigin + performance.now();
+    armWatchdog();
+    const message = JSON.parse(data);
+    screen.offset = message.now - Date.now();
+    if (message.type !== "snapshot") return;
+    screen.attempt = 0;
+    screen.live = true;
+    $("banner").hidden = true;
+    setState("live", "live");
+    const fresh = expo ? [] : message.tickets.filter((t) => !(t.key in screen.timings));
+    for (const ticket of fresh) screen.timings[ticket.key] = { arrived, rendered: null };
+    const isNew = screen.snapshot !== null && fresh.length > 0; // not the page's first
+    screen.snapshot = message;
+    render();
+    requestAnimationFrame(() => {
+      const now = performance.timeOrigin + performance.now();
+      for (const ticket of fresh) {
+        if (document.querySelector(`[data-key="${CSS.escape(ticket.key)}"]`)) {
+          screen.timings[ticket.key].rendered = now;
+        }
+      }
+    });
+    if (isNew) chime();
+  }
+
+  // -- rendering ----------------------------------------------------------------------
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function nodeNow() {
+    return Date.now() + screen.offset;
+  }
+
+  function age(ms) {
+    const seconds = Math.max(0, Math.floor((nodeNow() - ms) / 1000));
+    const minutes = Math.floor(seconds / 60);
+    return `${minutes}:${String(seconds % 60).padStart(2, "0")}`;
+  }
+
+  function ageClass(ms) {
+    const seconds = (nodeNow() - ms) / 1000;
+    const snap = screen.snapshot;
+    if (seconds >= snap.late_after) return "late";
+    if (seconds >= snap.warn_after) return "warn";
+    return "fresh";
+  }
+
+  const CHANNELS = {
+    counter: "Counter", dine_in: "Dine in", takeaway: "Takeaway", delivery: "Delivery",
+    drive_thru: "Drive-thru", kiosk: "Kiosk", online: "Online",
+  };
+
+  function where(item) {
+    const channel = CHANNELS[item.channel] || item.channel;
+    return item.table ? `${channel} · Table ${item.table}` : channel;
+  }
+
+  function pages() {
+    return Math.max(1, Math.ceil(screen.snapshot.tickets.length / PAGE));
+  }
+
+  function render() {
+    const snap = screen.snapshot;
+    if (!snap) return;
+    if (expo) return renderExpo(snap);
+    $("title").textContent = snap.station.name;
+    document.title = `${snap.station.name} · KDS`;
+    screen.page = Math.min(screen.page, pages() - 1);
+    const start = screen.page * PAGE;
+    const shown = snap.tickets.slice(start, start + PAGE);
+    if (screen.selected !== null && screen.selected >= shown.length) screen.selected = null;
+    const board = $("board");
+    board.replaceChildren(...shown.map((ticket, index) => renderTicket(ticket, index)));
+    const more = snap.tickets.length - start - shown.length;
+    if (more > 0) board.append(element("div", "more", `+${more} more ›`));
+    $("page").textContent = `${screen.page + 1}/${pages()}`;
+    $("count").textContent = `${snap.tickets.length} open` + (more > 0 ? ` · ${more} on later pages` : "");
+    $("allday-list").replaceChildren(
+      ...snap.all_day.map((item) => {
+        const row = element("li");
+        row.append(element("span", "qty", String(item.qty)), element("span", "name", item.name));
+        return row;
+      }),
+    );
+    $("recall").disabled = snap.recent_bumps.length === 0;
+    tickTimers();
+  }
+
+  function renderTicket(ticket, index) {
+    const card = element("article", "ticket");
+    card.dataset.key = ticket.key;
+    card.dataset.fired = ticket.fired_ms;
+    if (ticket.rush) card.classList.add("rush");
+    if (ticket.void) card.classList.add("void");
+    if (index === screen.selected) card.classList.add("selected");
+    const head = element("header");
+    head.append(
+      element("span", "position", String(index + 1)),
+      element("span", "number", ticket.number),
+      element("span", "timer"),
+    );
+    const sub = element("div", "where", where(ticket));
+    if (ticket.rush) sub.prepend(element("span", "badge rush-badge", "RUSH"));
+    if (ticket.void) sub.prepend(element("span", "badge void-badge", "VOID"));
+    const lines = element("ul", "lines");
+    for (const line of ticket.lines) {
+      const row = element("li", line.voided ? "voided" : "");
+      const text = element(line.voided ? "s" : "span", "item");
+      text.append(element("b", "qty", `${line.qty}×`), document.createTextNode(` ${line.name}`));
+      row.append(text);
+      for (const modifier of line.modifiers) row.append(element("div", "modifier", modifier));
+      if (line.note) row.append(element("div", "note", line.note));
+      lines.append(row);
+    }
+    card.append(head, sub, lines);
+    if (index === screen.selected) {
+      const button = element("button", "bump-ticket", "BUMP");
+      button.type = "button";
+      button.addEventListener("click", (event) => {
+        event.stopPropagation();
+        bump(ticket);
+      });
+      card.append(button);
+    }
+    card.addEventListener("click", () => {
+      screen.selected = index;
+      render();
+    });
+    return card;
+  }
+
+  function renderExpo(snap) {
+    $("title").textContent = "Expo";
+    document.title = "Expo · KDS";
+    const names = Object.fromEntries(snap.stations.map((s) => [s.id, s.name]));
+    const orders = snap.orders.filter((o) => o.done_ms === null || nodeNow() - o.done_ms < 300000);
+    $("board").replaceChildren(
+      ...orders.map((order) => {
+        const card = element("article", "ticket order");
+        card.dataset.order = order.order_id;
+        card.dataset.fired = order.fired_ms;
+        if (order.rush) card.classList.add("rush");
+        if (order.void) card.classList.add("void");
+        if (order.done_ms !== null) card.classList.add("ready");
+        const head = element("header");
+        head.append(element("span", "number", order.number), element("span", "timer"));
+        const sub = element("div", "where", where(order));
+        if (order.done_ms !== null) sub.prepend(element("span", "badge ready-badge", "READY"));
+        if (order.rush) sub.prepend(element("span", "badge rush-badge", "RUSH"));
+        const list = element("ul", "stations");
+        for (const s of order.stations) {
+          const done = s.open === 0;
+          const row = element("li", done ? "done" : "open");
+          row.append(
+            element("span", "name", names[s.station] || s.station),
+            element("span", "progress", done ? "done" : `${s.open} cooking`),
+          );
+          list.append(row);
+        }
+        card.append(head, sub, list);
+        return card;
+      }),
+    );
+    $("count").textContent = `${orders.length} orders`;
+    $("allday").hidden = true;
+    $("controls").hidden = true;
+    tickTimers();
+  }
+
+  function tickTimers() {
+    if (!screen.snapshot) return;
+    $("clock").textContent = new Date(nodeNow()).toLocaleTimeString([], {
+      hour: "2-digit", minute: "2-digit", timeZone: screen.snapshot.zone,
+    });
+    for (const card of document.querySelectorAll("#board .ticket")) {
+      const fired = Number(card.dataset.fired);
+      card.querySelector(".timer").textContent = age(fired);
+      card.classList.remove("fresh", "warn", "late");
+      if (!card.classList.contains("ready")) card.classList.add(ageClass(fired));
+    }
+  }
+  setInterval(tickTimers, 1000);
+
+  // -- actions ------------------------------------------------------------------------
+
+  function newKey() {
+    // crypto.randomUUID needs a secure context; screens are served over plain HTTP on the LAN.
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function post(path, body) {
+    try {
+      const answer = await fetch(path, {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${token()}`,
+          "Content-Type": "application/json",
+          "Idempotency-Key": newKey(),
+        },
+        body: JSON.stringify(body),
+      });
+      if (answer.status === 401) return showPairing("this screen's token is no longer valid");
+      if (!answer.ok) {
+        const problem = await answer.json().catch(() => ({}));
+        toast(problem.detail || problem.title || `the node answered ${answer.status}`);
+      }
+    } catch (error) {
+      toast("the node does not answer: try again");
+    }
+  }
+
+  function bump(ticket) {
+    if (!screen.live || !ticket) return;
+    const card = document.querySelector(`[data-key="${CSS.escape(ticket.key)}"]`);
+    if (card) card.classList.add("bumping");
+    screen.selected = null;
+    post(`/api/v1/orders/${ticket.order_id}/bump`, { fire_id: ticket.fire_id, station: ticket.station });
+  }
+
+  function bumpSelected() {
+    const tickets = screen.snapshot ? screen.snapshot.tickets : [];
+    bump(tickets[screen.page * PAGE + (screen.selected ?? 0)]);
+  }
+
+  function recall() {
+    const last = screen.live && screen.snapshot.recent_bumps[0];
+    if (last) post(`/api/v1/orders/${last.order_id}/recall`, { bump_id: last.bump_id });
+  }
+
+  function turn(page) {
+    screen.page = Math.max(0, Math.min(page, pages() - 1));
+    screen.selected = null;
+    render();
+  }
+
+  function toast(text) {
+    $("toast").textContent = text;
+    $("toast").hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { $("toast").hidden = true; }, 4000);
+  }
+
+  const KEYS = {
+    b: bumpSelected, Enter: bumpSelected, r: recall,
+    n: () => turn(screen.page + 1), PageDown: () => turn(screen.page + 1), ArrowRight: () => turn(screen.page + 1),
+    p: () => turn(screen.page - 1), PageUp: () => turn(screen.page - 1), ArrowLeft: () => turn(screen.page - 1),
+    h: () => turn(0), Home: () => turn(0),
+  };
+
+  document.addEventListener("keydown", (event) => {
+    if (expo || !screen.snapshot || event.target.tagName === "INPUT") return;
+    if (event.ctrlKey || event.altKey || event.metaKey) return;
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (/^[1-9]$/.test(key)) {
+      const index = Number(key) - 1;
+      if (screen.page * PAGE + index < screen.snapshot.tickets.length) screen.selected = index;
+      render();
+    } else if (KEYS[key]) {
+      KEYS[key]();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+
+  $("bump").addEventListener("click", bumpSelected);
+  $("recall").addEventListener("click", recall);
+  $("previous").addEventListener("click", () => turn(screen.page - 1));
+  $("next").addEventListener("click", () => turn(screen.page + 1));
+
+  // -- sound --------------------------------------------------------------------------
+
+  let audio = null;
+
+  function soundOn() {
+    return localStorage.getItem(SOUND_KEY) === "on";
+  }
+
+  function showSound() {
+    $("sound").textContent = soundOn() ? "Sound on" : "Sound off";
+  }
+
+  function chime() {
+    if (!soundOn()) return;
+    audio = audio || new AudioContext();
+    if (audio.state === "suspended") audio.resume();
+    const start = audio.currentTime;
+    for (const [offset, pitch] of [[0, 880], [0.18, 1320]]) {
+      const tone = audio.createOscillator();
+      const volume = audio.createGain();
+      tone.frequency.value = pitch;
+      volume.gain.setValueAtTime(0.0001, start + offset);
+      volume.gain.exponentialRampToValueAtTime(0.4, start + offset + 0.02);
+      volume.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.16);
+      tone.connect(volume).connect(audio.destination);
+      tone.start(start + offset);
+      tone.stop(start + offset + 0.17);
+    }
+  }
+
+  $("sound").addEventListener("click", () => {
+    localStorage.setItem(SOUND_KEY, soundOn() ? "off" : "on");
+    showSound();
+    chime(); // the click lets the browser start the sound, and lets the kitchen hear it
+  });
+  showSound();
+
+  if (expo) document.body.classList.add("expo");
+  connect();
+})();

@@ -1,0 +1,185 @@
+"""The order rules: what each operation may do to an order, judged on its derived view.
+
+Pure: no documents, no clock. Each function checks an operation against the order's view
+(and the catalog, for lines) and raises the OrderError a cashier can act on, or says what
+to write; the order book runs it inside the operation's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from edge.orders.catalog import Catalog
+from edge.orders.status import Status, current_epoch
+from edge.orders.validation import MAX_AMOUNT, require_int, require_percent, require_text
+from edge.orders.view import LineView, OrderView
+from edge.runtime.errors import (
+    BalanceDue,
+    IdempotencyConflict,
+    InvalidInput,
+    NothingToFire,
+    OrderNotEditable,
+    PaymentRejected,
+    UnknownItem,
+    UnknownLine,
+)
+
+CHANNELS = ("counter", "dine_in", "takeaway", "delivery", "drive_thru", "kiosk", "online")
+CASH_TENDERS = ("cash",)
+
+
+def editable(view: OrderView, doing: str) -> None:
+    """Refuse `doing` on an order that is closed or void."""
+    if view.status >= Status.CLOSED:
+        raise OrderNotEditable(f"order {view.number} is {view.status.label}; cannot {doing}")
+
+
+def line_entry(
+    catalog: Catalog, sku: object, qty: int, modifiers: Sequence[str], note: str | None
+) -> dict[str, Any]:
+    """A new line's entry (without who and when), copied from the catalog as it is now."""
+    if isinstance(modifiers, str) or not isinstance(modifiers, Sequence):
+        raise InvalidInput("/modifiers", "must be a list of modifier codes")
+    item = catalog.items.get(sku) if isinstance(sku, str) else None
+    if item is None:
+        raise UnknownItem(f"no item {sku!r} in the catalog", field="/sku")
+    chosen = []
+    for index, code in enumerate(modifiers):
+        if not isinstance(code, str):
+            raise InvalidInput(f"/modifiers/{index}", "must be a modifier code (a string)")
+        if code not in item.modifiers:
+            raise UnknownItem(f"{item.name} has no modifier {code!r}", field=f"/modifiers/{index}")
+        mod = item.modifiers[code]
+        chosen.append({"code": mod.code, "name": mod.name, "price": mod.price})
+    return {
+        "sku": item.sku,
+        "name": item.name,
+        "qty": qty,
+        "unit_price": item.price,
+        "modifiers": chosen,
+        "note": note or "",
+        "tax_rate": catalog.taxes[item.tax].rate,
+        "tax_included": catalog.prices_include_tax,
+        "station": item.station,
+    }
+
+
+def line_to_void(view: OrderView, line_id: str) -> LineView | None:
+    """The line to void, or None when it is void already (voiding twice is one void)."""
+    editable(view, "void lines")
+    line = view.line(line_id)
+    if line is None:
+        raise UnknownLine(f"order {view.number} has no line {line_id!r}")
+    return None if line.voided else line
+
+
+def discount_entry(
+    reason: object, amount: int | None, percent: str | None, line_id: str | None
+) -> dict[str, Any]:
+    """A discount's entry (without who and when): an amount or a percent, never both."""
+    if (amount is None) == (percent is None):
+        raise InvalidInput("/amount", "give either an amount or a percent, not both")
+    entry: dict[str, Any] = {"reason": require_text(reason, "/reason"), "line": line_id}
+    if amount is not None:
+        entry["amount"] = require_int(amount, "/amount", 1, MAX_AMOUNT)
+    else:
+        entry["percent"] = require_percent(percent, "/percent")
+    return entry
+
+
+def check_discount(view: OrderView, line_id: str | None) -> None:
+    """Refuse a discount on a closed order or on a line it does not have (or voided)."""
+    editable(view, "add discounts")
+    if line_id is not None:
+        line = view.line(line_id)
+        if line is None or line.voided:
+            raise UnknownLine(
+                f"order {view.number} has no line {line_id!r} to discount", field="/line_id"
+            )
+
+
+def payment_is_new(view: OrderView, key: str, tender: str, amount: int, tip: int) -> bool:
+    """Whether to record this payment: False for the same payment retried; refused when its
+    key was used otherwise, the order is closed, or a non-cash tender exceeds the balance."""
+    existing = next((p for p in view.payments if p.key == key), None)
+    if existing is not None:
+        if (existing.tender, existing.amount, existing.tip) != (tender, amount, tip):
+            raise IdempotencyConflict(
+                f"payment key {key!r} was used for {existing.amount} by "
+                f"{existing.tender}; use a new key for a new payment"
+            )
+        return False
+    editable(view, "take payments")
+    if tender not in CASH_TENDERS and amount > view.totals.balance_due:
+        raise PaymentRejected(
+            f"{tender} payment of {amount} exceeds the balance due of {view.totals.balance_due}",
+            field="/amount",
+        )
+    return True
+
+
+def tip_is_new(view: OrderView, key: str, amount: int, payment_key: str | None) -> bool:
+    """Whether to record this tip: False for the same tip retried. Tips are allowed on
+    closed orders (they are often entered after closing), not on void ones."""
+    existing = next((t for t in view.tips if t.key == key), None)
+    if existing is not None:
+        if existing.amount != amount:
+            raise IdempotencyConflict(f"tip key {key!r} was used for {existing.amount}")
+        return False
+    if view.status == Status.VOID:
+        raise OrderNotEditable(f"order {view.number} is void; cannot add a tip")
+    if payment_key is not None and all(p.key != payment_key for p in view.payments):
+        raise InvalidInput("/payment_key", f"order {view.number} has no payment {payment_key!r}")
+    return True
+
+
+def lines_to_fire(view: OrderView) -> list[LineView]:
+    """The lines not yet sent to the kitchen (refused when there are none)."""
+    editable(view, "fire")
+    new_lines = [line for line in view.lines if not line.fired and not line.voided]
+    if not new_lines:
+        raise NothingToFire(f"order {view.number} has nothing new to send to the kitchen")
+    return new_lines
+
+
+def check_bump(view: OrderView, fire_id: str, station: str) -> None:
+    """Refuse a bump of a ticket (a fire at a station) the order does not have."""
+    fire = next((e for e in view.events if e.id == fire_id and e.kind == "fire"), None)
+    if fire is None or station not in fire.detail.get("stations", ()):
+        raise InvalidInput("/fire_id", f"order {view.number} has no ticket {fire_id}@{station}")
+
+
+def check_recall(view: OrderView, bump_id: str) -> None:
+    """Refuse a recall of a bump the order does not have."""
+    if not any(e.id == bump_id and e.kind == "bump" for e in view.events):
+        raise InvalidInput("/bump_id", f"order {view.number} has no bump {bump_id}")
+
+
+def is_rushed(view: OrderView) -> bool:
+    """Whether the order is rushed in its current epoch (rushing it twice is one rush)."""
+    epoch = current_epoch(view.events)
+    return any(e.kind == "rush" and e.epoch == epoch for e in view.events)
+
+
+def check_close(view: OrderView) -> None:
+    """Refuse closing an order that is closed or void, or that still owes money."""
+    editable(view, "close it again")
+    if view.totals.balance_due > 0:
+        raise BalanceDue(f"order {view.number} still owes {view.totals.balance_due}")
+
+
+def order_is_voidable(view: OrderView) -> bool:
+    """Whether to record a void: False when it is void already; refused once money was taken."""
+    if view.status == Status.VOID:
+        return False
+    editable(view, "void it")
+    if view.payments:
+        raise OrderNotEditable(f"order {view.number} has payments; refund them before voiding")
+    return True
+
+
+def check_reopen(view: OrderView) -> None:
+    """Refuse reopening an order that is not closed."""
+    if view.status != Status.CLOSED:
+        raise OrderNotEditable(f"order {view.number} is {view.status.label}, not closed")

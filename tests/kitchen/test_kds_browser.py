@@ -1,0 +1,282 @@
+"""Kitchen display screens in a real headless Chromium (Debian's, driven by Playwright):
+pairing, live tickets, bump-bar keys and touch, two screens agreeing, a daemon restart, and
+screenshots of a busy kitchen saved to test-artifacts/kds/ (kept after the run, ignored by
+git) for people to look at."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+from playwright.async_api import Browser, Page
+
+from edge.access.terminals import TerminalRegistry
+from tests.support.api_node import Terminal, start_node
+from tests.support.browser import chromium
+from tests.support.clocks import LiveClock
+from tests.support.paths import ROOT
+from tests.support.processes import free_port
+from tests.support.waiting import until
+
+ARTIFACTS = ROOT / "test-artifacts" / "kds"
+WAIT = 15_000  # ms Playwright waits for a page to show something, at most
+
+
+async def open_screen(browser: Browser, url: str, code: str, **viewport: int) -> Page:
+    """A screen of its own (its own storage, as a separate tablet), paired with `code`."""
+    context = await browser.new_context(viewport=viewport or {"width": 1920, "height": 1080})
+    page = await context.new_page()
+    await page.goto(url)
+    await page.fill("#code", code)
+    await page.click("#pair button")
+    await until_state(page, "live")
+    return page
+
+
+async def until_state(page: Page, state: str) -> None:
+    await page.wait_for_function(
+        f"document.body.dataset.state === {json.dumps(state)}", timeout=WAIT
+    )
+
+
+async def until_tickets(page: Page, numbers: list[str]) -> None:
+    """Wait until the screen shows exactly these order numbers, in this order."""
+    script = (
+        "want => JSON.stringify([...document.querySelectorAll('#board .ticket .number')]"
+        ".map(e => e.textContent)) === JSON.stringify(want)"
+    )
+    await page.wait_for_function(script, arg=numbers, timeout=WAIT)
+
+
+async def all_day(page: Page) -> list[str]:
+    return await page.eval_on_selector_all(
+        "#allday li",
+        "rows => rows.map(r => `${r.firstChild.textContent} ${r.lastChild.textContent}`)",
+    )
+
+
+def code_for(node, name: str) -> str:
+    return node.context.terminals.create_code(
+        name, "kds", ttl=dt.timedelta(minutes=5), now=node.clock()
+    ).code
+
+
+async def fire(till: Terminal, *lines: dict, **order) -> dict:
+    opened = (await till.post("/orders", order))["order"]
+    for line in lines:
+        await till.post(f"/orders/{opened['id']}/lines", line)
+    return await till.post(f"/orders/{opened['id']}/fire", expect=200)
+
+
+async def test_two_screens_of_a_station_show_a_fire_and_a_bump_key_clears_it_from_both(
+    tmp_path,
+):
+    node = await start_node(tmp_path / "node", LiveClock())
+    try:
+        till = Terminal(node, await node.pair())
+        first = await fire(till, {"sku": "BURGER", "qty": 2}, channel="takeaway")
+        async with chromium() as browser:
+            url = f"{node.url}/kds/grill"
+            one = await open_screen(browser, url, code_for(node, "Grill 1"))
+            two = await open_screen(browser, url, code_for(node, "Grill 2"), width=1280, height=800)
+            number = first["order"]["number"]
+            for page in (one, two):
+                await until_tickets(page, [number])
+
+            second = await fire(
+                till, {"sku": "BURGER", "modifiers": ["BACON"]}, channel="dine_in", table="12"
+            )
+            both = [number, second["order"]["number"]]
+            for page in (one, two):
+                await until_tickets(page, both)
+            assert await all_day(one) == ["3 Classic Burger"]
+            ticket = one.locator(".ticket", has_text=second["order"]["number"])
+            assert "Table 12" in await ticket.inner_text()
+            assert "Add bacon" in await ticket.inner_text()
+
+            await one.keyboard.press("2")  # a USB bump bar types: select the second, bump
+            await one.keyboard.press("b")
+            for page in (one, two):
+                await until_tickets(page, [number])
+            await until(lambda: _is(all_day(one), ["2 Classic Burger"]))
+            await two.keyboard.press("r")  # recall, from the other screen
+            for page in (one, two):
+                await until_tickets(page, both)
+
+            await two.click(f".ticket:has-text('{number}')")  # touch: select, then BUMP
+            await two.click(".ticket.selected .bump-ticket")
+            for page in (one, two):
+                await until_tickets(page, [second["order"]["number"]])
+        order = await till.get(f"/orders/{first['order']['id']}")
+        assert order["order"]["history"][-1]["by"].startswith("Grill 2 (")
+    finally:
+        await node.close()
+
+
+async def test_a_busy_screen_at_tv_and_tablet_sizes(tmp_path):
+    clock = LiveClock()
+    node = await start_node(tmp_path / "node", clock)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        till = Terminal(node, await node.pair())
+        numbers = []
+        for index in range(20):  # fired 45 s apart: from 14 minutes old to new
+            lines = [{"sku": "BURGER", "qty": 1 + index % 3}, {"sku": "FRIES"}]
+            if index % 2:
+                lines.append({"sku": "VEGGIE", "modifiers": ["GF-BUN"], "note": "allergy: gluten"})
+            if index % 5 == 0:
+                lines.append({"sku": "BURGER", "modifiers": ["CHEESE", "WELL"]})
+            channel = ("dine_in", "takeaway", "delivery", "drive_thru")[index % 4]
+            fired = await fire(till, *lines, channel=channel, table=str(10 + index))
+            order = fired["order"]
+            numbers.append(order["number"])
+            if index == 7:
+                await till.post(f"/orders/{order['id']}/rush", {}, expect=200)
+            if index == 3:
+                void = f"/orders/{order['id']}/lines/{order['lines'][0]['id']}/void"
+                await till.post(void, {"reason": "86"}, expect=200)
+            clock.advance(seconds=45)
+        async with chromium() as browser:
+            grill = await open_screen(browser, f"{node.url}/kds/grill", code_for(node, "Grill"))
+            shown = [numbers[7], *numbers[:7], numbers[8]]  # the rushed order first
+            await until_tickets(grill, shown)
+            await grill.wait_for_selector(".ticket.late >> nth=0", timeout=WAIT)
+            assert await grill.locator(".ticket.warn").count() > 0
+            assert await grill.locator(".ticket.fresh").count() == 0  # page one: the oldest
+            assert await grill.inner_text("#page") == "1/3"
+            assert (await all_day(grill))[0] == "42 Classic Burger"  # 39 + 4, one voided
+            await fits(grill)
+            await grill.screenshot(path=str(ARTIFACTS / "grill-1920x1080.png"))
+            await grill.keyboard.press("n")
+            await until_tickets(grill, numbers[9:18])
+            await grill.screenshot(path=str(ARTIFACTS / "grill-1920x1080-page2.png"))
+
+            await grill.set_viewport_size({"width": 1280, "height": 800})
+            await grill.keyboard.press("h")
+            await until_tickets(grill, shown)
+            await fits(grill)
+            await grill.screenshot(path=str(ARTIFACTS / "grill-1280x800.png"))
+
+            expo = await open_screen(browser, f"{node.url}/kds/expo", code_for(node, "Expo"))
+            await expo.wait_for_function(
+                "document.querySelectorAll('#board .order').length === 20", timeout=WAIT
+            )
+            await expo.screenshot(path=str(ARTIFACTS / "expo-1920x1080.png"))
+    finally:
+        await node.close()
+    assert sorted(path.name for path in ARTIFACTS.glob("*.png")) >= [
+        "expo-1920x1080.png",
+        "grill-1280x800.png",
+        "grill-1920x1080-page2.png",
+        "grill-1920x1080.png",
+    ]
+
+
+async def fits(page: Page) -> None:
+    """Every ticket lies within the screen: nothing to scroll to in a kitchen."""
+    size = page.viewport_size
+    boxes = await page.eval_on_selector_all(
+        "#board .ticket", "cards => cards.map(c => c.getBoundingClientRect().toJSON())"
+    )
+    assert len(boxes) == 9
+    for box in boxes:
+        assert box["right"] <= size["width"] and box["bottom"] <= size["height"], box
+
+
+# -- a real daemon, restarted --------------------------------------------------------------
+
+
+def posedge(*args: str, log: Path) -> subprocess.Popen:
+    with log.open("ab") as output:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "edge.cli.main", *args], stdout=output, stderr=output
+        )
+
+
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def test_the_page_shows_it_is_not_live_while_the_daemon_restarts_and_recovers_by_itself(
+    tmp_path,
+):
+    port = free_port()
+    state = tmp_path / "state"
+    config = tmp_path / "posedge.toml"
+    config.write_text(
+        f'[store]\nid = "s1"\n[http]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[paths]\nstate_dir = "{state}"\n'
+    )
+    loading = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "edge.cli.main", "catalog", "--sample", "--config", str(config)
+    )
+    assert await asyncio.wait_for(loading.wait(), 60) == 0
+    log = tmp_path / "daemon.log"
+    daemon = posedge("run", "--config", str(config), log=log)
+    try:
+        await until(lambda: asyncio.to_thread(ready, port), within=30)
+        registry = TerminalRegistry(state / "node.db")  # as `posedge pair` does
+        now = dt.datetime.now(dt.UTC)
+        ttl = dt.timedelta(minutes=5)
+        screen_code = registry.create_code("Grill", "kds", ttl=ttl, now=now).code
+        till_code = registry.create_code("Till", "terminal", ttl=ttl, now=now).code
+        registry.close()
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            async with session.post(f"{url}/api/v1/pair", json={"code": till_code}) as answer:
+                token = (await answer.json())["token"]
+            till = Terminal(_Remote(url, session), token)
+            before = await fire(till, {"sku": "BURGER"})
+            async with chromium() as browser:
+                page = await open_screen(browser, f"{url}/kds/grill", screen_code)
+                await until_tickets(page, [before["order"]["number"]])
+
+                stop(daemon)
+                await until_state(page, "stale")
+                assert await page.is_visible("#banner")
+                assert "not live" in await page.inner_text("#banner")
+
+                daemon = posedge("run", "--config", str(config), log=log)
+                await until_state(page, "live")  # by itself, within its capped backoff
+                assert not await page.is_visible("#banner")
+                after = await fire(till, {"sku": "VEGGIE"})
+                numbers = [before["order"]["number"], after["order"]["number"]]
+                await until_tickets(page, numbers)
+    finally:
+        stop(daemon)
+    assert daemon.returncode == 0, log.read_text()
+
+
+async def _is(value, expected) -> bool:
+    return await value == expected
+
+
+class _Remote:
+    """What tests/api_node.Terminal needs of a node, for a daemon in another process."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.session = session
