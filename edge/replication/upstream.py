@@ -147,6 +147,7 @@ class UpstreamLink:
                 link=LINK,
                 offered=self.offered,
                 accept=lambda guid: CATALOG if guid == self.book.catalog_guid else None,
+                carries=self.replica.known,  # every document goes up, as `offered` says
                 turns=self._turns,
                 on_close=self._closed,
                 deflate_above=DEFLATE_ABOVE,

@@ -112,15 +112,19 @@ class PeerSession:
         on_close: Callable[[PeerSession], None] | None = None,
         turns: RequestTurns | None = None,
         deflate_above: int | None = None,
+        carries: Callable[[str], bool] | None = None,
     ) -> None:
         """`turns` is shared by the sessions of one node (by default this one has its own);
         step 2 frames larger than `deflate_above` bytes go deflated (for a slow link whose
-        other end is posedge; never to a terminal)."""
+        other end is posedge; never to a terminal). `carries(guid)` says which documents'
+        changes the link pushes live: by default those `accept` admits; a link whose peer
+        may create fewer documents here than it is sent (the hub's) says which."""
         self.replica = replica
         self.link = link
         self.origin = f"{PEER_ORIGIN}{link}"
         self._offered = offered
         self._accept = accept
+        self._carries = carries or (lambda guid: accept(guid) is not None)
         self.outbox: asyncio.Queue[bytes] = asyncio.Queue(OUTBOX_LIMIT)
         self.overflowed = False
         self.frames_in = self.frames_out = self.bytes_out = 0
@@ -261,7 +265,7 @@ class PeerSession:
             await self.replica.store.save_link_progress(self.link, guid, state_vector, seq)
 
     def _on_durable(self, guid: str, change: bytes, origin: str, seq: int) -> None:
-        if self._accept(guid) is None:
+        if not self._carries(guid):
             return
         if not origin.startswith(PEER_ORIGIN):  # made here: see the module docstring
             self._push(guid, update(change))

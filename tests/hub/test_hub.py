@@ -18,7 +18,7 @@ from edge.orders.book import OrderBook
 from edge.replication.archive import DayArchive
 from edge.replication.upstream import UpstreamLink
 from sync.hub.tls import client_context
-from sync.links.session import envelope
+from sync.links.session import PEER_ORIGIN, envelope
 from sync.protocol import update
 from tests.support.hub import CASHIER, WAIT, HubProcess, node, same_at_hub, sell
 from tests.support.processes import free_port
@@ -191,7 +191,7 @@ async def test_nodes_of_a_store_send_the_hub_each_change_once(tmp_path, clock, h
         for (source, src), dst in (((a, up_a), up_b), ((b, up_b), up_a)):  # as the LAN would
             for guid in (source.catalog_guid, source.day_guid(source.business_date())):
                 change = src.replica.loaded(guid).get_update()
-                await dst.replica.apply_update(guid, change, f"peer:{source.node.name}")
+                await dst.replica.apply_update(guid, change, f"{PEER_ORIGIN}{source.node.name}")
         await hub.start()
         await until(lambda: same_at_hub(hub, a, a.business_date()), within=WAIT)
         await until(lambda: _no_backlog(up_a), within=WAIT)
