@@ -322,7 +322,7 @@ async def converge(args: argparse.Namespace) -> dict:
 async def discovery(args: argparse.Namespace) -> dict:
     """Time from a node announcing to another node listing it, over real multicast."""
     sys.path.insert(0, str(ROOT))
-    from tests import netns  # the namespaces and the discovery node the tests use
+    from tests.support import netns  # the namespaces and the discovery node the tests use
 
     if (reason := netns.available()) is not None:
         say(f"discovery: not measured ({reason})")

@@ -8,6 +8,10 @@ Direction checks count every import; the circle checks leave out imports under
 
 Inside edge/, a module imports modules of its own layer and of the layers below, never
 above; EDGE_LAYERS is the table of layers.
+
+The tests have a direction too: a test module (tests/**/test_*.py) is a leaf that nothing
+imports, and tests/support/ (what test modules share) imports nothing else of tests/.
+Every .py file under tests/ and bench/ is parsed the same way to check it.
 """
 
 import ast
@@ -99,6 +103,20 @@ def typing_only_nodes(tree: ast.Module) -> set[int]:
     return found
 
 
+def imported_names(node: ast.AST, package: str) -> list[str]:
+    """The names an import statement imports, relative ones resolved from `package` (the
+    package of the module the statement is in); none when `node` is no import."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join([*anchor, *([base] if base else [])])
+    return [f"{base}.{alias.name}" for alias in node.names]
+
+
 @functools.cache
 def imports_of(module: str) -> tuple[Import, ...]:
     path = modules()[module]
@@ -107,17 +125,7 @@ def imports_of(module: str) -> tuple[Import, ...]:
     package = package_of(module)
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, *([base] if base else [])])
-            names = [f"{base}.{alias.name}" for alias in node.names]
-        else:
-            continue
-        for name in names:
+        for name in imported_names(node, package):
             imported = owner(name)
             if imported is not None and imported != module:
                 found.append(Import(module, imported, node.lineno, id(node) in typing_only))
@@ -325,3 +333,68 @@ def test_edge_has_at_most_a_dozen_entries_at_its_top_level():
         if path.name not in ("__init__.py", "__pycache__")
     )
     assert len(entries) <= MAX_EDGE_ENTRIES, f"{len(entries)} entries in edge/: {entries}"
+
+
+# -- the tests' own direction ------------------------------------------------------------
+
+SUITE = "tests"
+SUPPORT = "tests.support"
+SUITE_IMPORTERS = ("tests", "bench")  # bench/ runs on tests/support/ too
+
+
+@functools.cache
+def suite_modules() -> dict[str, Path]:
+    """Every module under tests/, by dotted name."""
+    return {module_name(path): path for path in python_files(SUITE)}
+
+
+def is_test_module(module: str) -> bool:
+    return module.rpartition(".")[2].startswith("test_")
+
+
+def suite_module_of(name: str) -> str | None:
+    """The module under tests/ that `name` (a module, or a name inside one) belongs to."""
+    parts = name.split(".")
+    while parts and parts[0] == SUITE:
+        if ".".join(parts) in suite_modules():
+            return ".".join(parts)
+        parts.pop()
+    return None
+
+
+@functools.cache
+def suite_imports() -> tuple[Import, ...]:
+    """Every import of a module under tests/ by a module under tests/ or bench/."""
+    found = []
+    for path in python_files(*SUITE_IMPORTERS):
+        module = module_name(path)
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        tree = ast.parse(path.read_text(), filename=str(path))
+        typing_only = typing_only_nodes(tree)
+        for node in ast.walk(tree):
+            for name in imported_names(node, package):
+                imported = suite_module_of(name)
+                if imported is not None and imported != module:
+                    found.append(Import(module, imported, node.lineno, id(node) in typing_only))
+    return tuple(dict.fromkeys(found))
+
+
+def test_no_test_module_is_imported_by_another_module():
+    wrong = [
+        f"{imp}: move what they share into tests/support/ (or a conftest.py for fixtures)"
+        for imp in suite_imports()
+        if is_test_module(imp.imported)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_tests_support_imports_only_tests_support():
+    """So never a test module (nor a conftest.py, nor anything else of tests/)."""
+    wrong = [
+        str(imp)
+        for imp in suite_imports()
+        if (imp.importer == SUPPORT or imp.importer.startswith(SUPPORT + "."))
+        and (is_test_module(imp.imported) or not imp.imported.startswith(SUPPORT + "."))
+        and imp.imported not in (SUITE, SUPPORT)  # the packages themselves hold nothing
+    ]
+    assert not wrong, "tests/support/ imports only tests/support/:\n" + "\n".join(wrong)

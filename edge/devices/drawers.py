@@ -30,7 +30,6 @@ from edge.runtime.errors import (
 log = logging.getLogger(__name__)
 
 
-
 class CashDrawers:
     """This node's cash drawers and their audit trail."""
 

@@ -19,9 +19,9 @@ from edge.config.devices import (
     DrawerConfig,
     PrinterConfig,
 )
-from tests.printing.test_printing import FAST
 from tests.support.api_node import Terminal, start_node
 from tests.support.clocks import LiveClock
+from tests.support.printing_node import FAST
 from tests.support.waiting import until
 
 

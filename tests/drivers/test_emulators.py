@@ -7,7 +7,6 @@ speak ESC/POS themselves (built by python-escpos' Dummy printer) and read the ra
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import random
 from collections.abc import AsyncIterator
@@ -21,20 +20,9 @@ from drivers.emulators import (
     NetworkPrinterEmulator,
 )
 from drivers.escpos.decoder import DrawerPulse
+from tests.support.raw_escpos import ACK, STATUS, WAIT, connected, job, read
 
-STATUS = b"\x10\x04\x01\x10\x04\x02\x10\x04\x04"  # printer, offline cause, paper sensor
-ACK = b"\x1dr\x01"
 CLEAR = b"\x10\x14\x08\x01\x03\x14\x01\x06\x02\x08"
-WAIT = 5.0  # seconds: the bound on every wait (nothing here takes that long when correct)
-
-
-def job(*lines: str, cut: bool = True) -> bytes:
-    p = Dummy(profile="TM-T88V")
-    for line in lines:
-        p.text(line + "\n")
-    if cut:
-        p.cut()
-    return p.output
 
 
 def fixed_bits_ok(byte: int) -> bool:
@@ -47,21 +35,6 @@ async def printer() -> AsyncIterator[NetworkPrinterEmulator]:
     await emulator.start()
     yield emulator
     await emulator.close()
-
-
-@contextlib.asynccontextmanager
-async def connected(port: int) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), WAIT)
-    try:
-        yield reader, writer
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, TimeoutError):
-            await asyncio.wait_for(writer.wait_closed(), WAIT)
-
-
-async def read(reader: asyncio.StreamReader, n: int) -> bytes:
-    return await asyncio.wait_for(reader.readexactly(n), WAIT)
 
 
 async def at_eof(reader: asyncio.StreamReader) -> bool:

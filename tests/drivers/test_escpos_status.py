@@ -23,8 +23,8 @@ from drivers.escpos.status import (
     parse_status,
     realtime_drawer_pulse,
 )
+from tests.support.raw_escpos import FLAGS
 
-FLAGS = ("online", "cover_open", "paper_near_end", "paper_out", "drawer_open", "error")
 STATUS_BYTES = [b for b in range(256) if b & 0x93 == 0x12]  # the 16 well-formed answers
 
 

@@ -28,8 +28,8 @@ from drivers.escpos.status import (
     encode_status,
 )
 from drivers.printer import EscPosPrinter
-from tests.drivers.test_escpos_status import FLAGS
 from tests.support.device_ends import fake_usblp
+from tests.support.raw_escpos import FLAGS
 from tests.support.tcp_peer import RawPeer
 
 # -- peers that no printer emulator plays ----------------------------------------------------

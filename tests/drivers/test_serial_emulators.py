@@ -16,7 +16,7 @@ from drivers.emulators import (
     SerialDrawerEmulator,
     SerialPrinterEmulator,
 )
-from tests.drivers.test_emulators import ACK, STATUS, WAIT, connected, job, read
+from tests.support.raw_escpos import ACK, STATUS, WAIT, connected, job, read
 
 # -- pty emulators -------------------------------------------------------------------------
 

@@ -20,14 +20,13 @@ from playwright.async_api import Browser, Page
 
 from edge.access.terminals import TerminalRegistry
 from tests.support.api_node import Terminal, start_node
-from tests.support.browser import chromium
+from tests.support.browser import WAIT, chromium
 from tests.support.clocks import LiveClock
 from tests.support.paths import ROOT
 from tests.support.processes import free_port
 from tests.support.waiting import until
 
 ARTIFACTS = ROOT / "test-artifacts" / "kds"
-WAIT = 15_000  # ms Playwright waits for a page to show something, at most
 
 
 async def open_screen(browser: Browser, url: str, code: str, **viewport: int) -> Page:

@@ -8,6 +8,7 @@ import contextlib
 from playwright.async_api import Browser, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
+WAIT = 15_000  # ms Playwright waits for a page to show something, at most
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",

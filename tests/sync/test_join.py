@@ -22,8 +22,8 @@ from sync.membership.join import (
     join_routes,
 )
 from sync.membership.peer_tls import client_ssl_context
-from sync.membership.trust import JoinRefused, StoreCredentials, create_store, make_csr
-from tests.sync.test_trust import PeerServer, exchange
+from sync.membership.trust import JoinRefused, StoreCredentials, make_csr
+from tests.support.tls_peer import PeerServer, exchange
 
 REFUSED = "refused the join code"
 THROTTLED = "too many failed join attempts"
@@ -38,16 +38,6 @@ class Ticks:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(scope="module")
-def store_a() -> StoreCredentials:
-    return create_store("store-a", "node-1")
-
-
-@pytest.fixture(scope="module")
-def store_b() -> StoreCredentials:
-    return create_store("store-b", "node-1")
 
 
 async def serve(app: web.Application):

@@ -15,15 +15,14 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from edge.cli.demo.cashier import ring_up_one
-from tests.printing.test_printing import Store, running_store
 from tests.support.api_node import Terminal
-from tests.support.browser import chromium
+from tests.support.browser import WAIT, chromium
 from tests.support.clocks import LiveClock
 from tests.support.paths import ROOT
+from tests.support.printing_node import Store, running_store
 from tests.support.ui_client import add_user
 
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
-WAIT = 15_000  # ms Playwright waits for a page to show something, at most
 PAPER_WAIT = 15.0  # s an emulated printer may take to cut the paper asked for, at most
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}

@@ -16,8 +16,8 @@ from edge.http.ui.sales import hourly_chart, hours_shown, sales_by_hour, sales_f
 from edge.orders.clock import format_hlc
 from edge.orders.index import OrderSummary
 from edge.orders.status import Status
-from tests.printing.test_printing import running_store
 from tests.support.clocks import LiveClock
+from tests.support.printing_node import running_store
 from tests.support.ui_client import UiClient, add_user
 from tests.support.waiting import until
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import aiohttp
 from playwright.async_api import Browser, Page
 
-from tests.kitchen.test_kds_browser import WAIT
-from tests.support.browser import chromium
+from tests.support.browser import WAIT, chromium
 from tests.support.managed_node import PASSWORD, ManagedNode, start_managed_node
 from tests.support.paths import ROOT
 

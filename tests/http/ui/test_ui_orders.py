@@ -9,9 +9,9 @@ import io
 import pytest
 from PIL import Image
 
-from tests.printing.test_printing import running_store
 from tests.support.api_node import Terminal
 from tests.support.clocks import LiveClock
+from tests.support.printing_node import running_store
 from tests.support.ui_client import UiClient, add_user
 
 WAIT = 15.0  # seconds an emulated printer may take to cut the paper asked for, at most
