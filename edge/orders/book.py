@@ -3,8 +3,8 @@
 One Yjs document per store business day (`<store_id>/orders/<YYYY-MM-DD>`), whose root map
 `orders` holds one map per order: write-once fields plus maps of immutable entries keyed
 by a fresh id (`lines`, `voids`, `discounts`, `payments`, `tips`, `events`). See
-docs/orders.md. Each operation checks the order's derived state, writes its entries in one
-transaction, and returns once the update is durable.
+docs/orders.md. Each operation checks the order's derived state (rules.py), writes its
+entries in one transaction, and returns once the update is durable.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""The order log: the store's catalog and business days on this node, read and written.
+"""The order log: the store's catalog and business days on this node, over the replica.
 
-One Yjs document per store business day (`<store_id>/orders/<YYYY-MM-DD>`), whose root map
-`orders` holds one map per order: write-once fields plus maps of immutable entries keyed
-by a fresh id (`lines`, `voids`, `discounts`, `payments`, `tips`, `events`). See
-docs/orders.md. Each operation checks the order's derived state, writes its entries in one
-transaction, and returns once the update is durable.
+The order book (book.py) adds the operations; the log holds what they share: opening a
+day, reading an order's derived view (cached), running a change in one durable transaction,
+the catalog, closing a day and the audit of drawer opens. docs/orders.md has the schema.
 """
 
 from __future__ import annotations
