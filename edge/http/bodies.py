@@ -46,6 +46,13 @@ async def json_body(
             raise Problem(
                 400, "malformed-json", "The request body is not valid JSON", str(exc)
             ) from None
+        except RecursionError:  # json.loads raises it, not ValueError, on ~1,000 levels
+            raise Problem(
+                400,
+                "malformed-json",
+                "The request body is not valid JSON",
+                "the body nests arrays or objects too deeply to read",
+            ) from None
     else:
         body = {}
     if not isinstance(body, dict):

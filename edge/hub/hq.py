@@ -120,7 +120,7 @@ async def patch_catalog(request: web.Request) -> web.Response:
     book = _book(request, request.match_info["store"])
     try:
         patch = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
         raise Problem(400, "malformed-json", "The body is not JSON", "send a JSON object") from None
     if not isinstance(patch, dict) or set(patch) - set(CATALOG_ROOTS):
         raise invalid_input(f"send an object with some of {', '.join(CATALOG_ROOTS)}", pointer="")

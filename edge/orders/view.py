@@ -160,7 +160,7 @@ class OrderView:
         totals = _plain(self.totals)
         del totals["line_net"]
         totals["taxes"] = [
-            {"rate": _percent_text(t.rate), "included": t.included, "base": t.base, "tax": t.tax}
+            {"rate": percent_text(t.rate), "included": t.included, "base": t.base, "tax": t.tax}
             for t in self.totals.taxes
         ]
         data["totals"] = totals
@@ -179,8 +179,9 @@ def _plain(entry: object) -> dict:
     return {name: getattr(entry, name) for name in _field_names(type(entry))}
 
 
-def _percent_text(value: Fraction) -> str:
-    return str((Decimal(value.numerator) / Decimal(value.denominator)).normalize())
+def percent_text(value: Fraction) -> str:
+    """A rate as people write it: "10", "8.875", "0.5" (never "1E+1")."""
+    return format((Decimal(value.numerator) / Decimal(value.denominator)).normalize(), "f")
 
 
 def as_int(value: object) -> int:
@@ -201,7 +202,10 @@ def _text(value: object, default: str | None = None) -> str:
 def decode_entry(value: object) -> dict:
     """An entry as stored: a JSON object in a string (or, from a JS client, an object)."""
     if isinstance(value, str):
-        value = json.loads(value)
+        try:
+            value = json.loads(value)
+        except RecursionError:  # a peer's or terminal's entry nested ~1,000 levels deep
+            raise ValueError("an entry nested too deeply to read") from None
     if not isinstance(value, dict):
         raise ValueError(f"an entry must be a JSON object, not {type(value).__name__}")
     return value

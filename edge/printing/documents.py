@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
-from fractions import Fraction
 
 from edge.orders.clock import hlc_to_datetime
-from edge.orders.view import LineView, OrderView
+from edge.orders.view import LineView, OrderView, percent_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +191,7 @@ def receipt_document(
         "discount": totals.discount,
         "taxes": [
             {
-                "label": f"Tax {_percent(tax.rate)}%",
+                "label": f"Tax {percent_text(tax.rate)}%",
                 "amount": tax.tax,
                 "included": tax.included,
             }
@@ -207,10 +205,6 @@ def receipt_document(
         "change": totals.change_due,
         "balance_due": totals.balance_due,
     }
-
-
-def _percent(rate: Fraction) -> str:
-    return str((Decimal(rate.numerator) / Decimal(rate.denominator)).normalize())
 
 
 def _iso(moment: dt.datetime) -> str:

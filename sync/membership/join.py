@@ -191,7 +191,7 @@ def _fields(body: bytes, names: frozenset[str], what: str) -> dict[str, Any]:
     """The fields of a request or answer: exactly `names`, all strings but version 1."""
     try:
         fields = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # (nested too deeply)
         raise JoinRefused(f"the {what} is not JSON") from None
     if not isinstance(fields, dict) or set(fields) != names:
         raise JoinRefused(f"the {what} does not have the fields {sorted(names)}")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from edge.orders.view import decode_entry
 from tests.support.api_node import Terminal
 
 PROBLEM_KEYS = {"type", "title", "status"}
@@ -117,6 +120,26 @@ async def test_malformed_or_foreign_bodies_are_client_errors(node, order_path):
         assert_problem(*result[:3], status, slug)
     status, _, _, headers = await raw(node, "DELETE", "/api/v1/orders", token)
     assert "POST" in headers["Allow"]
+
+
+async def test_a_deeply_nested_body_is_a_client_error_logged_in_one_line(node, order_path, caplog):
+    """~1,000 nested arrays make json.loads raise RecursionError, not ValueError."""
+    till, path = order_path
+    token = till.headers["Authorization"].split()[1]
+    nested = b"[" * 1000 + b"]" * 1000
+    json_type = {"Content-Type": "application/json"}
+    with caplog.at_level(logging.DEBUG):
+        for url, who in [("/api/v1/pair", None), (f"/api/v1{path}/lines", token)]:
+            result = await raw(node, "POST", url, who, data=nested, headers=json_type)
+            assert_problem(*result[:3], 400, "malformed-json")
+            assert "too deeply" in result[2]["detail"]
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+    assert (await till.get(path))["order"]["id"]  # the node goes on serving
+
+
+def test_a_deeply_nested_entry_from_a_peer_is_malformed_not_a_crash():
+    with pytest.raises(ValueError, match="too deeply"):
+        decode_entry("[" * 1000 + "]" * 1000)
 
 
 async def test_a_bad_idempotency_key_is_refused(order_path):

@@ -1,8 +1,13 @@
 """Kitchen routing and receipts derived from real orders (an order book over a real store)."""
 
 import datetime as dt
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
 
 from edge.orders.log import Actor
+from edge.orders.view import percent_text
 from edge.printing.documents import ReceiptSettings, kitchen_tickets, receipt_document
 from tests.support.books import make_book
 
@@ -112,3 +117,29 @@ async def test_a_receipt_holds_lines_discounts_taxes_payments_and_change(store, 
     assert document["total"] == 1500 - 150 + 120 == due
     assert (document["paid"], document["change"], document["balance_due"]) == (due + 500, 500, 0)
     assert document["printed_at"] == "2026-11-20T18:05:00.000Z"
+
+
+@pytest.mark.parametrize("rate", ["5", "10", "19", "20", "21", "8.875", "0.5"])
+async def test_a_tax_rate_prints_and_shows_as_people_write_it(store, clock, rate):
+    book = await make_book(store, clock)
+    await book.import_catalog({"taxes": {"food": {"name": "Sales tax", "rate": rate}}})
+    order = await book.open_order(CASHIER)
+    await book.add_line(CASHIER, order.id, sku="BURGER")
+    view = await book.get(order.id)
+    assert view.to_dict()["totals"]["taxes"][0]["rate"] == rate
+    document = receipt_document(
+        view,
+        ReceiptSettings("Demo Store", (), ()),
+        currency="USD",
+        printed_at=dt.datetime(2026, 11, 20, 18, 5, tzinfo=dt.UTC),
+    )
+    assert document["taxes"][0]["label"] == f"Tax {rate}%"
+
+
+@pytest.mark.parametrize(
+    ("rate", "text"),
+    [("5", "5"), ("10", "10"), ("19", "19"), ("20", "20"), ("21", "21"), ("100", "100"),
+     ("8.875", "8.875"), ("10.50", "10.5"), ("0.5", "0.5")],
+)  # fmt: skip
+def test_percent_text_never_uses_an_exponent(rate, text):
+    assert percent_text(Fraction(Decimal(rate))) == text
