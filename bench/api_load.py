@@ -65,11 +65,11 @@ from daemon_under_load import (
     write_config,
 )
 from edge.access.terminals import TerminalRegistry
-from edge.app import freeze_startup_objects, utc_now
 from edge.orders.book import OrderBook
 from edge.orders.catalog import sample_catalog
 from edge.orders.ids import entry_id
 from edge.orders.log import Actor
+from edge.runtime.process import freeze_startup_objects, utc_now
 from order_flow import (
     KINDS,
     REQUESTS_PER_ORDER,

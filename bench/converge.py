@@ -43,11 +43,12 @@ from zoneinfo import ZoneInfo
 from pycrdt import Doc, Map
 
 from daemon_under_load import free_port
-from edge.app import serving_peers, utc_now
+from edge.app import serving_peers
 from edge.orders.book import OrderBook
 from edge.orders.catalog import sample_catalog
 from edge.orders.log import NodeIdentity
 from edge.replication.peers import PeerManager
+from edge.runtime.process import utc_now
 from order_runs import OrderRun, plans
 from sync.membership.trust import StoreCredentials, create_store, issue_node_certificate, make_csr
 from sync.protocol import covers

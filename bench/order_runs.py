@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from edge.app import freeze_startup_objects, utc_now
 from edge.orders.book import OrderBook
 from edge.orders.catalog import Catalog, parse_catalog, sample_catalog
 from edge.orders.clock import HybridClock
 from edge.orders.ids import new_entry_id
 from edge.orders.log import Actor, NodeIdentity
 from edge.orders.view import OrderView
+from edge.runtime.process import freeze_startup_objects, utc_now
 from sync.replica import Replica
 from sync.store import DocStore
 

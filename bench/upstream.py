@@ -44,7 +44,6 @@ from aiohttp import web
 
 from converge import sell, wire_bytes
 from daemon_under_load import free_port
-from edge.app import utc_now
 from edge.config.model import UpstreamConfig
 from edge.hub.app import prepare_hub
 from edge.orders.book import OrderBook
@@ -52,6 +51,7 @@ from edge.orders.catalog import sample_catalog
 from edge.orders.feed import OrderFeed
 from edge.orders.log import NodeIdentity
 from edge.replication.upstream import UpstreamLink
+from edge.runtime.process import utc_now
 from sync.hub.tls import client_context, server_context
 from sync.hub.tokens import HubStores
 from sync.replica import Replica

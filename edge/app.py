@@ -17,11 +17,9 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import functools
-import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +45,7 @@ from edge.replication.peers import PeerManager
 from edge.replication.upstream import UpstreamLink
 from edge.runtime.errors import ConfigError
 from edge.runtime.lifecycle import Stopping, run_until_stopped
+from edge.runtime.process import freeze_startup_objects, state_dir_lock, utc_now
 from edge.runtime.systemd import SystemdNotifier, run_watchdog, watchdog_interval
 from sync.membership.credentials import load as load_credentials
 from sync.membership.join import join_routes
@@ -67,35 +66,6 @@ NEEDS_RESTART = {  # the other fields, as the operator knows them
     "status_interval": "daemon.status_interval",
 }
 SWAP_TIMEOUT = 10.0  # seconds the devices may take to restart on new settings
-
-
-def freeze_startup_objects() -> None:
-    """Exempt everything alive after start-up from garbage collection scans.
-
-    Modules, the catalog and the loaded documents live as long as the daemon; without this
-    every full collection walks them again, a pause of several milliseconds that showed as
-    the p99 of bench/orderlog.py.
-    """
-    gc.freeze()
-
-
-@contextlib.contextmanager
-def state_dir_lock(state_dir: Path) -> Iterator[bool]:
-    """Hold an exclusive lock on the state directory; yields whether it was free.
-
-    The kernel drops the lock when the process dies, so a crash never leaves it behind.
-    """
-    with open(state_dir / "posedge.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def order_book(config: Config, replica: Replica, store_id: str | None = None) -> OrderBook:

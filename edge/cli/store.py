@@ -11,11 +11,12 @@ import sys
 import tomllib
 from pathlib import Path
 
-from edge.app import order_book, state_dir_lock
+from edge.app import order_book
 from edge.cli.common import EX_IOERR, EX_USAGE, Command, add_state_source, config_of
 from edge.config.model import Config
 from edge.orders.catalog import sample_catalog
 from edge.orders.money import format_money
+from edge.runtime.process import state_dir_lock
 from sync.replica import Replica
 from sync.store import DocStore
 

@@ -8,8 +8,8 @@ import datetime as dt
 import sys
 
 from edge.access.terminals import TerminalRegistry
-from edge.app import utc_now
 from edge.cli.common import EX_USAGE, Command, add_state_source, config_of
+from edge.runtime.process import utc_now
 
 
 def _registry(args: argparse.Namespace) -> TerminalRegistry:

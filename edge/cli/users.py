@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge.access.users import ROLES, UserStore
-from edge.app import utc_now
 from edge.cli.common import EX_USAGE, Command, add_state_source, config_of
+from edge.runtime.process import utc_now
 
 
 class PasswordUnreadable(Exception):

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from edge.access.terminals import TerminalRegistry
-from edge.app import Daemon, utc_now
+from edge.app import Daemon
 from edge.cli.common import Command, log
 from edge.cli.demo.cashier import demo_manager, simulate_cashier
 from edge.cli.demo.devices import emulated_devices
@@ -22,6 +22,7 @@ from edge.devices.assembly import Devices
 from edge.orders.book import OrderBook
 from edge.orders.catalog import sample_catalog
 from edge.runtime.logs import configure_logging
+from edge.runtime.process import utc_now
 
 DEMO_CONFIG_NOTE = (
     "posedge demo's configuration, written anew at each start (the emulated devices' ports "
