@@ -50,3 +50,20 @@ class AttemptThrottle:
     def failed(self, address: str) -> None:
         self._expire()
         self._failures.append((self._clock(), address))
+
+    def admit(self, address: str) -> int | None:
+        """Count an attempt from `address` as failed now, before its slow check, so that a
+        burst of concurrent attempts is held to the limit (checking first and counting
+        after the check let 224 of 300 through); or the seconds to wait, counting nothing.
+        Call `forgive(address)` once the attempt proves right."""
+        wait = self.retry_after(address)
+        if wait is None:
+            self.failed(address)
+        return wait
+
+    def forgive(self, address: str) -> None:
+        """Forget the newest failure counted for `address`: its attempt was right."""
+        for index in range(len(self._failures) - 1, -1, -1):
+            if self._failures[index][1] == address:
+                del self._failures[index]
+                return

@@ -76,6 +76,13 @@ async def test_failed_pairing_attempts_are_rate_limited(node, clock):
         assert int(r.headers["Retry-After"]) >= 1
 
 
+async def test_a_burst_of_wrong_pairing_codes_is_held_to_the_limit(node):
+    """300 wrong codes at once from one address: five are checked, the rest wait."""
+    results = await asyncio.gather(*(pair(node, f"WRNG-{i:04d}") for i in range(300)))
+    statuses = [status for status, _ in results]
+    assert (statuses.count(403), statuses.count(429)) == (5, 295)
+
+
 async def test_revocation_takes_effect_on_the_next_request(node):
     manager = Terminal(node, await node.pair("Office", manager=True))
     by_api = Terminal(node, await node.pair("Counter 1"))

@@ -27,7 +27,7 @@ async def pair(request: web.Request) -> web.Response:
     """Exchange a one-time pairing code for this terminal's bearer token."""
     throttle = request.app[PAIRING_THROTTLE]
     address = request.remote or "unknown"
-    wait = throttle.retry_after(address)
+    wait = throttle.admit(address)  # counted now: the check below waits on a thread
     if wait is not None:
         raise Problem(
             429,
@@ -39,13 +39,10 @@ async def pair(request: web.Request) -> web.Response:
     body = await json_body(request, required=("code",))
     code = body["code"]
     ctx = context(request)
-    try:
-        if not isinstance(code, str):
-            raise PairingRefused("the pairing code must be a string such as K7M2-9XQF")
-        who, token = await asyncio.to_thread(ctx.terminals.redeem, code, now=ctx.now())
-    except PairingRefused:
-        throttle.failed(address)
-        raise
+    if not isinstance(code, str):
+        raise PairingRefused("the pairing code must be a string such as K7M2-9XQF")
+    who, token = await asyncio.to_thread(ctx.terminals.redeem, code, now=ctx.now())
+    throttle.forgive(address)
     return json_response({"token": token, "terminal": who.to_dict()}, 201)
 
 

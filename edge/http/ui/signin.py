@@ -62,11 +62,15 @@ async def sign_in(request: web.Request) -> web.Response:
         return _refused(
             request, name, next_page, 429, f"Too many failed sign-ins. Try again in {wait} s."
         )
+    # Counted as failed before the slow check (scrypt, in a thread), so that a burst of
+    # concurrent attempts cannot all pass the check above; forgiven if the password is right.
+    state.address_throttle.failed(address)
+    state.name_throttle.failed(name.casefold())
     user = await asyncio.to_thread(state.users.verify, name, password)
     if user is None:
-        state.address_throttle.failed(address)
-        state.name_throttle.failed(name.casefold())
         return _refused(request, name, next_page, 401, "Wrong name or password.")
+    state.address_throttle.forgive(address)
+    state.name_throttle.forgive(name.casefold())
     token = state.users.start_session(user, now=context(request).now())
     response = see_other(next_page)
     set_cookie(

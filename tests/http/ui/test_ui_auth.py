@@ -3,6 +3,7 @@ roles, sign-out, and terminals' tokens kept out; and the `posedge user` command.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import subprocess
 import sys
@@ -125,6 +126,17 @@ async def test_failed_sign_ins_are_limited_per_client_address(browser):
     assert blocked.status == 429
     assert "Too many failed sign-ins" in blocked.text
     assert browser.cookie("posedge_session") is None
+
+
+async def test_a_burst_of_wrong_sign_ins_is_held_to_the_limit(browser):
+    """60 wrong passwords at once for one name from one address: five are checked."""
+    page = await browser.get("/ui/signin")
+    fields = {"name": "alice", "password": "wrong horse", "next": "/ui/"}
+    fields["csrf_token"] = page.csrf_token
+    pages = await asyncio.gather(*(browser.post("/ui/signin", fields) for _ in range(60)))
+    statuses = [page.status for page in pages]
+    assert (statuses.count(401), statuses.count(429)) == (5, 55)
+    assert (await browser.sign_in("alice", "correct horse")).status == 429
 
 
 async def test_failed_sign_ins_are_limited_per_user_name_whatever_the_address(node):
