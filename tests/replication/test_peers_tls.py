@@ -17,6 +17,7 @@ from edge.runtime.errors import UnknownOrder
 from sync.membership.trust import StoreCredentials, create_store, issue_node_certificate, make_csr
 from sync.replica import Replica
 from sync.store import DocStore
+from tests.support import tasks
 from tests.support.books import make_book
 from tests.support.processes import free_port
 from tests.support.waiting import until
@@ -46,17 +47,14 @@ async def running(tmp_path, clock, creds: StoreCredentials, letter: str, static=
             days=3,
             use_mdns=False,
         )
-        async with serving_peers(manager, "127.0.0.1", port) as server:
-            task = asyncio.create_task(manager.run(server.port))
-            try:
-                await until(lambda: manager.bound_port or task.done())
-                if task.done():
-                    task.result()
-                yield manager
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        async with (
+            serving_peers(manager, "127.0.0.1", port) as server,
+            tasks.running(manager.run(server.port)) as task,
+        ):
+            await until(lambda: manager.bound_port or task.done())
+            if task.done():
+                task.result()
+            yield manager
     finally:
         await store.close()
 

@@ -4,7 +4,6 @@ new offer: once the hub has acknowledged the day, and while the node still waits
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from aiohttp import web
@@ -19,6 +18,7 @@ from sync.hub.tokens import HubStores
 from sync.replica import Replica, root_map_contents
 from sync.store import DocStore
 from tests.support.books import make_book
+from tests.support.tasks import running
 from tests.support.waiting import until
 
 WAIT = 10.0
@@ -60,13 +60,10 @@ async def node_linked(tmp_path, clock, url: str, token: str, *, stagger: float):
         linked_peers=lambda: ["node-0"],
         retry_cap=1.0,
     )
-    task = asyncio.create_task(link.run())
     try:
-        yield book, link
+        async with running(link.run()):
+            yield book, link
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await store.close()
 
 

@@ -27,6 +27,7 @@ from sync.replica import Replica
 from sync.store import DocStore
 from tests.support.books import make_book
 from tests.support.clocks import SettableClock
+from tests.support.tasks import cancel
 
 
 @dataclass
@@ -141,16 +142,10 @@ async def start_node(
         await server.start()
         context.ready = True
         devices_task = asyncio.create_task(node_devices.run(), name="devices")
-        closers.push_async_callback(_cancel, devices_task)
+        closers.push_async_callback(cancel, devices_task)
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         closers.push_async_callback(session.close)
     except BaseException:
         await closers.aclose()
         raise
     return ApiNode(state_dir, clock, store, replica, book, context, server, session, closers)
-
-
-async def _cancel(task: asyncio.Task) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -25,6 +25,7 @@ from sync.replica import Replica
 from sync.store import DocStore
 from tests.support.books import make_book
 from tests.support.processes import free_port
+from tests.support.tasks import running
 
 WAIT = 30.0
 CASHIER = Actor("Counter (t-0001)")
@@ -114,13 +115,8 @@ async def node(
         link = UpstreamLink(
             book, replica, config, feed=feed, linked_peers=lambda: peers or [], retry_cap=1.0
         )
-        task = asyncio.create_task(link.run())
-        try:
+        async with running(link.run()):
             yield book, link
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
     finally:
         await store.close()
 

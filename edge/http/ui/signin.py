@@ -55,9 +55,8 @@ async def sign_in(request: web.Request) -> web.Response:
     next_page = _next_page(form.get("next"))
     state = request.app[UI]
     address = request.remote or "unknown"
-    wait = state.address_throttle.retry_after(address) or state.name_throttle.retry_after(
-        name.casefold()
-    )
+    folded = name.casefold()  # the name throttle counts per user, however it is written
+    wait = state.address_throttle.retry_after(address) or state.name_throttle.retry_after(folded)
     if wait is not None:
         return _refused(
             request, name, next_page, 429, f"Too many failed sign-ins. Try again in {wait} s."
@@ -65,12 +64,12 @@ async def sign_in(request: web.Request) -> web.Response:
     # Counted as failed before the slow check (scrypt, in a thread), so that a burst of
     # concurrent attempts cannot all pass the check above; forgiven if the password is right.
     state.address_throttle.failed(address)
-    state.name_throttle.failed(name.casefold())
+    state.name_throttle.failed(folded)
     user = await asyncio.to_thread(state.users.verify, name, password)
     if user is None:
         return _refused(request, name, next_page, 401, "Wrong name or password.")
     state.address_throttle.forgive(address)
-    state.name_throttle.forgive(name.casefold())
+    state.name_throttle.forgive(folded)
     token = state.users.start_session(user, now=context(request).now())
     response = see_other(next_page)
     set_cookie(
