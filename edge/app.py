@@ -27,14 +27,16 @@ from edge.access.join_codes import StoredJoinCodes
 from edge.access.terminals import TerminalRegistry
 from edge.config.edit import ConfigEditor
 from edge.config.load import load
-from edge.config.model import Config, KdsSettings
+from edge.config.model import Config, HttpConfig, KdsSettings
 from edge.devices.assembly import Devices, DeviceSetup, open_devices
 from edge.http.api.events import EventHub
 from edge.http.application import make_app
 from edge.http.context import ApiContext
 from edge.http.idempotency import IdempotencyStore
+from edge.http.lan_guard import LanPolicy
 from edge.http.metrics import ApiMetrics
-from edge.http.server import HttpServer
+from edge.http.server import ConnectionLimits, HttpServer
+from edge.http.tls import ApiCertificate
 from edge.kitchen.board import KdsBoard
 from edge.orders.book import OrderBook
 from edge.orders.feed import OrderFeed
@@ -45,11 +47,16 @@ from edge.replication.peers import PeerManager
 from edge.replication.upstream import UpstreamLink
 from edge.runtime.errors import ConfigError
 from edge.runtime.lifecycle import Stopping, run_until_stopped
-from edge.runtime.process import freeze_startup_objects, state_dir_lock, utc_now
+from edge.runtime.process import (
+    freeze_startup_objects,
+    raise_file_limit,
+    state_dir_lock,
+    utc_now,
+)
 from edge.runtime.systemd import SystemdNotifier, run_watchdog, watchdog_interval
 from sync.membership.credentials import load as load_credentials
 from sync.membership.join import join_routes
-from sync.membership.trust import TrustError
+from sync.membership.trust import StoreCredentials, TrustError
 from sync.replica import Replica
 from sync.store import DocStore
 
@@ -66,6 +73,8 @@ NEEDS_RESTART = {  # the other fields, as the operator knows them
     "status_interval": "daemon.status_interval",
 }
 SWAP_TIMEOUT = 10.0  # seconds the devices may take to restart on new settings
+FILE_LIMIT = 4096  # open files the daemon asks for, as the service's LimitNOFILE
+FILE_RESERVE = 256  # of them kept for the stores, devices, peers and the hub link
 
 
 def order_book(config: Config, replica: Replica, store_id: str | None = None) -> OrderBook:
@@ -99,10 +108,10 @@ async def open_api(
     state_dir: Path,
     node_db: Path,
     requests_db: Path,
-    host: str,
-    port: int,
+    http: HttpConfig,
     shutdown_timeout: float,
     now: Callable[[], dt.datetime],
+    https: ApiCertificate | None = None,
     peers: PeerManager | None = None,
     upstream: UpstreamLink | None = None,
     kds_settings: KdsSettings | None = None,
@@ -127,6 +136,7 @@ async def open_api(
         devices,
         state_dir,
         now=now,
+        https=https,
         peers=peers,
         upstream=upstream,
     )
@@ -142,8 +152,22 @@ async def open_api(
             lambda: peers.creds if peers is not None else None,
             _joined,
         ),
+        lan=LanPolicy(https=https is not None, plain_kds=http.plain_kds),
     )
-    server = HttpServer(app, host, port, shutdown_timeout=shutdown_timeout)
+    limits = ConnectionLimits(
+        per_address=http.max_connections_per_address,
+        total=min(http.max_connections, (raise_file_limit(FILE_LIMIT) - FILE_RESERVE) // 2),
+        idle_timeout=http.idle_timeout,
+    )
+    server = HttpServer(
+        app,
+        http.host,
+        http.port,
+        shutdown_timeout=shutdown_timeout,
+        ssl_context=https.context if https is not None else None,
+        plain_too=True,
+        limits=limits,
+    )
     resources.push_async_callback(server.stop)
     return Api(server, context, board)
 
@@ -233,7 +257,9 @@ class Daemon:
                     now=utc_now,
                 )
             )
-            peers = self._peer_manager(book, replica)
+            creds = self._credentials()
+            https = ApiCertificate(creds) if creds is not None else None
+            peers = self._peer_manager(book, replica, creds) if creds is not None else None
             upstream = self._upstream_link(book, replica, feed, peers)
             self.upstream = upstream
             api = await open_api(
@@ -245,10 +271,10 @@ class Daemon:
                 state_dir=config.store_path.parent,
                 node_db=config.node_db_path,
                 requests_db=config.requests_db_path,
-                host=config.http.host,
-                port=config.http.port,
+                http=config.http,
                 shutdown_timeout=config.shutdown_timeout,
                 now=utc_now,
+                https=https,
                 peers=peers,
                 upstream=upstream,
                 kds_settings=config.kds,
@@ -283,6 +309,8 @@ class Daemon:
                     book, store, after_days=config.peers.days, upstream=upstream
                 ).run(),
             }
+            if https is not None:
+                tasks["https certificate"] = https.run()
             if peers is not None and peer_server is not None:
                 tasks["peers"] = peers.run(peer_server.port)
             if upstream is not None:
@@ -293,13 +321,14 @@ class Daemon:
                 tasks[f"service {index}"] = service(book, devices)
             await self._run_tasks(tasks)
 
-    def _peer_manager(self, book: OrderBook, replica: Replica) -> PeerManager | None:
-        """The links with the store's other nodes, once this node is a member."""
+    def _credentials(self) -> StoreCredentials | None:
+        """This node's store credentials, once it is a member of a store."""
         config = self.config
         if not (config.trust_dir / "node.pem").exists():
             log.info(
-                "not a member of a store yet: no links with other nodes "
-                "(run posedge init on the first node, posedge join on the others)"
+                "not a member of a store yet: no links with other nodes, and the API serves "
+                "only this machine (run posedge init on the first node, posedge join on the "
+                "others)"
             )
             return None
         creds = load_credentials(config.trust_dir)
@@ -308,6 +337,13 @@ class Daemon:
                 f"{config.trust_dir} holds the credentials of store {creds.store_id!r}, "
                 f"but {config.source} says store.id = {config.store.id!r}"
             )
+        return creds
+
+    def _peer_manager(
+        self, book: OrderBook, replica: Replica, creds: StoreCredentials
+    ) -> PeerManager:
+        """The links with the store's other nodes."""
+        config = self.config
         return PeerManager(
             book,
             replica,

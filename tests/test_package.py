@@ -174,11 +174,12 @@ def test_the_installed_daemon_runs_as_its_user_and_prints_a_receipt(installed, t
             "--out", str(paper), stdout=subprocess.DEVNULL,
         )  # fmt: skip
         ns.run(*AS_SERVICE, "/usr/bin/posedge", "catalog", "--sample", timeout=120)
+        ns.run(*AS_SERVICE, "/usr/bin/posedge", "init", timeout=120)  # the LAN gets HTTPS
         daemon = ns.popen(*AS_SERVICE, *exec_start, stderr=subprocess.PIPE, text=True)
         code = ns.run(*AS_SERVICE, "/usr/bin/posedge", "pair", "Counter 1", capture_output=True)
         flow = ns.run(
             sys.executable, "-c", CASHIER, code.stdout.split(": ")[1].split()[0],
-            capture_output=True, timeout=120,
+            str(STATE / "trust" / "ca.pem"), capture_output=True, timeout=120,
         )  # fmt: skip
         assert flow.stdout.strip() == "receipt queued", flow.stderr
         deadline = time.monotonic() + 60
@@ -211,16 +212,18 @@ editor = ConfigEditor(pathlib.Path(sys.argv[1]), nothing_live)
 asyncio.run(editor.change(set_settings({"store.name": "Saved by the UI"})))
 """
 
+# A terminal over HTTPS, trusting the store CA alone and checking the host name.
 CASHIER = """
-import json, sys, time, urllib.error, urllib.request
-API = "http://127.0.0.1:8420"
+import json, ssl, sys, time, urllib.error, urllib.request
+API = "https://localhost:8420"
+TLS = ssl.create_default_context(cafile=sys.argv[2])
 
 def call(method, path, body=None, token=None):
     request = urllib.request.Request(API + path, method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={"Content-Type": "application/json",
                  **({"Authorization": "Bearer " + token} if token else {})})
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=30, context=TLS) as response:
         return json.load(response)
 
 deadline = time.monotonic() + 60

@@ -54,8 +54,23 @@ CREATE TABLE IF NOT EXISTS ui_sessions (
 );
 """
 
-SCHEMA = Schema(FULL, steps=(_STEP_1,), foreign_keys=True)
-"""node.db: version 1 is the tables of node.db files made before versions were kept."""
+# Codes are kept as keys, never as they were typed: join codes by their scrypt key (the
+# codes that live at the upgrade are dropped; they last ten minutes), pairing codes with
+# the key that proves the store CA to a terminal that has the code (edge/access/pairing.py).
+_STEP_2 = """
+DROP TABLE join_codes;
+CREATE TABLE join_codes (
+    salt BLOB PRIMARY KEY,
+    code_key BLOB NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE pairing_codes ADD COLUMN proof_salt BLOB;
+ALTER TABLE pairing_codes ADD COLUMN proof_key BLOB;
+"""
+
+SCHEMA = Schema(FULL, steps=(_STEP_1, _STEP_2), foreign_keys=True)
+"""node.db: version 1 is the tables of node.db files made before versions were kept;
+version 2 keeps codes as keys."""
 
 
 @contextlib.contextmanager

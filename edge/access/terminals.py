@@ -3,7 +3,9 @@
 A manager creates a pairing code for a named terminal (`posedge pair`, or the API with a
 manager's token); the terminal exchanges it once, before it expires, for a bearer token.
 Codes and tokens are stored only as SHA-256 hashes in `node.db` in the state directory, so
-a copy of that file lets nobody in.
+a copy of that file lets nobody in. Each code also keeps a key (scrypt of the code under a
+salt of its own) with which the node proves its store CA to whoever holds the code, before
+the code crosses the network (`ca_proofs`, docs/api.md "Pairing over HTTPS").
 
 Both the daemon and the CLI open this file. The daemon keeps the terminals it has seen in
 memory and asks SQLite, at most every RECHECK seconds, whether anyone wrote the file since
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
+import os
 import secrets
 import sqlite3
 import time
@@ -28,12 +32,15 @@ from pathlib import Path
 from edge.access import node_db
 from edge.runtime.errors import EdgeError
 from edge.runtime.storage import storage_errors
+from sync.membership.codes import code_key
 
 # A "kds" token belongs to a kitchen screen: it may only see tickets, bump and recall them.
 ROLES = ("terminal", "manager", "kds")
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or typed
 CODE_LENGTH = 8  # 31^8 ≈ 2^40 codes, alive for minutes, with failed attempts rate-limited
 TOKEN_PREFIX = "pe_"
+PAIR_CONTEXT = b"posedge pair v1"  # what a pairing code's key is made under (not a join's)
+MAX_PROOFS = 20  # live codes whose proofs `ca_proofs` gives, newest first
 RECHECK = 0.1  # seconds the daemon trusts its memory of node.db
 MAX_NAME = 64
 
@@ -146,21 +153,37 @@ class TerminalRegistry:
             raise TerminalError(f"role must be one of {', '.join(ROLES)}")
         raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         expires = now + ttl
+        salt = os.urandom(16)
+        key = code_key(raw, salt, PAIR_CONTEXT)  # ~0.1 s, as the terminal's own check costs
         with node_db.connection(self.path, "make a pairing code") as conn:
             conn.execute(
                 "DELETE FROM pairing_codes WHERE expires_at < ?", (_stamp(now - dt.timedelta(1)),)
             )
             conn.execute(
-                "INSERT INTO pairing_codes (code_hash, name, role, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (_hash(raw), name, role, _stamp(now), _stamp(expires)),
+                "INSERT INTO pairing_codes (code_hash, name, role, created_at, expires_at, "
+                "proof_salt, proof_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_hash(raw), name, role, _stamp(now), _stamp(expires), salt, key),
             )
         return PairingCode(f"{raw[:4]}-{raw[4:]}", name, role, expires)
 
-    def redeem(self, code: str, *, now: dt.datetime) -> tuple[Terminal, str]:
+    def ca_proofs(self, ca_pem: bytes, *, now: dt.datetime) -> list[tuple[bytes, bytes]]:
+        """(salt, HMAC-SHA256 of `ca_pem` under the code's key) for each live pairing code,
+        newest first: a terminal holding one of the codes checks the CA with it."""
+        with node_db.connection(self.path, "read the pairing codes") as conn:
+            rows = conn.execute(
+                "SELECT proof_salt, proof_key FROM pairing_codes WHERE used_at IS NULL "
+                "AND expires_at >= ? AND proof_key IS NOT NULL ORDER BY created_at DESC LIMIT ?",
+                (_stamp(now), MAX_PROOFS),
+            ).fetchall()
+        return [(salt, hmac.digest(key, ca_pem, "sha256")) for salt, key in rows]
+
+    def redeem(
+        self, code: str, *, now: dt.datetime, roles: tuple[str, ...] = ROLES
+    ) -> tuple[Terminal, str]:
         """Exchange a pairing code for a new terminal and its bearer token (shown once).
 
-        Raises PairingRefused if the code is unknown, expired or used.
+        Raises PairingRefused if the code is unknown, expired or used, or pairs a role not
+        in `roles` (which leaves the code unused).
         """
         code_hash = _hash(normalize_code(code))
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -173,6 +196,11 @@ class TerminalRegistry:
                 ).fetchone()
                 if row is None or row[3] is not None or row[2] < _stamp(now):
                     raise PairingRefused("the pairing code is wrong, expired or already used")
+                if row[1] not in roles:
+                    raise PairingRefused(
+                        f"a {row[1]} may not pair over plain HTTP on the LAN: pair over HTTPS "
+                        "(docs/api.md, Pairing over HTTPS)"
+                    )
                 conn.execute(
                     "UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?",
                     (_stamp(now), code_hash),

@@ -7,6 +7,7 @@ registry below lists them in the order `posedge --help` shows them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from edge import __version__
@@ -51,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `posedge` console script."""
+    os.umask(0o077)  # state, keys and databases are the posedge user's alone (0700/0600)
     args = parser().parse_args(argv)
     command = next(command for command in COMMANDS if command.name == args.command)
     try:

@@ -76,7 +76,7 @@ async def _join(args: argparse.Namespace) -> int:
         return EX_USAGE
     host, _, port = args.member.partition(":")
     creds = await join_credentials(
-        f"http://{host}:{port or 8420}", args.code, config.node.name, timeout=30
+        f"https://{host}:{port or 8420}", args.code, config.node.name, timeout=30
     )
     if creds.store_id != config.store.id:
         print(

@@ -91,7 +91,14 @@ def from_values(
             v["store.id"], v["store.name"], v["store.timezone"], v["store.rollover_hour"]
         ),
         node=NodeConfig(v["node.name"], v["node.letter"]),
-        http=HttpConfig(v["http.host"], v["http.port"]),
+        http=HttpConfig(
+            v["http.host"],
+            v["http.port"],
+            v["http.plain_kds"],
+            v["http.idle_timeout"],
+            v["http.max_connections_per_address"],
+            v["http.max_connections"],
+        ),
         state_dir=Path(v["paths.state_dir"]),
         log_level=v["log.level"],
         shutdown_timeout=v["daemon.shutdown_timeout"],

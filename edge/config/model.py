@@ -44,10 +44,14 @@ class NodeConfig:
 
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
-    """The `http.*` settings: the terminal API's address."""
+    """The `http.*` settings: the terminal API's address and what its clients may hold."""
 
     host: str
     port: int
+    plain_kds: bool = default("http.plain_kds")
+    idle_timeout: float = default("http.idle_timeout")
+    max_connections_per_address: int = default("http.max_connections_per_address")
+    max_connections: int = default("http.max_connections")
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,37 @@ SETTINGS: tuple[Setting, ...] = (
         _between(0, 65535),
     ),
     Setting(
+        "http.plain_kds",
+        bool,
+        False,
+        "Also serve the kitchen screens (/kds) over plain HTTP on the LAN, for a screen whose "
+        "browser cannot be given the store CA; sign-in, the manager UI and every other token "
+        "stay HTTPS only.",
+    ),
+    Setting(
+        "http.idle_timeout",
+        float,
+        15.0,
+        "Seconds a connection may sit idle, and the most a request's headers may take to "
+        "arrive, before the node closes it.",
+        _between(1, 300),
+    ),
+    Setting(
+        "http.max_connections_per_address",
+        int,
+        64,
+        "Connections one client address may hold open to the API at once.",
+        _between(1, 10000),
+    ),
+    Setting(
+        "http.max_connections",
+        int,
+        900,
+        "Connections the API holds open at once from the LAN, and as many again from this "
+        "machine (the service's LimitNOFILE=4096 leaves room for them and its files).",
+        _between(16, 60000),
+    ),
+    Setting(
         "receipt.printer",
         str,
         "",

@@ -9,18 +9,20 @@ import logging
 from aiohttp import web
 
 from edge.http.api import devices as device_routes
-from edge.http.api import events, health, kds, orders, sync, terminals
+from edge.http.api import events, health, kds, orders, store_ca, sync, terminals
 from edge.http.api import peers as peer_routes
 from edge.http.auth import auth_middleware
 from edge.http.bodies import MAX_BODY
 from edge.http.context import CONTEXT, ApiContext
 from edge.http.idempotency import IDEMPOTENCY, IdempotencyStore, idempotency_middleware
+from edge.http.lan_guard import LAN_POLICY, LanPolicy, lan_middleware
 from edge.http.metrics import METRICS, ApiMetrics, metrics_middleware
 from edge.http.problems import problem_middleware
 from edge.http.ui.app import install_ui
 from edge.http.ui.guard import ui_middleware
 from edge.http.websocket import STOPPING
 from edge.kitchen.board import KdsBoard
+from edge.runtime.logs import LogLimiter
 from sync.membership.throttle import AttemptThrottle
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ ROUTE_TABLES = (
     health.routes,
     orders.routes,
     terminals.routes,
+    store_ca.routes,
     events.routes,
     peer_routes.routes,
     device_routes.routes,
@@ -45,6 +48,7 @@ def make_app(
     board: KdsBoard,
     metrics: ApiMetrics,
     join_routes: web.RouteTableDef,
+    lan: LanPolicy,
 ) -> web.Application:
     """The aiohttp application serving the API and the manager UI over `ctx` and the
     app-wide parts (the composition root, edge/app.py, builds them)."""
@@ -52,6 +56,7 @@ def make_app(
         middlewares=[
             metrics_middleware,
             problem_middleware,
+            lan_middleware,  # plain HTTP from the LAN: kitchen screens at most
             auth_middleware,
             ui_middleware,  # sessions and CSRF of the manager UI, under /ui/ only
             idempotency_middleware,
@@ -59,11 +64,13 @@ def make_app(
         client_max_size=MAX_BODY,
     )
     app[CONTEXT] = ctx
+    app[LAN_POLICY] = lan
     app[IDEMPOTENCY] = idempotency
     app[events.EVENT_HUB] = events_hub
     app[kds.KDS_BOARD] = board
     app[METRICS] = metrics
     app[terminals.PAIRING_THROTTLE] = AttemptThrottle()
+    app[terminals.PAIRING_REFUSALS] = LogLimiter(terminals.log)
     app[STOPPING] = asyncio.Event()
     app.add_routes(join_routes)
     for table in ROUTE_TABLES:

@@ -1,11 +1,13 @@
 """Bearer-token authentication of terminals, and what a kitchen screen's token may do.
 
-Only `/healthz`, `/readyz`, the pairing exchange, the KDS page (`/kds/…`, which pairs
-itself) and the manager UI (`/ui/…`, which signs its users in) answer without a token.
+Only `/healthz`, `/readyz`, the pairing exchange and the store CA it starts from, the KDS
+page (`/kds/…`, which pairs itself) and the manager UI (`/ui/…`, which signs its users in)
+answer without a token.
 Browsers cannot set headers on a WebSocket, so `/api/v1/events`, `/api/v1/sync/…` and
 `/api/v1/kds/…` also take the token as `access_token` in the query string (the access log
 never records query strings). A token paired with the role `kds` reaches only KDS_ROUTES:
-it shows tickets, bumps and recalls them, and cannot ring up, pay or read orders.
+it shows tickets, bumps and recalls them, and cannot ring up, pay or read orders. Over plain
+HTTP on the LAN (edge/http/lan_guard.py) only such a token is taken.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from edge.http.context import TERMINAL, context
+from edge.http.lan_guard import PLAIN_LAN, plain_lan_refusal
 from edge.http.problems import Problem
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/v1/pair", "/join", "/", "/ui"})
+OPEN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/api/v1/pair", "/api/v1/pair/ca", "/join", "/", "/ui"}
+)
 # the KDS page and its scripts: nothing secret, and it pairs itself; the manager UI, which
 # signs its users in itself (edge/http/ui/guard.py) and takes no terminal token
 OPEN_PREFIXES = ("/kds/", "/ui/")
@@ -68,6 +73,8 @@ async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     terminal = context(request).terminals.authenticate(token)
     if terminal is None:
         raise _unauthorized("the token is unknown or was revoked; pair the terminal again")
+    if request.get(PLAIN_LAN) and terminal.role != "kds":
+        raise plain_lan_refusal(f"the token of {terminal.role} {terminal.name!r}")
     route = (request.method, request.match_info.route.resource.canonical)
     if terminal.role == "kds" and route not in KDS_ROUTES:
         raise Problem(

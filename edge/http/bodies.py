@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from aiohttp import web
@@ -9,6 +10,7 @@ from aiohttp import web
 from edge.http.problems import Problem, invalid_input, invalid_parameter
 
 MAX_BODY = 64 * 1024  # an order request is a few hundred bytes
+BODY_TIMEOUT = 15.0  # seconds a body may take to arrive: a slow sender holds no connection
 
 
 def _reject_constant(name: str) -> float:
@@ -22,7 +24,16 @@ async def json_body(
 
     An empty body counts as `{}`, so actions without fields can be posted bare.
     """
-    raw = await request.read()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            raw = await request.read()
+    except TimeoutError:
+        raise Problem(
+            408,
+            "body-timeout",
+            "The request body did not arrive in time",
+            f"the whole body must arrive within {BODY_TIMEOUT:.0f} s of the headers",
+        ) from None
     if raw.strip():
         if request.content_type != "application/json":
             raise Problem(
@@ -74,6 +85,15 @@ async def json_body(
 def _escape(name: str) -> str:
     """A member name as a JSON pointer token (RFC 6901)."""
     return name.replace("~", "~0").replace("/", "~1")
+
+
+def known_query(request: web.Request, names: tuple[str, ...]) -> None:
+    """Refuse a query parameter that is not one of `names`, as bodies refuse unknown fields."""
+    for name in request.query:
+        if name not in names:
+            raise invalid_parameter(
+                f"unknown parameter {name!r} (parameters: {', '.join(names)})", parameter=name
+            )
 
 
 def query_int(

@@ -13,6 +13,7 @@ from edge.access.terminals import Terminal, TerminalRegistry
 from edge.config.edit import ConfigEditor
 from edge.devices.assembly import Devices
 from edge.http.problems import Problem
+from edge.http.tls import ApiCertificate
 from edge.orders.book import OrderBook
 from edge.orders.feed import OrderFeed
 from edge.orders.index import OrderIndex
@@ -34,6 +35,7 @@ class ApiContext:
     devices: Devices
     state_dir: Path  # where the order log is kept (its disk's room decides /readyz)
     now: Callable[[], dt.datetime]
+    https: ApiCertificate | None = None  # None until this node is a member of a store
     peers: PeerManager | None = None  # None until this node is a member of a store
     upstream: UpstreamLink | None = None  # None when no hub is configured
     ready: bool = False  # set once started; cleared when the daemon begins to stop

@@ -4,7 +4,9 @@ The first answer to each (terminal, key) is kept in `requests.db` for `retention
 byte for byte, with `Idempotent-Replayed: true`, to any retry of the same request; a
 different request under a used key is refused (422). A retry that arrives while the first
 attempt is still running waits for its answer. Answers that did not change anything
-durable (5xx, 429) are not kept, so their retry runs again.
+durable (5xx, 429) are not kept, so their retry runs again. A route whose answer shows a
+secret (SECRET_ANSWERS: a pairing code) refuses the header, so that no copy of the secret is
+kept; the record's body is compressed (deflate): an order's answer to some 30 %.
 
 The record of an answer is written behind it, in batches, after the order log has committed
 the change. If the node dies before the record is written (or it cannot be), the retry runs
@@ -24,6 +26,7 @@ import logging
 import re
 import sqlite3
 import time
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +62,20 @@ CREATE TABLE IF NOT EXISTS idempotency (
 ) WITHOUT ROWID;
 """
 
-SCHEMA = Schema(NORMAL, steps=(_STEP_1,))
-"""requests.db: version 1 is the table of requests.db files made before versions were kept.
-NORMAL: a record lost to a power cut only makes its retry run again (see above)."""
+_STEP_2 = """
+ALTER TABLE idempotency ADD COLUMN encoding TEXT NOT NULL DEFAULT 'identity';
+DELETE FROM idempotency WHERE CAST(body AS TEXT) LIKE '{"code":%';
+"""
 
-_KEPT_HEADERS = ("Location",)
+SCHEMA = Schema(NORMAL, steps=(_STEP_1, _STEP_2))
+"""requests.db: version 1 is the table of requests.db files made before versions were kept;
+version 2 says how each body is kept (`identity` as it was, `deflate` from then on) and
+drops the kept answers that showed a pairing code. NORMAL: a record lost to a power cut
+only makes its retry run again (see above)."""
+
+_KEPT_HEADERS = ("Location", "Preference-Applied")
+SECRET_ANSWERS = frozenset({("POST", "/api/v1/terminals/pairing-codes")})
+"""Routes whose answer shows a secret that the node keeps only as a hash."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +156,7 @@ class IdempotencyStore:
                 continue
             try:
                 await self._conn.executemany(
-                    "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch
+                    "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch
                 )
                 self._written += len(batch)
                 if self._written >= SWEEP_EVERY:
@@ -166,13 +178,15 @@ class IdempotencyStore:
             return answer
         with storage_errors(self._path, "read the answer to a keyed request"):
             rows = await self._conn.execute_fetchall(
-                "SELECT status, content_type, headers, body FROM idempotency "
+                "SELECT status, content_type, headers, body, encoding FROM idempotency "
                 "WHERE scope = ? AND key = ?",
                 ident,
             )
         if not rows:
             return None  # not written (yet, or ever): the retry runs again
-        status, content_type, headers, body = rows[0]
+        status, content_type, headers, body, encoding = rows[0]
+        if encoding == "deflate":
+            body = zlib.decompress(body)
         return StoredAnswer(status, content_type, json.loads(headers), body)
 
     def _keep(self, ident: tuple[str, str], fingerprint: bytes, answer: StoredAnswer) -> None:
@@ -187,8 +201,9 @@ class IdempotencyStore:
                 answer.status,
                 answer.content_type,
                 json.dumps(answer.headers),
-                answer.body,
+                zlib.compress(answer.body),
                 time.time(),
+                "deflate",
             )
         )
         self._wakeup.set()
@@ -254,6 +269,14 @@ async def idempotency_middleware(request: web.Request, handler) -> web.StreamRes
             "invalid-idempotency-key",
             "The Idempotency-Key header is malformed",
             "use 1-128 visible ASCII characters, e.g. a UUID",
+        )
+    if (request.method, request.match_info.route.resource.canonical) in SECRET_ANSWERS:
+        raise Problem(
+            400,
+            "idempotency-key-refused",
+            "This route takes no Idempotency-Key",
+            "its answer shows a secret, and no copy of it is kept to replay; send the request "
+            "without the header (a retry makes a new one, and the unused one expires)",
         )
     scope = request[TERMINAL].id
     body = await request.read()

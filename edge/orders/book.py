@@ -118,6 +118,7 @@ class OrderBook(OrderLog):
             if draft.has("lines", line_id):
                 return  # the retry of a request that added it
             rules.editable(draft.view, "add lines")
+            rules.room_for(draft.view, "lines")
             draft.add("lines", line_id, {**entry, "at": self.clock.now(), "by": actor.id})
 
         return await self._change(order_id, write), line_id
@@ -265,9 +266,8 @@ class OrderBook(OrderLog):
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
-            if draft.has("events", event_id):
+            if draft.has("events", event_id) or not rules.bump_is_new(view, fire_id, station):
                 return
-            rules.check_bump(view, fire_id, station)
             draft.add(
                 "events",
                 event_id,
@@ -289,9 +289,8 @@ class OrderBook(OrderLog):
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
-            if draft.has("events", event_id):
+            if draft.has("events", event_id) or not rules.recall_is_new(view, bump_id):
                 return
-            rules.check_recall(view, bump_id)
             draft.add(
                 "events", event_id, {"kind": "recall", "bump": bump_id, **self._stamp(actor, view)}
             )
@@ -327,14 +326,13 @@ class OrderBook(OrderLog):
     async def close(
         self, actor: Actor, order_id: str, *, request_key: str | None = None
     ) -> OrderView:
-        """Close a paid order."""
+        """Close a paid order (closing it twice is one close)."""
         event_id = entry_id(request_key, "close")
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
-            if draft.has("events", event_id):
+            if draft.has("events", event_id) or not rules.close_is_new(view):
                 return
-            rules.check_close(view)
             draft.add("events", event_id, {"kind": "close", **self._stamp(actor, view)})
 
         return await self._change(order_id, write)
@@ -362,7 +360,8 @@ class OrderBook(OrderLog):
     async def reopen(
         self, actor: Actor, order_id: str, reason: str, *, request_key: str | None = None
     ) -> OrderView:
-        """Reopen a closed order (managers only); starts a new epoch of its status."""
+        """Reopen a closed order (managers only); starts a new epoch of its status.
+        Reopening it twice (no close between) is one reopen."""
         if not actor.manager:
             raise ManagerRequired("only a manager can reopen an order")
         reason = require_text(reason, "/reason")
@@ -370,9 +369,8 @@ class OrderBook(OrderLog):
 
         def write(draft: OrderDraft) -> None:
             view = draft.view
-            if draft.has("events", event_id):
+            if draft.has("events", event_id) or not rules.reopen_is_new(view):
                 return
-            rules.check_reopen(view)
             draft.add(
                 "events",
                 event_id,

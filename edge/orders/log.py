@@ -27,7 +27,7 @@ from edge.orders.clock import HybridClock, business_date
 from edge.orders.days import latest_timestamp, next_number
 from edge.orders.documents import DRAWER_OPENS, catalog_guid, day_guid
 from edge.orders.ids import order_day
-from edge.orders.status import Status
+from edge.orders.status import Status, current_epoch
 from edge.orders.view import OrderView, decode_entry, derive_order
 from edge.runtime.errors import (
     BusinessDayClosed,
@@ -254,7 +254,13 @@ class OrderLog:
 
     async def record_drawer_open(self, day: dt.date, key: str, entry: dict) -> tuple[dict, bool]:
         """Audit a drawer open in business day `day` once per `key`: the entry as recorded
-        (stamped with the time) and whether it is new; a closed day refuses it."""
+        (stamped with the time) and whether it is new; a closed day refuses it.
+
+        An open for an order is also an event of that order (kind `drawer`, under the same
+        key), written first: a retry after either write failed makes the one it lacks.
+        """
+        if entry["order"] is not None:
+            await self._drawer_event(entry["order"], key, entry)
 
         def write(doc: Doc) -> tuple[dict, bool]:
             audit = doc.get(DRAWER_OPENS, type=Map)
@@ -271,6 +277,26 @@ class OrderLog:
             raise BusinessDayClosed(
                 f"business day {day} is closed; the drawer opens after the rollover"
             ) from None
+
+    async def _drawer_event(self, order_id: str, key: str, entry: dict) -> None:
+        def write(draft: OrderDraft) -> None:
+            if draft.has("events", key):
+                return
+            event = {
+                "kind": "drawer",
+                "drawer": entry["drawer"],
+                "drawer_name": entry["drawer_name"],
+                "reason": entry["reason"],
+                "at": self.clock.now(),
+                "by": entry["by"],
+                "epoch": current_epoch(draft.view.events),
+            }
+            draft.add("events", key, event)
+
+        try:
+            await self._change(order_id, write)
+        except BusinessDayClosed:
+            pass  # the order's day is read-only: the audit of today's opens keeps this one
 
     async def drawer_opens(self, day: dt.date) -> dict[str, object]:
         """Business day `day`'s audited drawer opens as stored: key -> encoded entry."""

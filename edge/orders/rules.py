@@ -3,6 +3,12 @@
 Pure: no documents, no clock. Each function checks an operation against the order's view
 (and the catalog, for lines) and raises the OrderError a cashier can act on, or says what
 to write; the order book runs it inside the operation's transaction.
+
+One rule for repeated transitions: asking for one the order (or ticket) has already made —
+closing a closed order, voiding a void one or a void line, reopening an order reopened and
+not closed since, rushing a rushed one, bumping a bumped ticket, recalling a recalled bump —
+writes nothing and is answered with the order as it is; asking for one it cannot make from
+where it is (closing a void order, reopening one that was never closed) is refused.
 """
 
 from __future__ import annotations
@@ -11,14 +17,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from edge.orders.catalog import Catalog
-from edge.orders.status import Status, current_epoch
-from edge.orders.validation import MAX_AMOUNT, require_int, require_percent, require_text
+from edge.orders.status import Status, current_epoch, live_bumps
+from edge.orders.validation import (
+    MAX_AMOUNT,
+    MAX_ENTRIES,
+    require_int,
+    require_percent,
+    require_text,
+)
 from edge.orders.view import LineView, OrderView
 from edge.runtime.errors import (
     BalanceDue,
     IdempotencyConflict,
     InvalidInput,
     NothingToFire,
+    OrderFull,
     OrderNotEditable,
     PaymentRejected,
     UnknownItem,
@@ -33,6 +46,18 @@ def editable(view: OrderView, doing: str) -> None:
     """Refuse `doing` on an order that is closed or void."""
     if view.status >= Status.CLOSED:
         raise OrderNotEditable(f"order {view.number} is {view.status.label}; cannot {doing}")
+
+
+def room_for(view: OrderView, section: str) -> None:
+    """Refuse a new entry of `section` (lines, discounts, payments) on an order that holds
+    the most it may (MAX_ENTRIES; voided lines count, as the order still shows them)."""
+    cap = MAX_ENTRIES[section]
+    if len(getattr(view, section)) >= cap:
+        raise OrderFull(
+            f"order {view.number} holds {cap} {section}, the most an order may hold; "
+            "open another order for the rest",
+            field="",
+        )
 
 
 def line_entry(
@@ -78,7 +103,9 @@ def discount_entry(
     reason: object, amount: int | None, percent: str | None, line_id: str | None
 ) -> dict[str, Any]:
     """A discount's entry (without who and when): an amount or a percent, never both."""
-    if (amount is None) == (percent is None):
+    if amount is None and percent is None:
+        raise InvalidInput("/amount", "give an amount or a percent")
+    if amount is not None and percent is not None:
         raise InvalidInput("/amount", "give either an amount or a percent, not both")
     entry: dict[str, Any] = {"reason": require_text(reason, "/reason"), "line": line_id}
     if amount is not None:
@@ -89,8 +116,9 @@ def discount_entry(
 
 
 def check_discount(view: OrderView, line_id: str | None) -> None:
-    """Refuse a discount on a closed order or on a line it does not have (or voided)."""
+    """Refuse a discount on a closed or full order, or on a line it does not have (or voided)."""
     editable(view, "add discounts")
+    room_for(view, "discounts")
     if line_id is not None:
         line = view.line(line_id)
         if line is None or line.voided:
@@ -101,7 +129,8 @@ def check_discount(view: OrderView, line_id: str | None) -> None:
 
 def payment_is_new(view: OrderView, key: str, tender: str, amount: int, tip: int) -> bool:
     """Whether to record this payment: False for the same payment retried; refused when its
-    key was used otherwise, the order is closed, or a non-cash tender exceeds the balance."""
+    key was used otherwise, the order is closed or full, it owes nothing, or a non-cash
+    tender exceeds the balance."""
     existing = next((p for p in view.payments if p.key == key), None)
     if existing is not None:
         if (existing.tender, existing.amount, existing.tip) != (tender, amount, tip):
@@ -111,6 +140,12 @@ def payment_is_new(view: OrderView, key: str, tender: str, amount: int, tip: int
             )
         return False
     editable(view, "take payments")
+    room_for(view, "payments")
+    if view.totals.balance_due == 0:
+        raise PaymentRejected(
+            f"order {view.number} owes nothing; a {tender} payment of {amount} pays nothing",
+            field="/amount",
+        )
     if tender not in CASH_TENDERS and amount > view.totals.balance_due:
         raise PaymentRejected(
             f"{tender} payment of {amount} exceeds the balance due of {view.totals.balance_due}",
@@ -143,17 +178,21 @@ def lines_to_fire(view: OrderView) -> list[LineView]:
     return new_lines
 
 
-def check_bump(view: OrderView, fire_id: str, station: str) -> None:
-    """Refuse a bump of a ticket (a fire at a station) the order does not have."""
+def bump_is_new(view: OrderView, fire_id: str, station: str) -> bool:
+    """Whether to record a bump: False when the ticket is bumped already; refused for a
+    ticket (a fire at a station) the order does not have."""
     fire = next((e for e in view.events if e.id == fire_id and e.kind == "fire"), None)
     if fire is None or station not in fire.detail.get("stations", ()):
         raise InvalidInput("/fire_id", f"order {view.number} has no ticket {fire_id}@{station}")
+    return (fire_id, station) not in live_bumps(view.events)
 
 
-def check_recall(view: OrderView, bump_id: str) -> None:
-    """Refuse a recall of a bump the order does not have."""
+def recall_is_new(view: OrderView, bump_id: str) -> bool:
+    """Whether to record a recall: False when the bump is recalled already; refused for a
+    bump the order does not have."""
     if not any(e.id == bump_id and e.kind == "bump" for e in view.events):
         raise InvalidInput("/bump_id", f"order {view.number} has no bump {bump_id}")
+    return not any(e.kind == "recall" and e.detail.get("bump") == bump_id for e in view.events)
 
 
 def is_rushed(view: OrderView) -> bool:
@@ -162,11 +201,15 @@ def is_rushed(view: OrderView) -> bool:
     return any(e.kind == "rush" and e.epoch == epoch for e in view.events)
 
 
-def check_close(view: OrderView) -> None:
-    """Refuse closing an order that is closed or void, or that still owes money."""
-    editable(view, "close it again")
+def close_is_new(view: OrderView) -> bool:
+    """Whether to record a close: False when the order is closed already; refused when it
+    is void or still owes money."""
+    if view.status == Status.CLOSED:
+        return False
+    editable(view, "close it")
     if view.totals.balance_due > 0:
         raise BalanceDue(f"order {view.number} still owes {view.totals.balance_due}")
+    return True
 
 
 def order_is_voidable(view: OrderView) -> bool:
@@ -179,7 +222,14 @@ def order_is_voidable(view: OrderView) -> bool:
     return True
 
 
-def check_reopen(view: OrderView) -> None:
-    """Refuse reopening an order that is not closed."""
-    if view.status != Status.CLOSED:
-        raise OrderNotEditable(f"order {view.number} is {view.status.label}, not closed")
+def reopen_is_new(view: OrderView) -> bool:
+    """Whether to record a reopen: False when the order was reopened and not closed since;
+    refused for an order that is not closed otherwise (never closed, or void)."""
+    if view.status == Status.CLOSED:
+        return True
+    epoch = current_epoch(view.events)
+    if view.status != Status.VOID and any(
+        e.kind == "reopen" and e.epoch == epoch for e in view.events
+    ):
+        return False
+    raise OrderNotEditable(f"order {view.number} is {view.status.label}, not closed")

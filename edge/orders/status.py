@@ -13,7 +13,7 @@ transitions converge to the same answer everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -59,13 +59,17 @@ def open_tickets(events: list[Event]) -> set[tuple[str, str]]:
         if event.kind == "fire" and event.epoch == epoch
         for station in event.detail.get("stations", ())
     }
+    return tickets - live_bumps(events)
+
+
+def live_bumps(events: Sequence[Event]) -> set[tuple[str, str]]:
+    """(fire id, station) tickets that a bump not recalled since marks done."""
     recalled = {event.detail.get("bump") for event in events if event.kind == "recall"}
-    bumped = {
+    return {
         (event.detail.get("fire"), event.detail.get("station"))
         for event in events
         if event.kind == "bump" and event.id not in recalled
     }
-    return tickets - bumped
 
 
 def derive_status(events: list[Event], fully_paid: bool) -> Status:

@@ -122,15 +122,19 @@ def compute_totals(
     for line_id, share in _spread(order_discount, net).items():
         net[line_id] -= share
 
-    groups: dict[tuple[Fraction, bool], int] = {}
+    # Keyed by the rate's integers: hashing a Fraction (pure Python) once per line was a
+    # fifth of deriving an order of 500 lines.
+    groups: dict[tuple[int, int, bool], int] = {}
     for line in lines:
-        key = (line.tax_rate, line.tax_included)
+        key = (line.tax_rate.numerator, line.tax_rate.denominator, line.tax_included)
         groups[key] = groups.get(key, 0) + net[line.id]
     taxes = []
-    for (rate, included), base in sorted(groups.items()):
+    for (num, den, included), base in sorted(
+        groups.items(), key=lambda group: (Fraction(group[0][0], group[0][1]), group[0][2])
+    ):
         # base × r / (100 + r) when included, base × r / 100 when added; r = num / den
-        num, den = rate.numerator, rate.denominator
         divisor = 100 * den + num if included else 100 * den
+        rate = Fraction(num, den)
         taxes.append(TaxAmount(rate, included, base, _divide_half_up(base * num, divisor)))
 
     subtotal = sum(line.gross for line in lines)

@@ -14,6 +14,9 @@ from edge.runtime.errors import InvalidInput
 MAX_QTY = 999
 MAX_AMOUNT = 10_000_000_00  # ten million in major units: far above any single sale
 MAX_TEXT = 200
+MAX_ENTRIES = {"lines": 500, "discounts": 50, "payments": 50}
+"""The most entries of each kind one order holds: far above any real table or split check,
+low enough that deriving, sending and keeping an order stays cheap (docs/orders.md)."""
 KEY_FORMAT = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 PERCENT_FORMAT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,6})?")
 

@@ -4,12 +4,14 @@
 write-once numbers arrive as floats, entries as JSON strings) and computes everything
 that is never stored. An entry that does not parse (a peer or client wrote something
 malformed) is left out and named in `ignored`, the same way on every node, so replicas
-still agree.
+still agree; so are the lines, discounts and payments one writer added past the most an
+order may hold (validation.MAX_ENTRIES), counted in the order it wrote them.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -17,9 +19,23 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TypeVar
 
+from edge.orders.entries import (
+    DiscountView,
+    PaymentView,
+    TipView,
+    VoidView,
+    as_int,
+    as_text,
+    parse_discount,
+    parse_event,
+    parse_line,
+    parse_payment,
+    parse_tip,
+    parse_void,
+)
 from edge.orders.status import Event, Status, derive_status
 from edge.orders.totals import DiscountRule, PricedLine, Totals, compute_totals
-from edge.orders.validation import parse_percent
+from edge.orders.validation import MAX_ENTRIES
 
 T = TypeVar("T")
 
@@ -49,45 +65,6 @@ class LineView:
 
 
 @dataclass(frozen=True, slots=True)
-class VoidView:
-    line: str
-    reason: str
-    at: str
-    by: str
-
-
-@dataclass(frozen=True, slots=True)
-class DiscountView:
-    id: str
-    line: str | None
-    amount: int | None
-    percent: str | None
-    reason: str
-    at: str
-    by: str
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentView:
-    key: str
-    tender: str
-    amount: int
-    tip: int
-    reference: str | None
-    at: str
-    by: str
-
-
-@dataclass(frozen=True, slots=True)
-class TipView:
-    key: str
-    payment: str | None
-    amount: int
-    at: str
-    by: str
-
-
-@dataclass(frozen=True, slots=True)
 class OrderView:
     id: str
     number: str
@@ -106,6 +83,7 @@ class OrderView:
     events: tuple[Event, ...]
     totals: Totals
     ignored: tuple[str, ...]
+    version: str  # names the entries the order holds: another entry, another version
 
     def line(self, line_id: str) -> LineView | None:
         return next((line for line in self.lines if line.id == line_id), None)
@@ -157,16 +135,30 @@ class OrderView:
         for section in ("lines", "voids", "discounts", "payments", "tips"):
             data[section] = [_plain(entry) for entry in data[section]]
         data["events"] = [{**_plain(e), "detail": dict(e.detail)} for e in self.events]
+        data["totals"] = self._totals_dict()
+        data["ignored"] = list(self.ignored)
+        data["history"] = self.history()
+        return data
+
+    def brief(self) -> dict:
+        """The order in short (id, number, status, version, totals), for a terminal that
+        asked a write to answer with less than the whole order."""
+        return {
+            "id": self.id,
+            "number": self.number,
+            "status": self.status.label,
+            "version": self.version,
+            "totals": self._totals_dict(),
+        }
+
+    def _totals_dict(self) -> dict:
         totals = _plain(self.totals)
         del totals["line_net"]
         totals["taxes"] = [
             {"rate": percent_text(t.rate), "included": t.included, "base": t.base, "tax": t.tax}
             for t in self.totals.taxes
         ]
-        data["totals"] = totals
-        data["ignored"] = list(self.ignored)
-        data["history"] = self.history()
-        return data
+        return totals
 
 
 @functools.cache
@@ -182,21 +174,6 @@ def _plain(entry: object) -> dict:
 def percent_text(value: Fraction) -> str:
     """A rate as people write it: "10", "8.875", "0.5" (never "1E+1")."""
     return format((Decimal(value.numerator) / Decimal(value.denominator)).normalize(), "f")
-
-
-def as_int(value: object) -> int:
-    """An integer stored in a Yjs doc (which returns floats); ValueError if not integral."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise ValueError(f"not an integer: {value!r}")
-    return int(value)
-
-
-def _text(value: object, default: str | None = None) -> str:
-    if value is None and default is not None:
-        return default
-    if not isinstance(value, str):
-        raise ValueError(f"not a string: {value!r}")
-    return value
 
 
 def decode_entry(value: object) -> dict:
@@ -245,28 +222,71 @@ def _section(
     return parsed
 
 
-def _void(key: str, entry: dict) -> VoidView:
-    return VoidView(
-        line=key,
-        reason=_text(entry.get("reason"), ""),
-        at=_text(entry.get("at"), ""),
-        by=_text(entry.get("by"), ""),
-    )
+def _capped(
+    name: str, entries: list[T], stamp: Callable[[T], tuple[str, str]], ignored: list[str]
+) -> list[T]:
+    """Of `entries`, in their order, each writer's first MAX_ENTRIES[name] by `stamp` (`at`,
+    then key); the writer is the node or terminal that the `at` timestamp names. Those past
+    it are noted in `ignored` (they stay in the document).
+
+    Per writer, because a node admits an entry only while the order holds fewer than the
+    cap: what nodes cut off from one another each admitted all counts once they meet, and
+    one writer alone (a terminal writing straight into the document) cannot pass the cap.
+    """
+    cap = MAX_ENTRIES[name]
+    if len(entries) <= cap:
+        return entries
+    written: dict[str, int] = {}
+    past = set()
+    for entry in sorted(entries, key=stamp):
+        at, key = stamp(entry)
+        parts = at.split("/", 2)  # wall time / counter / writer
+        writer = parts[2] if len(parts) == 3 else ""
+        written[writer] = written.get(writer, 0) + 1
+        if written[writer] > cap:
+            past.add(key)
+            ignored.append(f"{name}/{key}: past the {cap} {name} {writer} may add to an order")
+    return [entry for entry in entries if stamp(entry)[1] not in past]
+
+
+def _version(order: dict) -> str:
+    """16 hex digits naming the keys of every entry of the order (entries never change)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for name in ENTRY_SECTIONS:
+        entries = order.get(name)
+        for key in sorted(entries) if isinstance(entries, dict) else ():
+            digest.update(f"{name}/{key}\0".encode())
+    return digest.hexdigest()
 
 
 def derive_order(order: dict) -> OrderView:
     """Everything derived about one order, from its map's plain contents."""
     ignored: list[str] = []
-    void_list = _section(order, "voids", _void, ignored)
+    void_list = _section(order, "voids", parse_void, ignored)
     voids = {v.line: v.reason for v in void_list}
-    events = sorted(_section(order, "events", _event, ignored), key=lambda e: (e.at, e.id))
+    events = sorted(_section(order, "events", parse_event, ignored), key=lambda e: (e.at, e.id))
     fired_lines = {
         line_id for e in events if e.kind == "fire" for line_id in e.detail.get("lines", ())
     }
-    raw_lines = _section(order, "lines", _line, ignored)
-    discounts = _section(order, "discounts", _discount, ignored)
-    payments = _section(order, "payments", _payment, ignored)
-    tips = _section(order, "tips", _tip, ignored)
+    raw_lines = _capped(
+        "lines",
+        _section(order, "lines", parse_line, ignored),
+        lambda r: (r["at"], r["id"]),
+        ignored,
+    )
+    discounts = _capped(
+        "discounts",
+        _section(order, "discounts", parse_discount, ignored),
+        lambda d: (d.at, d.id),
+        ignored,
+    )
+    payments = _capped(
+        "payments",
+        _section(order, "payments", parse_payment, ignored),
+        lambda p: (p.at, p.key),
+        ignored,
+    )
+    tips = _section(order, "tips", parse_tip, ignored)
 
     counted = [
         PricedLine(raw["id"], raw["gross"], _fraction(raw["tax_rate"]), raw["tax_included"])
@@ -299,14 +319,14 @@ def derive_order(order: dict) -> OrderView:
     )
     fully_paid = bool(payments) and totals.balance_due == 0
     return OrderView(
-        id=_text(order.get("id"), ""),
-        number=_text(order.get("number"), "?"),
-        business_date=_text(order.get("business_date"), ""),
-        channel=_text(order.get("channel"), "counter"),
+        id=as_text(order.get("id"), ""),
+        number=as_text(order.get("number"), "?"),
+        business_date=as_text(order.get("business_date"), ""),
+        channel=as_text(order.get("channel"), "counter"),
         table=order.get("table") if isinstance(order.get("table"), str) else None,
         guests=_int_or_zero(order.get("guests", 0)),
-        opened_at=_text(order.get("opened_at"), ""),
-        opened_by=_text(order.get("opened_by"), ""),
+        opened_at=as_text(order.get("opened_at"), ""),
+        opened_by=as_text(order.get("opened_by"), ""),
         status=derive_status(events, fully_paid),
         lines=lines,
         voids=tuple(void_list),
@@ -316,6 +336,7 @@ def derive_order(order: dict) -> OrderView:
         events=tuple(events),
         totals=totals,
         ignored=tuple(ignored),
+        version=_version(order),
     )
 
 
@@ -330,101 +351,3 @@ def _int_or_zero(value: object) -> int:
         return as_int(value)
     except ValueError:
         return 0
-
-
-def _event(key: str, entry: dict) -> Event:
-    detail = {k: v for k, v in entry.items() if k not in ("kind", "at", "by", "epoch")}
-    if "lines" in detail:
-        detail["lines"] = [str(x) for x in detail["lines"]]
-    if "stations" in detail:
-        detail["stations"] = [str(x) for x in detail["stations"]]
-    return Event(
-        id=key,
-        kind=_text(entry["kind"]),
-        at=_text(entry["at"]),
-        by=_text(entry.get("by"), ""),
-        epoch=as_int(entry.get("epoch", 0)),
-        detail=detail,
-    )
-
-
-def _line(key: str, entry: dict) -> dict:
-    qty = as_int(entry["qty"])
-    unit_price = as_int(entry["unit_price"])
-    modifiers = tuple(
-        {"code": _text(m["code"]), "name": _text(m["name"]), "price": as_int(m["price"])}
-        for m in entry.get("modifiers") or ()
-    )
-    if qty <= 0 or unit_price < 0 or any(m["price"] < 0 for m in modifiers):
-        raise ValueError("negative quantity or price")
-    tax_rate = _text(entry["tax_rate"])
-    parse_percent(tax_rate)
-    station = entry.get("station")
-    return {
-        "id": key,
-        "sku": _text(entry["sku"]),
-        "name": _text(entry["name"]),
-        "qty": qty,
-        "unit_price": unit_price,
-        "modifiers": modifiers,
-        "note": _text(entry.get("note"), ""),
-        "tax_rate": tax_rate,
-        "tax_included": bool(entry.get("tax_included", False)),
-        "station": station if isinstance(station, str) else None,
-        "at": _text(entry["at"]),
-        "by": _text(entry.get("by"), ""),
-        "gross": qty * (unit_price + sum(m["price"] for m in modifiers)),
-    }
-
-
-def _discount(key: str, entry: dict) -> DiscountView:
-    amount = entry.get("amount")
-    percent = entry.get("percent")
-    if (amount is None) == (percent is None):
-        raise ValueError("a discount has either an amount or a percent")
-    if percent is not None:
-        if not 0 < parse_percent(percent) <= 100:
-            raise ValueError(f"percent out of range: {percent}")
-    if amount is not None and as_int(amount) <= 0:
-        raise ValueError("discount amount must be positive")
-    line = entry.get("line")
-    return DiscountView(
-        id=key,
-        line=line if isinstance(line, str) else None,
-        amount=None if amount is None else as_int(amount),
-        percent=percent,
-        reason=_text(entry.get("reason"), ""),
-        at=_text(entry["at"]),
-        by=_text(entry.get("by"), ""),
-    )
-
-
-def _payment(key: str, entry: dict) -> PaymentView:
-    amount = as_int(entry["amount"])
-    tip = as_int(entry.get("tip", 0))
-    if amount <= 0 or tip < 0:
-        raise ValueError("payment amount must be positive and tip not negative")
-    reference = entry.get("reference")
-    return PaymentView(
-        key=key,
-        tender=_text(entry["tender"]),
-        amount=amount,
-        tip=tip,
-        reference=reference if isinstance(reference, str) else None,
-        at=_text(entry["at"]),
-        by=_text(entry.get("by"), ""),
-    )
-
-
-def _tip(key: str, entry: dict) -> TipView:
-    amount = as_int(entry["amount"])
-    if amount < 0:
-        raise ValueError("tip cannot be negative")
-    payment = entry.get("payment")
-    return TipView(
-        key=key,
-        payment=payment if isinstance(payment, str) else None,
-        amount=amount,
-        at=_text(entry["at"]),
-        by=_text(entry.get("by"), ""),
-    )

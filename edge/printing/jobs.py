@@ -19,6 +19,7 @@ without creating or changing it (`posedge doctor`).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sqlite3
@@ -103,7 +104,7 @@ class Job:
     requested_by: str | None
 
     def to_dict(self) -> dict:
-        """The job as the API shows it (without its document)."""
+        """The job as the API shows it (without its document; times in ISO 8601, UTC)."""
         return {
             "id": self.id,
             "kind": self.kind,
@@ -113,13 +114,18 @@ class Job:
             "order_id": self.order_id,
             "reprint_pending": self.reprint and self.state == "queued",
             "backup_for": self.backup_for,
-            "created_at": self.created_at,
+            "created_at": _instant(self.created_at),
             "attempts": self.attempts,
             "last_error": self.last_error,
-            "printed_at": self.printed_at,
+            "printed_at": None if self.printed_at is None else _instant(self.printed_at),
             "printed_marks": self.printed_marks,
             "requested_by": self.requested_by,
         }
+
+
+def _instant(seconds: float) -> str:
+    """Unix time as the API writes times: ISO 8601 in UTC, to the second."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds")
 
 
 def _job(row: sqlite3.Row | tuple) -> Job:

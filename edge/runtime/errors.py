@@ -67,6 +67,10 @@ class NothingToFire(OrderError):
     """Every line of the order has already been sent to the kitchen."""
 
 
+class OrderFull(OrderError):
+    """The order holds as many entries of this kind (lines, discounts, payments) as it may."""
+
+
 class ManagerRequired(OrderError):
     """Only a manager may do this."""
 

@@ -1,4 +1,5 @@
-"""Logging setup: the journal with structured fields under systemd, key=value lines otherwise."""
+"""Logging setup: the journal with structured fields under systemd, key=value lines otherwise;
+and `LogLimiter`, for what anyone on the LAN can make the node log."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 _SYSLOG_IDENTIFIER = "posedge"
@@ -117,3 +119,37 @@ def _format_value(value: object) -> str:
     if _BARE_VALUE.fullmatch(text):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class LogLimiter:
+    """Logs a warning at most once per `every` seconds for each key (an address, a user),
+    saying how many like it were held back since, so that a burst of refusals is seen
+    without flooding the journal. Keys are forgotten once quiet; at most `keys` are kept."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        *,
+        every: float = 60.0,
+        keys: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = logger
+        self._every = every
+        self._keys = keys
+        self._clock = clock
+        self._last: dict[str, tuple[float, int]] = {}  # key → (when logged, held back since)
+
+    def warning(self, key: str, message: str, *args: object, **kwargs: Any) -> None:
+        now = self._clock()
+        logged, held = self._last.get(key, (None, 0))
+        if logged is not None and now - logged < self._every:
+            self._last[key] = (logged, held + 1)
+            return
+        if held:
+            message += f" ({held} more like it in the last {now - logged:.0f} s)"
+        if len(self._last) >= self._keys:
+            self._last = {k: v for k, v in self._last.items() if now - v[0] < self._every}
+        if len(self._last) < self._keys:
+            self._last[key] = (now, 0)
+        self._log.warning(message, *args, **kwargs)

@@ -1,5 +1,6 @@
 """What a posedge process needs of its host: the wall clock, one daemon per state
-directory, and a garbage collector that leaves the long-lived start-up objects alone."""
+directory, enough file descriptors, and a garbage collector that leaves the long-lived
+start-up objects alone."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import gc
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,3 +40,16 @@ def state_dir_lock(state_dir: Path) -> Iterator[bool]:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def raise_file_limit(wanted: int) -> int:
+    """Raise the soft limit on open files towards `wanted` (within the hard limit); returns
+    the soft limit now. The service sets LimitNOFILE itself; this covers a daemon started
+    by hand under the usual soft limit of 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    return soft

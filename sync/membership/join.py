@@ -1,19 +1,22 @@
-"""Joining a store: a one-time code turns a new node into a member, over plain HTTP.
+"""Joining a store: a one-time code turns a new node into a member, over a channel that
+need not be trusted (the member's API port, whose certificate the new node cannot check yet).
 
 A member shows a code (`JoinCodes.create`, e.g. K7M2-9XQF: 8 characters of 31, about 2^40,
-valid 10 minutes, once, held in memory only). On the new node, `join` sends
+valid 10 minutes, once). It keeps only a key made from it, never the code:
+scrypt(code, "posedge join v1" + salt) with a fresh 16-byte salt per code. The new node asks
+`GET /join` for the salts of the live codes (at most four), derives the key of its code under
+each, and sends
 
-    {version, node_id, csr, salt, dh, mac}
+    {version, node_id, csr, dh, proofs: [[salt, mac], ...]}
 
-where `dh` is an ephemeral X25519 key and `mac` = HMAC-SHA256 over the canonical JSON of the
-other fields, keyed from the code: scrypt(code, "posedge join v1" + salt) with a fresh 16-byte
-salt per request, then HKDF-Expand into one key per direction. The member (`admit`) finds the
-live code whose key verifies the MAC, burns it, issues the node's certificate, and answers
+where `dh` is an ephemeral X25519 key and each `mac` is HMAC-SHA256 over the canonical JSON of
+the other fields, keyed by HKDF-Expand of the key under that salt. The member (`admit`) finds
+the live code whose key verifies a proof, burns it, issues the node's certificate, and answers
 
-    {version, store_id, ca_cert, node_cert, dh, nonce, ca_key_sealed, mac}
+    {version, store_id, ca_cert, node_cert, dh, nonce, ca_key_sealed, salt, mac}
 
 where the CA key is sealed with AES-GCM under a key from X25519(both ephemeral keys) and the
-code key, and `mac` covers the answer and a digest of the request it answers.
+code's key, and `mac` covers the answer and a digest of the request it answers.
 
 Why this is as strong here as TLS with a pinned certificate:
 - The code is the shared secret and authenticates both directions: without it, a man in the
@@ -29,8 +32,11 @@ Why this is as strong here as TLS with a pinned certificate:
   expires could use it. That is why the key comes from scrypt (n=2^15, r=8: 32 MiB and about
   0.1 s per guess here) and not from HKDF: HKDF costs nanoseconds, and one GPU would walk
   2^40 codes in minutes, within a code's life; memory-hard scrypt puts the same walk at years
-  of GPU time (PBKDF2 would need ~10x the defender's time for the same attacker cost).
-  A PAKE (CPace, SPAKE2) would close this last gap; none is in `cryptography`.
+  of GPU time (PBKDF2 would need ~10x the defender's time for the same attacker cost), and a
+  salt per code means no walk serves two codes. A PAKE (CPace, SPAKE2) would close this last
+  gap; none is in `cryptography`.
+- Whoever reads the member's node.db learns the keys of live codes, not the codes; with them
+  they could admit a node, but they read the member's disk, CA key included, already.
 
 Every refusal answers the same 403, whatever the reason (the reason is logged here).
 """
@@ -48,9 +54,6 @@ import inspect
 import json
 import logging
 import os
-import secrets
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +66,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
+from sync.membership.codes import (
+    CONTEXT,
+    MAX_LIVE_CODES,
+    JoinCodes,
+    code_key,
+    normalize_code,
+)
 from sync.membership.throttle import AttemptThrottle
 from sync.membership.trust import (
     JoinRefused,
@@ -78,75 +88,13 @@ from sync.membership.trust import (
 log = logging.getLogger(__name__)
 
 JOIN_PATH = "/join"
-CONTEXT = b"posedge join v1"
-VERSION = 1
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or typed
-CODE_LENGTH = 8  # 31^8 ≈ 2^39.6
-CODE_TTL = 600.0  # seconds
-MAX_LIVE_CODES = 4  # each live code costs the member one scrypt per request
+VERSION = 2
 MAX_BODY = 16 * 1024  # a request is ~1 KiB, an answer ~3 KiB
-SCRYPT = {"n": 2**15, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024}
-REQUEST_FIELDS = frozenset({"version", "node_id", "csr", "salt", "dh", "mac"})
+REQUEST_FIELDS = frozenset({"version", "node_id", "csr", "dh", "proofs"})
 ANSWER_FIELDS = frozenset(
-    {"version", "store_id", "ca_cert", "node_cert", "dh", "nonce", "ca_key_sealed", "mac"}
+    {"version", "store_id", "ca_cert", "node_cert", "dh", "nonce", "ca_key_sealed", "salt", "mac"}
 )
 PROBLEM_TYPE = "application/problem+json"
-
-
-def normalize_code(code: str) -> str | None:
-    """The 8 characters of a code as typed ("k7m2 9xqf", "K7M2-9XQF"), or None."""
-    if not isinstance(code, str):
-        return None
-    raw = code.upper().replace("-", "").replace(" ", "")
-    if len(raw) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in raw):
-        return None
-    return raw
-
-
-class JoinCodes:
-    """The live join codes of the admitting node: in memory only, each valid `ttl` seconds,
-    once. Safe to use from several threads."""
-
-    def __init__(
-        self,
-        *,
-        ttl: float = CODE_TTL,
-        limit: int = MAX_LIVE_CODES,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._ttl = ttl
-        self._limit = limit
-        self._clock = clock
-        self._codes: dict[str, float] = {}  # code -> expiry, oldest first
-        self._lock = threading.Lock()
-
-    def _expire(self) -> None:
-        now = self._clock()
-        for code in [c for c, expires in self._codes.items() if expires <= now]:
-            del self._codes[code]
-
-    def create(self) -> str:
-        """A new code, formatted XXXX-XXXX; the oldest live code goes beyond `limit`."""
-        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        with self._lock:
-            self._expire()
-            while len(self._codes) >= self._limit:
-                del self._codes[next(iter(self._codes))]
-            self._codes[raw] = self._clock() + self._ttl
-        return f"{raw[:4]}-{raw[4:]}"
-
-    def live(self) -> list[str]:
-        """The codes still valid (normalized, without the dash)."""
-        with self._lock:
-            self._expire()
-            return list(self._codes)
-
-    def burn(self, code: str) -> bool:
-        """Use `code` up; False if it was not live (expired, burnt, never made)."""
-        raw = normalize_code(code)
-        with self._lock:
-            self._expire()
-            return raw is not None and self._codes.pop(raw, None) is not None
 
 
 @dataclass(frozen=True)
@@ -156,9 +104,7 @@ class _Keys:
     answer: bytes
 
 
-def _derive(raw_code: str, salt: bytes) -> _Keys:
-    base = hashlib.scrypt(raw_code.encode("ascii"), salt=CONTEXT + salt, dklen=32, **SCRYPT)
-
+def _derive(base: bytes) -> _Keys:
     def expand(label: bytes) -> bytes:
         return HKDFExpand(hashes.SHA256(), 32, CONTEXT + b" " + label).derive(base)
 
@@ -188,7 +134,8 @@ def _unb64(fields: dict[str, Any], name: str, size: int | None = None) -> bytes:
 
 
 def _fields(body: bytes, names: frozenset[str], what: str) -> dict[str, Any]:
-    """The fields of a request or answer: exactly `names`, all strings but version 1."""
+    """The fields of a request or answer: exactly `names`, all strings but the version and
+    the proofs (pairs of strings, at most MAX_LIVE_CODES)."""
     try:
         fields = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # (nested too deeply)
@@ -197,8 +144,14 @@ def _fields(body: bytes, names: frozenset[str], what: str) -> dict[str, Any]:
         raise JoinRefused(f"the {what} does not have the fields {sorted(names)}")
     if fields["version"] != VERSION or isinstance(fields["version"], bool):
         raise JoinRefused(f"the {what} is of join version {fields['version']!r}, not {VERSION}")
-    if not all(isinstance(v, str) for k, v in fields.items() if k != "version"):
+    if not all(isinstance(v, str) for k, v in fields.items() if k not in ("version", "proofs")):
         raise JoinRefused(f"the {what} has a field that is not a string")
+    proofs = fields.get("proofs", [])
+    if not isinstance(proofs, list) or len(proofs) > MAX_LIVE_CODES:
+        raise JoinRefused(f"the {what}'s proofs are not a list of at most {MAX_LIVE_CODES}")
+    if not all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+               for p in proofs):  # fmt: skip
+        raise JoinRefused(f"the {what} has a proof that is not [salt, mac]")
     return fields
 
 
@@ -213,23 +166,26 @@ class Joiner:
     Construction runs scrypt (~0.1 s): call it in a thread from an event loop.
     """
 
-    def __init__(self, code: str, node_id: str) -> None:
+    def __init__(self, code: str, node_id: str, salts: list[bytes]) -> None:
         raw = normalize_code(code)
         if raw is None:
             raise JoinRefused(f"{code!r} is not a join code such as K7M2-9XQF")
+        if not salts:
+            raise JoinRefused(
+                "the member has no live join code: make one with `posedge join-code` there"
+            )
         self.node_id = check_node_id(node_id)
         self._node_key_pem, csr_pem = make_csr(node_id)
         self._dh = X25519PrivateKey.generate()
-        salt = os.urandom(16)
-        self._keys = _derive(raw, salt)
+        self._keys = {_b64(salt): _derive(code_key(raw, salt)) for salt in salts}
         fields = {
             "version": VERSION,
             "node_id": node_id,
             "csr": csr_pem.decode("ascii"),
-            "salt": _b64(salt),
             "dh": _b64(self._dh.public_key().public_bytes_raw()),
         }
-        self.body = _canonical(fields | {"mac": _b64(_mac(self._keys.request, fields))})
+        proofs = [[salt, _b64(_mac(keys.request, fields))] for salt, keys in self._keys.items()]
+        self.body = _canonical(fields | {"proofs": proofs})
         self._digest = hashlib.sha256(self.body).digest()
 
     def finish(self, answer: bytes) -> StoreCredentials:
@@ -241,14 +197,15 @@ class Joiner:
         fields = _fields(answer, ANSWER_FIELDS, "answer")
         mac = _unb64(fields, "mac", 32)
         signed = {k: v for k, v in fields.items() if k != "mac"} | {"request": self._digest.hex()}
-        if not hmac.compare_digest(_mac(self._keys.answer, signed), mac):
+        keys = self._keys.get(fields["salt"])
+        if keys is None or not hmac.compare_digest(_mac(keys.answer, signed), mac):
             raise JoinRefused(
                 "the answer does not authenticate with the join code: something between "
                 "this node and the member changed it; do not trust this network path"
             )
         try:
             shared = self._dh.exchange(X25519PublicKey.from_public_bytes(_unb64(fields, "dh", 32)))
-            key = _seal_key(self._keys, shared, self._digest)
+            key = _seal_key(keys, shared, self._digest)
             nonce = _unb64(fields, "nonce", 12)
             ca_key_pem = AESGCM(key).decrypt(nonce, _unb64(fields, "ca_key_sealed"), CONTEXT)
         except (ValueError, InvalidTag):
@@ -288,20 +245,24 @@ def admit(
     """The member's side: check a join request against the live codes and answer it.
 
     Burns the code that authenticates the request (whatever happens next). Raises
-    JoinRefused for anything wrong. Runs scrypt once per live code: call it in a thread.
+    JoinRefused for anything wrong. Cheap: the codes' keys were made with them.
     """
     if len(body) > MAX_BODY:
         raise JoinRefused(f"the request has {len(body)} bytes, more than {MAX_BODY}")
     fields = _fields(body, REQUEST_FIELDS, "request")
-    salt, dh, mac = _unb64(fields, "salt", 16), _unb64(fields, "dh", 32), _unb64(fields, "mac", 32)
-    signed = {k: v for k, v in fields.items() if k != "mac"}
-    for code in codes.live():
-        keys = _derive(code, salt)
-        if hmac.compare_digest(_mac(keys.request, signed), mac):
-            break
+    dh = _unb64(fields, "dh", 32)
+    signed = {k: v for k, v in fields.items() if k != "proofs"}
+    live = codes.live()
+    for salt_text, mac_text in fields["proofs"]:
+        salt = _unb64({"salt": salt_text}, "salt", 16)
+        key = live.get(salt)
+        if key is not None:
+            keys = _derive(key)
+            if hmac.compare_digest(_mac(keys.request, signed), _unb64({"mac": mac_text}, "mac")):
+                break
     else:
         raise JoinRefused("no live join code authenticates the request")
-    if not codes.burn(code):
+    if not codes.burn(salt):
         raise JoinRefused("the join code was used or expired meanwhile")
     node_id = fields["node_id"]
     try:
@@ -324,6 +285,7 @@ def admit(
         "dh": _b64(ephemeral.public_key().public_bytes_raw()),
         "nonce": _b64(nonce),
         "ca_key_sealed": _b64(sealed),
+        "salt": _b64(salt),
     }
     mac = _mac(keys.answer, answer | {"request": digest.hex()})
     return Admission(node_id, node_cert_pem, _canonical(answer | {"mac": _b64(mac)}))
@@ -363,6 +325,12 @@ def join_routes(
     routes = web.RouteTableDef()
     throttle = throttle if throttle is not None else AttemptThrottle()
     lock = asyncio.Lock()  # one admission at a time: no burst slips past the throttle
+
+    @routes.get(JOIN_PATH)
+    async def salts_handler(request: web.Request) -> web.Response:
+        """The salts of the live codes: a joining node derives its code's key under each."""
+        salts = [_b64(salt) for salt in await asyncio.to_thread(lambda: list(codes.live()))]
+        return web.json_response({"version": VERSION, "salts": salts})
 
     @routes.post(JOIN_PATH)
     async def join_handler(request: web.Request) -> web.Response:
@@ -406,27 +374,37 @@ async def join(
     timeout: float = 30.0,  # noqa: ASYNC109 - the exchange's network deadline, as the CLI sets it
     session: aiohttp.ClientSession | None = None,
 ) -> StoreCredentials:
-    """Join the store of the member at `url` (e.g. http://192.168.1.20:8080) with `code`.
+    """Join the store of the member at `url` (e.g. https://192.168.1.20:8420) with `code`.
 
     Returns this node's new credentials (the caller saves them). Raises JoinRefused, whose
     message says why: the code, the throttle, an answer that failed to authenticate, or a
     member that could not be reached within `timeout` seconds.
     """
-    joiner = await asyncio.to_thread(Joiner, code, node_id)
     endpoint = url.rstrip("/") + JOIN_PATH
+    deadline = aiohttp.ClientTimeout(total=timeout)
     try:
         async with contextlib.AsyncExitStack() as stack:
             if session is None:
                 session = await stack.enter_async_context(aiohttp.ClientSession())
-            async with session.post(
-                endpoint,
-                data=joiner.body,
-                headers={"Content-Type": "application/json"},
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:
+            # No certificate check: the member's is under a CA this node does not have yet,
+            # and the exchange authenticates itself with the code (see above).
+            answer = None
+            async with session.get(endpoint, timeout=deadline, ssl=False) as response:
                 status = response.status
-                retry = response.headers.get("Retry-After", "a minute")
-                answer = await _read_bounded(response.content)
+                offer = await _read_bounded(response.content)
+            if status == 200 and offer is not None:
+                salts = _salts(offer)
+                joiner = await asyncio.to_thread(Joiner, code, node_id, salts)
+                async with session.post(
+                    endpoint,
+                    data=joiner.body,
+                    headers={"Content-Type": "application/json"},
+                    timeout=deadline,
+                    ssl=False,
+                ) as response:
+                    status = response.status
+                    retry = response.headers.get("Retry-After", "a minute")
+                    answer = await _read_bounded(response.content)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise JoinRefused(f"cannot reach {endpoint}: {exc or type(exc).__name__}") from None
     if status == 403:
@@ -436,6 +414,24 @@ async def join(
         )
     if status == 429:
         raise JoinRefused(f"too many failed join attempts at {endpoint}; try again in {retry} s")
+    if status == 200 and answer is None and offer is not None:
+        raise JoinRefused(f"{endpoint} sent an answer larger than {MAX_BODY} bytes")
     if status != 200 or answer is None:
         raise JoinRefused(f"{endpoint} answered HTTP {status}: is it a posedge member?")
     return joiner.finish(answer)
+
+
+def _salts(offer: bytes) -> list[bytes]:
+    """The salts of a member's `GET /join` answer."""
+    try:
+        fields = json.loads(offer)
+        salts = fields["salts"] if fields.get("version") == VERSION else None
+    except (ValueError, UnicodeDecodeError, RecursionError, AttributeError, KeyError):
+        salts = None
+    if (
+        not isinstance(salts, list)
+        or len(salts) > MAX_LIVE_CODES
+        or not all(isinstance(salt, str) for salt in salts)
+    ):
+        raise JoinRefused(f"the member's join offer is not of version {VERSION}: is it posedge?")
+    return [_unb64({"salt": salt}, "salt", 16) for salt in salts]

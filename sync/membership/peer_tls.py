@@ -24,7 +24,7 @@ from sync.membership.trust import (
 
 
 @contextlib.contextmanager
-def _pem_path(data: bytes) -> Iterator[str]:
+def pem_path(data: bytes) -> Iterator[str]:
     """A path `ssl` can read `data` from: an in-memory file where Linux has them."""
     if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
         fd = os.memfd_create("posedge-credentials", os.MFD_CLOEXEC)
@@ -48,7 +48,7 @@ def _context(creds: StoreCredentials, protocol: int) -> ssl.SSLContext:
     context.verify_mode = ssl.CERT_REQUIRED
     context.verify_flags |= ssl.VERIFY_X509_STRICT
     context.load_verify_locations(cadata=creds.ca_cert_pem.decode("ascii"))
-    with _pem_path(creds.node_cert_pem + b"\n" + creds.node_key_pem) as path:
+    with pem_path(creds.node_cert_pem + b"\n" + creds.node_key_pem) as path:
         context.load_cert_chain(path)
     return context
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -256,6 +257,44 @@ def issue_node_certificate(
         .sign(ca_key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def issue_server_certificate(
+    creds: StoreCredentials,
+    dns_names: list[str],
+    ip_addresses: list[str],
+    *,
+    validity: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> tuple[bytes, bytes]:
+    """A new key and a TLS server certificate for it from the store CA, naming this node's
+    host names and addresses (what browsers and terminals check): (certificate PEM, key PEM).
+    It ends after `validity` or with the CA, whichever comes first."""
+    ca_cert = x509.load_pem_x509_certificate(creds.ca_cert_pem)
+    ca_key = serialization.load_pem_private_key(creds.ca_key_pem, password=None)
+    key, key_pem = new_key_pem()
+    start = _now(now) - BACKDATE
+    names = [x509.DNSName(name) for name in dns_names]
+    names += [x509.IPAddress(ipaddress.ip_address(address)) for address in ip_addresses]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(dns_names[0] if dns_names else creds.node_id))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(min(_now(now) + validity, _not_after(ca_cert)))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage("digital_signature"), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def names_of(cert: x509.Certificate) -> tuple[str, str | None]:

@@ -46,7 +46,7 @@ def test_an_unversioned_node_db_is_upgraded_keeping_its_rows(tmp_path):
     terminals, join_codes, users = open_all(path)
     try:
         assert [(t.id, t.name) for t in terminals.terminals()] == [("t-0001", "Counter 1")]
-        assert join_codes.live() == ["ABCD2345"]
+        assert join_codes.live() == {}  # a code kept as typed is not kept past the upgrade
         assert users.verify("ann", "correct horse").manager
         # The session table the upgrade kept still cascades from its user.
         token = users.start_session(users.users()[0], now=NOW)
@@ -54,7 +54,8 @@ def test_an_unversioned_node_db_is_upgraded_keeping_its_rows(tmp_path):
         assert users.session(token, now=NOW) is None
     finally:
         terminals.close()
-    assert version_of(path) == SCHEMA.version == 1
+    assert version_of(path) == SCHEMA.version == 2
+    assert b"ABCD2345" not in _file_bytes(path)
 
 
 def test_a_node_db_newer_than_this_posedge_is_refused_naming_the_file(tmp_path):
@@ -103,5 +104,26 @@ def test_a_broken_node_db_under_a_running_registry_is_a_storage_error(tmp_path):
             with pytest.raises(StorageError, match="no such table") as failed:
                 call()
             assert str(path) in str(failed.value)
+    finally:
+        terminals.close()
+
+
+def _file_bytes(path) -> bytes:
+    """node.db and its write-ahead log, as bytes."""
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+
+
+def test_pairing_and_join_codes_are_nowhere_in_node_db_as_made(tmp_path):
+    path = tmp_path / "node.db"
+    terminals, join_codes, _ = open_all(path)
+    try:
+        pairing = terminals.create_code("Till 2", "manager", ttl=dt.timedelta(minutes=5), now=NOW)
+        joining = join_codes.create()
+        kept = _file_bytes(path)
+        for code in (pairing.code, joining):
+            for form in (code, code.replace("-", ""), code.lower()):
+                assert form.encode() not in kept, form
+        assert len(join_codes.live()) == 1
+        assert len(terminals.ca_proofs(b"the store CA", now=NOW)) == 1
     finally:
         terminals.close()

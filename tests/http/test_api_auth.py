@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import re
 
 import aiohttp
@@ -81,6 +82,18 @@ async def test_a_burst_of_wrong_pairing_codes_is_held_to_the_limit(node):
     results = await asyncio.gather(*(pair(node, f"WRNG-{i:04d}") for i in range(300)))
     statuses = [status for status, _ in results]
     assert (statuses.count(403), statuses.count(429)) == (5, 295)
+
+
+async def test_refused_and_held_back_pairings_are_logged_a_line_per_address(node, caplog):
+    caplog.set_level(logging.WARNING, logger="edge.http.api.terminals")
+    results = [await pair(node, f"WRNG-{i:04d}") for i in range(8)]
+    assert [status for status, _ in results] == [403] * 5 + [429] * 3
+    lines = [r.getMessage() for r in caplog.records if r.name == "edge.http.api.terminals"]
+    assert [re.sub(r"\d+ s\)", "N s)", line) for line in lines] == [
+        "pairing from 127.0.0.1 refused: the pairing code is wrong, expired or already used",
+        "pairing from 127.0.0.1 held back: too many failed (for N s)",
+    ]
+    assert not any("WRNG" in line for line in lines)  # never the code
 
 
 async def test_revocation_takes_effect_on_the_next_request(node):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 
 import pytest
+from pycrdt import Doc, Map
 
 from tests.support.api_node import Terminal, start_node
 from tests.support.disk import fill
@@ -270,3 +272,71 @@ async def test_a_retry_after_a_restart_is_replayed_from_disk(tmp_path, clock):
         assert status == 201 and again == first and headers["Idempotent-Replayed"] == "true"
     finally:
         await node.close()
+
+
+async def test_a_write_asked_for_less_answers_with_the_order_in_short(till):
+    minimal = {**till.headers, "Prefer": "respond-async, return=minimal; x=1"}
+
+    async def post(path: str, body: dict, *, key: str) -> tuple[int, dict, dict]:
+        headers = {**minimal, "Idempotency-Key": key}
+        url = f"{till.node.url}/api/v1{path}"
+        async with till.node.session.post(url, json=body, headers=headers) as response:
+            return response.status, await response.json(), dict(response.headers)
+
+    status, opened, headers = await post("/orders", {"table": "T2"}, key="open-short")
+    assert status == 201 and headers["Preference-Applied"] == "return=minimal"
+    order_id = opened["order"]["id"]
+    assert headers["Location"] == f"/api/v1/orders/{order_id}"
+    status, added, headers = await post(f"/orders/{order_id}/lines", {"sku": "SODA"}, key="l-1")
+    assert status == 201 and set(added) == {"order", "line_id"}
+    assert set(added["order"]) == {"id", "number", "status", "version", "totals"}
+    assert (added["order"]["status"], added["order"]["totals"]["total"]) == ("open", 321)
+    whole = (await till.get(f"/orders/{order_id}"))["order"]
+    assert whole["version"] == added["order"]["version"] and "history" in whole
+    assert added["order"]["version"] != opened["order"]["version"]
+
+    replayed = await post(f"/orders/{order_id}/lines", {"sku": "SODA"}, key="l-1")
+    assert replayed[:2] == (201, added) and replayed[2]["Preference-Applied"] == "return=minimal"
+    url = f"{till.node.url}/api/v1/orders/{order_id}"
+    async with till.node.session.get(url, headers=minimal) as response:  # a read: all of it
+        assert "Preference-Applied" not in response.headers
+        assert (await response.json())["order"] == whole
+    fired = await till.post(f"/orders/{order_id}/fire", expect=200)  # no Prefer: all of it
+    assert fired["order"]["history"] and fired["order"]["version"] != whole["version"]
+
+
+async def test_a_terminals_replica_cannot_take_an_order_past_its_limit(node, till):
+    """501 lines a terminal writes straight into the day's document: its first 500 count,
+    the last is named in `ignored` and kept, and the API takes no more."""
+    order = (await till.post("/orders"))["order"]
+    guid = node.book.day_guid(node.book.business_date())
+    replica = Doc()
+    replica.apply_update(node.replica.loaded(guid).get_update())
+    before = replica.get_state()
+    line = {"sku": "SODA", "name": "Soda", "qty": 1, "unit_price": 295, "tax_rate": "8.875"}
+    with replica.transaction():
+        lines = replica.get("orders", type=Map)[order["id"]]["lines"]
+        for n in range(501):
+            at = f"2026-11-20T18:00:{n // 100:02d}.{n % 100:03d}Z/0000/web-till"
+            lines[f"w{n:03d}"] = json.dumps({**line, "at": at, "by": "Web till"})
+    await node.replica.apply_update(guid, replica.get_update(before), "terminal Web till")
+
+    served = (await till.get(f"/orders/{order['id']}"))["order"]
+    assert len(served["lines"]) == 500 and served["totals"]["subtotal"] == 500 * 295
+    assert [i.split(":")[0] for i in served["ignored"]] == ["lines/w500"]
+    status, problem, _ = await till.call("POST", f"/orders/{order['id']}/lines", {"sku": "SODA"})
+    assert (status, problem["type"], problem["pointer"]) == (
+        409,
+        "urn:posedge:problem:order-full",
+        "",
+    )
+    assert "500 lines" in problem["detail"]
+    kept = (await node.book.day_contents(node.book.business_date()))[order["id"]]["lines"]
+    assert len(kept) == 501
+
+
+async def test_an_unknown_query_parameter_is_refused_naming_it(till):
+    for path in ("/orders?limit=5&colour=red", "/print-jobs?colour=red", "/drawer-opens?colour=1"):
+        status, problem, _ = await till.call("GET", path)
+        assert status == 400 and problem["type"].endswith(":invalid-parameter"), path
+        assert problem["parameter"] == "colour" and "colour" in problem["detail"]

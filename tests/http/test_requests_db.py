@@ -1,12 +1,14 @@
 """requests.db, the first answers to keyed requests: an unversioned file is upgraded and its
 answers still replay, a newer one is refused naming it, SQLite's errors come out as
-StorageError; and a StorageError anywhere is answered as the store being unavailable."""
+StorageError; a StorageError anywhere is answered as the store being unavailable; answers
+are kept compressed, and no pairing code or token is ever kept."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import time
+import zlib
 
 import pytest
 from aiohttp import web
@@ -14,9 +16,11 @@ from aiohttp import web
 from edge.http.idempotency import SCHEMA, IdempotencyStore
 from edge.http.problems import Problem, problem_for
 from edge.runtime.errors import StorageError
+from tests.support.api_node import Terminal, start_node
 from tests.support.sqlite_files import too_new, unversioned, version_of
 
 FINGERPRINT = b"\x01" * 32
+OLD_ROW = "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 async def never_run() -> web.Response:
@@ -24,11 +28,12 @@ async def never_run() -> web.Response:
 
 
 async def test_an_unversioned_requests_db_is_upgraded_and_its_answers_replay(tmp_path):
+    code = b'{"code":"F3UA-DEZH","name":"Bar 2","role":"manager","expires_at":"2026-11-20"}'
     path = unversioned(
         tmp_path / "requests.db",
         SCHEMA,
         (
-            "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            OLD_ROW,
             (
                 "t-0001",
                 "key-1",
@@ -40,6 +45,7 @@ async def test_an_unversioned_requests_db_is_upgraded_and_its_answers_replay(tmp
                 time.time(),
             ),
         ),
+        (OLD_ROW, ("t-0001", "key-2", FINGERPRINT, 201, "application/json", "{}", code, 0)),
     )
     store = await IdempotencyStore.open(path)
     try:
@@ -52,7 +58,9 @@ async def test_an_unversioned_requests_db_is_upgraded_and_its_answers_replay(tmp
     assert replayed.headers["Idempotent-Replayed"] == "true"
     assert replayed.headers["Location"] == "/orders/A-001"
     assert reused.value.status == 422
-    assert version_of(path) == SCHEMA.version == 1
+    assert version_of(path) == SCHEMA.version == 2
+    with sqlite3.connect(path) as db:  # a pairing code kept by an older posedge is dropped
+        assert db.execute("SELECT key FROM idempotency").fetchall() == [("key-1",)]
 
 
 async def test_a_requests_db_newer_than_this_posedge_is_refused_naming_the_file(tmp_path):
@@ -82,3 +90,54 @@ def test_a_storage_error_is_answered_503_store_unavailable_with_retry_after(tmp_
     assert (answer.status, answer.slug) == (503, "store-unavailable")
     assert answer.headers == {"Retry-After": "5"}
     assert "disk is full" not in json.dumps(answer.body())  # the operator's log says why
+
+
+async def test_a_kept_answer_is_compressed_and_replays_byte_for_byte(tmp_path):
+    order = {"id": "20261120-e97d280acdbc", "lines": [{"sku": "FRIES", "qty": 1}] * 40}
+    body = json.dumps({"order": order, "line_id": "g3hr_-hy"}).encode()
+    headers = {"Location": "/api/v1/orders/20261120-e97d280acdbc"}
+    headers["Preference-Applied"] = "return=minimal"
+
+    async def first() -> web.Response:
+        return web.Response(status=201, body=body, content_type="application/json", headers=headers)
+
+    path = tmp_path / "requests.db"
+    store = await IdempotencyStore.open(path)
+    try:
+        await store.answer("t-0001", "key-1", FINGERPRINT, first)
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        [(kept, encoding)] = db.execute("SELECT body, encoding FROM idempotency").fetchall()
+    assert encoding == "deflate" and len(kept) < len(body) / 4
+    store = await IdempotencyStore.open(path, recent=0)  # read back from the file
+    try:
+        replayed = await store.answer("t-0001", "key-1", FINGERPRINT, never_run)
+    finally:
+        await store.close()
+    assert (replayed.status, replayed.body) == (201, body)
+    assert {name: replayed.headers[name] for name in headers} == headers
+
+
+async def test_no_pairing_code_or_token_is_kept_in_requests_db(tmp_path, clock):
+    """A keyed request for a pairing code is refused; a keyed pairing, with or without a
+    token, is never kept: nothing in requests.db holds a code or a token."""
+    node = await start_node(tmp_path / "n", clock)
+    try:
+        manager = Terminal(node, await node.pair("Office", manager=True))
+        ask = {"name": "Bar 2", "role": "manager"}
+        status, problem, _ = await manager.call(
+            "POST", "/terminals/pairing-codes", ask, key="code-1"
+        )
+        assert (status, problem["type"]) == (400, "urn:posedge:problem:idempotency-key-refused")
+        code = (await manager.post("/terminals/pairing-codes", ask))["code"]
+        status, paired, _ = await manager.call("POST", "/pair", {"code": code}, key="pair-1")
+        assert status == 201
+        await manager.post("/orders", key="order-1")  # a keyed answer that is kept
+    finally:
+        await node.close()
+    with sqlite3.connect(tmp_path / "n" / "requests.db") as db:
+        rows = db.execute("SELECT key, body, encoding FROM idempotency").fetchall()
+    assert [key for key, _, _ in rows] == ["order-1"]
+    kept = b"".join(zlib.decompress(body) if enc == "deflate" else body for _, body, enc in rows)
+    assert code.encode() not in kept and paired["token"].encode() not in kept

@@ -1,7 +1,8 @@
 """Kitchen display screens in a real headless Chromium (Debian's, driven by Playwright):
-pairing, live tickets, bump-bar keys and touch, two screens agreeing, a daemon restart, and
-screenshots of a busy kitchen saved to test-artifacts/kds/ (kept after the run, ignored by
-git) for people to look at."""
+pairing, live tickets, bump-bar keys and touch, two screens agreeing, a daemon restart, tall
+tickets going on over cards marked continued on a TV, a tablet and a phone, and screenshots
+of a busy kitchen saved to test-artifacts/kds/ (kept after the run, ignored by git) for
+people to look at."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
+import pytest
 from playwright.async_api import Browser, Page
 
 from edge.access.terminals import TerminalRegistry
@@ -47,12 +49,54 @@ async def until_state(page: Page, state: str) -> None:
 
 
 async def until_tickets(page: Page, numbers: list[str]) -> None:
-    """Wait until the screen shows exactly these order numbers, in this order."""
+    """Wait until the screen shows exactly these order numbers, in this order (a ticket on
+    several cards once)."""
     script = (
-        "want => JSON.stringify([...document.querySelectorAll('#board .ticket .number')]"
-        ".map(e => e.textContent)) === JSON.stringify(want)"
+        "want => JSON.stringify([...new Map([...document.querySelectorAll('#board .ticket')]"
+        ".map(c => [c.dataset.key, c.querySelector('.number').textContent])).values()])"
+        " === JSON.stringify(want)"
     )
     await page.wait_for_function(script, arg=numbers, timeout=WAIT)
+
+
+# What the board's page shows: its cards, each with its ticket's key and number, its part
+# ("2/3", null for a whole ticket), whether it says "continued", and its lines (by number,
+# with their boxes); and what is wrong: a card not wholly on the screen, or a line, modifier,
+# note or "continued" strip not wholly on its card.
+BOARD = """() => {
+  const within = (inner, outer) => inner.width > 0 && inner.height > 0
+    && inner.left >= outer.left && inner.right <= outer.right
+    && inner.top >= outer.top && inner.bottom <= outer.bottom;
+  const screen = new DOMRect(0, 0, innerWidth, innerHeight);
+  const wrong = [];
+  const cards = [...document.querySelectorAll("#board .ticket")].map((card) => {
+    const box = card.getBoundingClientRect();
+    const number = card.querySelector(".number").textContent;
+    const name = `${number} ${card.dataset.part || ""}`;
+    if (!within(box, screen)) wrong.push(`${name} is not wholly on the screen`);
+    for (const part of card.querySelectorAll(".lines li, .modifier, .note, .continued")) {
+      if (!within(part.getBoundingClientRect(), box)) wrong.push(`${name}: ${part.textContent}`);
+    }
+    const lines = [...card.querySelectorAll(".lines > li")];
+    return {
+      key: card.dataset.key, number, part: card.dataset.part || null,
+      continued: card.querySelector(".continued") !== null,
+      lines: lines.map((li) => Number(li.dataset.line)),
+      boxes: lines.map((li) => JSON.stringify(li.getBoundingClientRect())),
+    };
+  });
+  return { cards, wrong };
+}"""
+
+# The lines of the board something else lies over (sampled at each corner and the middle).
+COVERED = """() => [...document.querySelectorAll("#board .lines > li")].flatMap((li) => {
+  const b = li.getBoundingClientRect();
+  const points = [[b.left + 1, b.top + 1], [b.right - 1, b.top + 1], [b.left + 1, b.bottom - 1],
+    [b.right - 1, b.bottom - 1], [(b.left + b.right) / 2, (b.top + b.bottom) / 2]];
+  return points.map(([x, y]) => [x, y, document.elementFromPoint(x, y)])
+    .filter(([x, y, top]) => !li.contains(top))
+    .map(([x, y, top]) => `${li.textContent} at ${x},${y}: ${top?.outerHTML}`);
+})"""
 
 
 async def all_day(page: Page) -> list[str]:
@@ -180,14 +224,118 @@ async def test_a_busy_screen_at_tv_and_tablet_sizes(tmp_path):
 
 
 async def fits(page: Page) -> None:
-    """Every ticket lies within the screen: nothing to scroll to in a kitchen."""
-    size = page.viewport_size
+    """Every card and every line on it lie within the screen: nothing to scroll to in a
+    kitchen, nothing cut off."""
+    assert (await page.evaluate(BOARD))["wrong"] == []
+
+
+async def board_pages(page: Page) -> list[dict]:
+    """What BOARD says of each page of the board, from the first, turned with the N key."""
+    await page.keyboard.press("h")
+    count = int((await page.inner_text("#page")).split("/")[1])
+    pages = []
+    for number in range(1, count + 1):
+        await page.wait_for_function(
+            f"document.getElementById('page').textContent === '{number}/{count}'", timeout=WAIT
+        )
+        pages.append(await page.evaluate(BOARD))
+        await page.keyboard.press("n")
+    return pages
+
+
+async def bar_fits(page: Page) -> None:
+    """The top bar's every part lies within the screen, on at most two rows."""
     boxes = await page.eval_on_selector_all(
-        "#board .ticket", "cards => cards.map(c => c.getBoundingClientRect().toJSON())"
+        "#bar > :not(#controls), #controls > *",
+        "items => items.filter(i => i.getClientRects().length)"
+        ".map(i => i.getBoundingClientRect().toJSON())",
     )
-    assert len(boxes) == 9
-    for box in boxes:
-        assert box["right"] <= size["width"] and box["bottom"] <= size["height"], box
+    size = page.viewport_size
+    rows: list[float] = []  # the bottom of each row, from the top
+    for box in sorted(boxes, key=lambda box: box["top"]):
+        assert box["left"] >= 0 and box["right"] <= size["width"], box
+        assert box["top"] >= 0 and box["bottom"] <= size["height"], box
+        if rows and box["top"] < rows[-1]:
+            rows[-1] = max(rows[-1], box["bottom"])
+        else:
+            rows.append(box["bottom"])
+    assert len(rows) <= 2, boxes
+
+
+ALLERGY = "seat 3: celiac, change gloves, clean the board and use the separate toaster"
+GRILL_TICKET = (  # seven lines, with modifiers and notes
+    {"sku": "BURGER", "qty": 2, "modifiers": ["CHEESE", "BACON", "MEDIUM"]},
+    {"sku": "BURGER", "modifiers": ["NO-ONION", "WELL"], "note": "cut in half"},
+    {"sku": "VEGGIE", "modifiers": ["GF-BUN"], "note": ALLERGY},
+    {"sku": "BURGER", "qty": 3},
+    {"sku": "VEGGIE", "modifiers": ["CHEESE"]},
+    {"sku": "BURGER", "modifiers": ["BACON", "WELL"], "note": "sauce on the side"},
+    {"sku": "VEGGIE", "qty": 2, "note": "no pickles"},
+)
+PARTY = GRILL_TICKET * 3  # 21 lines: taller than a column of any of these screens
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1280, 800), (390, 844)])
+async def test_every_line_of_every_ticket_is_on_a_card_on_the_screen_and_bumps_whole(
+    tmp_path, width, height
+):
+    node = await start_node(tmp_path / "node", LiveClock())
+    try:
+        till = Terminal(node, await node.pair())
+        await fire(till, {"sku": "BURGER", "qty": 2}, channel="takeaway")
+        await fire(till, *GRILL_TICKET, channel="dine_in", table="12")
+        party = await fire(till, *PARTY, channel="dine_in", table="30")
+        for _ in range(3):
+            await fire(till, {"sku": "VEGGIE", "modifiers": ["CHEESE"]}, {"sku": "BURGER"})
+        async with chromium() as browser:
+            code = code_for(node, "Grill")
+            screen = await open_screen(
+                browser, f"{node.url}/kds/grill", code, width=width, height=height
+            )
+            await screen.wait_for_function("kds.snapshot?.tickets.length === 6", timeout=WAIT)
+            await bar_fits(screen)
+            tickets = await screen.evaluate("kds.snapshot.tickets")
+            pages = await board_pages(screen)
+            assert [page["wrong"] for page in pages] == [[]] * len(pages)
+            cards = [card for page in pages for card in page["cards"]]
+            for ticket in tickets:
+                own = [card for card in cards if card["key"] == ticket["key"]]
+                assert [line for card in own for line in card["lines"]] == [
+                    *range(len(ticket["lines"]))
+                ]
+                assert {card["number"] for card in own} == {ticket["number"]}
+                parts = [f"{n}/{len(own)}" for n in range(1, len(own) + 1)] if own[1:] else [None]
+                assert [card["part"] for card in own] == parts
+                assert [card["continued"] for card in own] == [len(own) > 1] * len(own)
+            key = tickets[2]["key"]
+            assert tickets[2]["order_id"] == party["order"]["id"]
+            assert sum(card["key"] == key for card in cards) > 1  # too tall for a column
+
+            await screen.keyboard.press("3")  # the party's position, as a bump bar's key
+            await screen.wait_for_function(
+                "key => document.querySelector('#board .ticket.selected')?.dataset.key === key",
+                arg=key,
+                timeout=WAIT,
+            )
+            selected = await screen.evaluate(BOARD)
+            assert selected in pages  # selecting moved nothing
+            assert await screen.evaluate(COVERED) == []
+            buttons = await screen.locator("#board .ticket.selected .bump-ticket").all()
+            assert len(buttons) == sum(card["key"] == key for card in selected["cards"])
+            for button in buttons:
+                assert await button.is_visible()
+
+            await screen.keyboard.press("b")  # every card of it goes: the ticket is bumped
+            await screen.wait_for_function(
+                "key => kds.snapshot.tickets.length === 5 && !kds.snapshot.tickets.some("
+                "t => t.key === key) && !document.querySelector(`[data-key='${key}']`)",
+                arg=key,
+                timeout=WAIT,
+            )
+        history = (await till.get(f"/orders/{party['order']['id']}"))["order"]["history"]
+        assert [step["what"] for step in history].count("bump") == 1, history
+    finally:
+        await node.close()
 
 
 # -- a real daemon, restarted --------------------------------------------------------------

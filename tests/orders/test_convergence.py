@@ -222,3 +222,18 @@ def test_concurrent_close_and_add_converge_to_a_closed_order_that_shows_the_debt
     assert order["status"] == "closed"
     assert [line["sku"] for line in order["lines"]] == ["SODA", "BEER"]
     assert order["totals"]["balance_due"] > 0  # visible, for a manager to reopen and settle
+
+
+def test_nodes_cut_off_from_each_other_each_take_an_order_to_its_limit_and_lose_nothing():
+    """A and B, cut off from each other, each take 51 card payments for one order: each
+    node refuses its 51st (an order counts at most 50), and once they meet, all 100 that
+    they acknowledged count, on both, with nothing left out."""
+    opened = [("open", 0)] + [("add", 0, 0, "BURGER", 999)] * 3
+    steps = opened + [("deliver", 0, 1, 0)] * len(opened)
+    steps += [("pay", 0, 0, key, "card") for key in range(51)]
+    steps += [("pay", 1, 0, key, "card") for key in range(51, 102)]
+    with tempfile.TemporaryDirectory() as root:
+        (order,) = asyncio.run(run_scenario(Path(root), steps, seed=11)).values()
+    keys = {payment["key"] for payment in order["payments"]}
+    assert keys == {f"pay-{key}" for key in (*range(50), *range(51, 101))}
+    assert order["ignored"] == []

@@ -1,5 +1,6 @@
 """The order domain over a real store: the whole lifecycle, its rules, and bad input."""
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -13,6 +14,7 @@ from edge.runtime.errors import (
     InvalidInput,
     ManagerRequired,
     NothingToFire,
+    OrderFull,
     OrderNotEditable,
     PaymentRejected,
     UnknownItem,
@@ -277,3 +279,116 @@ async def test_a_restart_with_the_wall_clock_set_back_keeps_time_moving_forward(
     finally:
         await store.close()
     assert second.opened_at > view.lines[0].at > first.opened_at
+
+
+async def test_an_order_takes_lines_discounts_and_payments_up_to_its_limits(book, cashier):
+    """510 lines, 55 discounts and 55 payments for one order at once: the order takes 500,
+    50 and 50, refuses the rest, and still answers a retry of one it took."""
+    order = await book.open_order(cashier)
+    lines = await asyncio.gather(
+        *(
+            book.add_line(cashier, order.id, sku="BURGER", request_key=f"line-{n}")
+            for n in range(510)
+        ),
+        return_exceptions=True,
+    )
+    refused = [answer for answer in lines if isinstance(answer, Exception)]
+    assert len(refused) == 10 and all(isinstance(exc, OrderFull) for exc in refused)
+    assert "500 lines" in str(refused[0]) and refused[0].field == ""
+    taken = next(n for n, answer in enumerate(lines) if not isinstance(answer, Exception))
+    view, line_id = await book.add_line(
+        cashier, order.id, sku="BURGER", request_key=f"line-{taken}"
+    )
+    assert line_id == lines[taken][1] and len(view.lines) == 500 and view.ignored == ()
+
+    discounts = [book.add_discount(cashier, order.id, amount=1, reason="x") for _ in range(55)]
+    payments = [
+        book.add_payment(cashier, order.id, key=f"p{n}", tender="card", amount=1) for n in range(55)
+    ]
+    answers = await asyncio.gather(*discounts, *payments, return_exceptions=True)
+    assert [type(a) for a in answers if isinstance(a, Exception)] == [OrderFull] * 10
+    paid = next(p.key for p in (await book.get(order.id)).payments)
+    view = await book.add_payment(cashier, order.id, key=paid, tender="card", amount=1)
+    assert (len(view.discounts), len(view.payments), view.totals.paid) == (50, 50, 50)
+
+
+async def test_no_payment_is_taken_for_an_order_that_owes_nothing(book, cashier):
+    order = await book.open_order(cashier)
+    with pytest.raises(PaymentRejected, match="owes nothing") as raised:
+        await book.add_payment(cashier, order.id, key="c0", tender="cash", amount=500)
+    assert raised.value.field == "/amount"
+    await book.add_line(cashier, order.id, sku="COOKIE")  # 250 + 22 tax
+    await book.add_payment(cashier, order.id, key="c1", tender="cash", amount=300)
+    with pytest.raises(PaymentRejected, match="owes nothing"):
+        await book.add_payment(cashier, order.id, key="c2", tender="cash", amount=100)
+    view = await book.add_payment(cashier, order.id, key="c1", tender="cash", amount=300)
+    assert [p.key for p in view.payments] == ["c1"] and view.totals.change_due == 28
+
+
+async def test_a_discount_says_whether_it_lacks_an_amount_or_has_two(book, cashier):
+    order = await book.open_order(cashier)
+    with pytest.raises(InvalidInput, match=r"^/amount: give an amount or a percent$"):
+        await book.add_discount(cashier, order.id, reason="x")
+    with pytest.raises(InvalidInput, match="not both"):
+        await book.add_discount(cashier, order.id, reason="x", amount=1, percent="5")
+
+
+async def test_a_transition_asked_again_changes_nothing_and_an_impossible_one_is_refused(
+    book, cashier, manager
+):
+    order = await book.open_order(cashier)
+    await book.add_line(cashier, order.id, sku="BURGER")
+    _, fire_id = await book.fire(cashier, order.id)
+    for _ in range(2):
+        view = await book.bump(cashier, order.id, fire_id=fire_id, station="grill")
+    [bump] = [e for e in view.events if e.kind == "bump"]
+    for _ in range(2):
+        view = await book.recall(cashier, order.id, bump_id=bump.id)
+    assert view.status == Status.FIRED
+    view = await book.bump(cashier, order.id, fire_id=fire_id, station="grill")  # a new bump
+    await book.add_payment(cashier, order.id, key="p", tender="cash", amount=2000)
+    for _ in range(2):
+        view = await book.close(cashier, order.id)
+    assert view.status == Status.CLOSED
+    for _ in range(2):
+        view = await book.reopen(manager, order.id, reason="wrong tip")
+    assert view.status == Status.PAID
+    kinds = [e.kind for e in view.events]
+    assert kinds == ["fire", "bump", "recall", "bump", "close", "reopen"]
+
+    void = await book.open_order(cashier)
+    for _ in range(2):
+        view = await book.void_order(cashier, void.id, reason="walked out")
+    assert [e.kind for e in view.events] == ["void"]
+    with pytest.raises(OrderNotEditable, match="void"):
+        await book.close(cashier, void.id)
+    with pytest.raises(OrderNotEditable, match="not closed"):
+        await book.reopen(manager, void.id, reason="oops")
+    never_closed = await book.open_order(cashier)
+    with pytest.raises(OrderNotEditable, match="not closed"):
+        await book.reopen(manager, never_closed.id, reason="oops")
+
+
+async def test_a_drawer_opened_for_an_order_is_in_its_events_and_history(book, cashier):
+    order = await book.open_order(cashier)
+    day = book.business_date()
+    sale = {
+        "drawer": "front",
+        "drawer_name": "Front drawer",
+        "order": order.id,
+        "number": order.number,
+        "reason": "sale",
+        "by": cashier.id,
+        "node": "node-a",
+    }
+    for _ in range(2):  # a retry with the same key is one open
+        await book.record_drawer_open(day, "drawer-1", sale)
+    view = await book.get(order.id)
+    [event] = [e for e in view.events if e.kind == "drawer"]
+    assert (event.id, event.by) == ("drawer-1", CASHIER_ID)
+    assert event.detail == {"drawer": "front", "drawer_name": "Front drawer", "reason": "sale"}
+    assert view.history()[-1]["what"] == "drawer"
+    no_sale = {**sale, "order": None, "number": None, "reason": "change for the till"}
+    await book.record_drawer_open(day, "drawer-2", no_sale)
+    assert (await book.get(order.id)).events == view.events
+    assert set(await book.drawer_opens(day)) == {"drawer-1", "drawer-2"}

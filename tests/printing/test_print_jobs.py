@@ -47,6 +47,19 @@ async def test_a_job_moves_through_its_states(jobs):
     assert (await jobs.get(job.id)).state == "printed"
 
 
+async def test_a_jobs_times_show_in_iso_8601_utc_like_the_apis_other_times(jobs):
+    job, _ = await jobs.add(
+        key="r1", kind="receipt", printer="front", document=DOCUMENT, now=1_795_197_600.25
+    )
+    assert (job.to_dict()["created_at"], job.to_dict()["printed_at"]) == (
+        "2026-11-20T18:00:00+00:00",
+        None,
+    )
+    await jobs.claim_next("front")
+    await jobs.mark_printed(job.id, now=1_795_197_607.9, marks={})
+    assert (await jobs.get(job.id)).to_dict()["printed_at"] == "2026-11-20T18:00:07+00:00"
+
+
 @pytest.mark.parametrize("state", ["printed", "queued", "skipped"])
 async def test_a_change_not_kept_raises_a_storage_error(jobs, state):
     job, _ = await jobs.add(key="r1", kind="receipt", printer="front", document=DOCUMENT, now=1.0)

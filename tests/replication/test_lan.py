@@ -101,6 +101,7 @@ async def test_a_partition_heals_with_every_sale_and_edit_kept_once(tmp_path):
         await sell(n1, "RINGS", "SHAKE")
         await sell(n3, "VEGGIE")
         await add_line(n3, shared, "FRIES")
+        await add_line(n3, shared, "BURGER")  # more than the voided line gave back: it owes
         await pay(n3, shared, "n3-shared-2", 1000)
 
         n3.plug()

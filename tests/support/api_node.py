@@ -17,17 +17,21 @@ import aiohttp
 
 from edge.app import open_api
 from edge.config.devices import DeviceSettings
-from edge.config.model import PrintSettings, ReceiptConfig
+from edge.config.model import HttpConfig, PrintSettings, ReceiptConfig
 from edge.devices.assembly import open_devices
 from edge.http.context import ApiContext
 from edge.http.server import HttpServer
+from edge.http.tls import ApiCertificate
 from edge.orders.book import OrderBook
 from edge.orders.feed import OrderFeed
+from sync.membership.trust import StoreCredentials
 from sync.replica import Replica
 from sync.store import DocStore
 from tests.support.books import make_book
 from tests.support.clocks import SettableClock
 from tests.support.tasks import cancel
+
+LOOPBACK = HttpConfig("127.0.0.1", 0)  # any free port of 127.0.0.1
 
 
 @dataclass
@@ -47,6 +51,11 @@ class ApiNode:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
+
+    @property
+    def https_url(self) -> str:
+        """The same port over TLS (a node started with `member=True`)."""
+        return f"https://127.0.0.1:{self.server.port}"
 
     async def pair(self, name: str = "Counter 1", *, manager: bool = False) -> str:
         """Pair a terminal through POST /api/v1/pair; returns its bearer token."""
@@ -98,10 +107,13 @@ async def start_node(
     *,
     receipt_printer: str = "",
     receipt_logo: Path | None = None,
+    member: StoreCredentials | None = None,
+    http: HttpConfig = LOOPBACK,
     **print_settings,
 ) -> ApiNode:
     """Start a node over `state_dir` (created if needed), driving `devices` with the given
-    `print.*` settings; close it with `await node.close()`."""
+    `print.*` settings; close it with `await node.close()`. With the credentials of a store
+    `member`, it also serves HTTPS under that store's CA."""
     state_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (a test, before serving)
     closers = contextlib.AsyncExitStack()
     try:
@@ -133,8 +145,8 @@ async def start_node(
             state_dir=state_dir,
             node_db=state_dir / "node.db",
             requests_db=state_dir / "requests.db",
-            host="127.0.0.1",
-            port=0,
+            http=http,
+            https=ApiCertificate(member) if member is not None else None,
             shutdown_timeout=5,
             now=clock,
         )

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+from pathlib import Path
 
 from playwright.async_api import Browser, async_playwright
 
@@ -21,10 +23,14 @@ FLAGS = [
 
 
 @contextlib.asynccontextmanager
-async def chromium():
-    """A headless Chromium, closed when the block ends."""
+async def chromium(*, home: Path | None = None):
+    """A headless Chromium, closed when the block ends; with `home`, it keeps its profile
+    and the certificates it trusts (an NSS database in home/.pki/nssdb) there."""
+    env = {**os.environ, "HOME": str(home)} if home is not None else None
     async with async_playwright() as playwright:
-        browser: Browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser: Browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=FLAGS, env=env
+        )
         try:
             yield browser
         finally:

@@ -3,16 +3,19 @@ edge.cli.main run` in its own network namespace on one bridge (tests/support/net
 into one store with the CLI, and what a test asks of them through their APIs.
 
 Each node's API and peer port listen on its namespace's address; the test process reaches the
-APIs through the bridge, which has an address of its own (HOST). A node cut off the bridge
-(`Node.unplug`) is reached from inside its namespace instead. Every wait is bounded (WAIT).
+APIs through the bridge, which has an address of its own (HOST), over HTTPS trusting the
+store CA alone, as a terminal does. A node cut off the bridge (`Node.unplug`) is reached from
+inside its namespace instead. Every wait is bounded (WAIT).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import signal
+import ssl
 import subprocess
 import urllib.parse
 from pathlib import Path
@@ -30,14 +33,15 @@ HTTP_PORT, PEER_PORT = 8420, 8421  # the same on every node: each has an address
 STORE = "s9"
 
 # A request made inside a namespace (for a node cut off the bridge): argv[1] is
-# [method, url, headers, body]; prints [status, body].
+# [method, url, headers, body, CA file]; prints [status, body].
 INSIDE = """
-import json, sys, urllib.error, urllib.request
-method, url, headers, body = json.loads(sys.argv[1])
+import json, ssl, sys, urllib.error, urllib.request
+method, url, headers, body, ca = json.loads(sys.argv[1])
 data = None if body is None else json.dumps(body).encode()
 request = urllib.request.Request(url, data=data, headers=headers, method=method)
+tls = ssl.create_default_context(cafile=ca)
 try:
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=30, context=tls) as response:
         print(json.dumps([response.status, json.load(response)]))
 except urllib.error.HTTPError as error:
     print(json.dumps([error.code, json.load(error)]))
@@ -52,13 +56,15 @@ class Node:
         self.config = root / f"{name}.toml"
         self.state_dir = root / name
         self.log = root / f"{name}.log"
-        self.url = f"http://{namespace.address}:{HTTP_PORT}"
+        self.url = f"https://{namespace.address}:{HTTP_PORT}"
         self.process: asyncio.subprocess.Process | None = None
         self.auth: dict[str, str] = {}
         self.unplugged = False
 
-    def configure(self, zone: str) -> None:
-        """Write the node's TOML: store s9 in time zone `zone`, mDNS on its interface only."""
+    def configure(self, zone: str, *, host: str | None = None, http: str = "") -> None:
+        """Write the node's TOML: store s9 in time zone `zone`, mDNS on its interface only,
+        the API on `host` (default: the namespace's address), and `http` (TOML lines) among
+        its http.* settings."""
         self.config.write_text(f"""
 [store]
 id = "{STORE}"
@@ -67,8 +73,9 @@ timezone = "{zone}"
 name = "{self.name}"
 letter = "{self.letter}"
 [http]
-host = "{self.namespace.address}"
+host = "{host or self.namespace.address}"
 port = {HTTP_PORT}
+{http}
 [peers]
 host = "{self.namespace.address}"
 port = {PEER_PORT}
@@ -78,6 +85,17 @@ interfaces = ["{self.namespace.interface}"]
 [paths]
 state_dir = "{self.state_dir}"
 """)
+
+    @property
+    def ca_file(self) -> Path:
+        """The store CA, as this node holds it once it is a member."""
+        return self.state_dir / "trust" / "ca.pem"
+
+    @functools.cached_property
+    def tls(self) -> ssl.SSLContext:
+        """What a terminal of the store trusts: the store CA alone, host names checked (one
+        context, so that the client session keeps its connections to the node)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
     @property
     def running(self) -> bool:
@@ -111,7 +129,11 @@ state_dir = "{self.state_dir}"
     async def _ready(self, http: aiohttp.ClientSession) -> bool:
         assert self.running, f"{self.name} exited: {self.log_tail()}"
         try:
-            async with http.get(f"{self.url}/readyz") as response:
+            if self.ca_file.exists():
+                ready = http.get(f"{self.url}/readyz", ssl=self.tls)
+            else:  # not a member: no HTTPS yet, and /readyz answers plain HTTP
+                ready = http.get(f"http://{self.namespace.address}:{HTTP_PORT}/readyz")
+            async with ready as response:
                 return response.status == 200
         except aiohttp.ClientError:
             return False
@@ -158,14 +180,16 @@ state_dir = "{self.state_dir}"
         if self.unplugged:  # not reachable through the bridge: ask from inside
             if body is not None:
                 headers["Content-Type"] = "application/json"
-            argument = json.dumps([method, self.url + path, headers, body])
+            argument = json.dumps([method, self.url + path, headers, body, str(self.ca_file)])
             process = await self.namespace.spawn(*self.namespace.python("-c", INSIDE, argument))
             async with asyncio.timeout(WAIT):
                 out, _ = await process.communicate()
             assert process.returncode == 0, f"request {method} {path} inside {self.name} failed"
             status, answer = json.loads(out)
             return status, answer
-        async with http.request(method, self.url + path, json=body, headers=headers) as response:
+        async with http.request(
+            method, self.url + path, json=body, headers=headers, ssl=self.tls
+        ) as response:
             return response.status, await response.json()
 
     async def post(self, http: aiohttp.ClientSession, path: str, body: dict) -> dict:
@@ -311,7 +335,7 @@ async def store_of_three(tmp_path: Path, zone: str = "UTC"):
                 await node.join(n1)
                 await node.start(http)
             for node in nodes:
-                node.auth = await terminal(http, node.config, node.url)
+                node.auth = await terminal(http, node.config, node.url, tls=node.tls)
             await linked(http, nodes)
             catalog = await catalog_of(http, n1)
             assert catalog["items"], "n1 has no catalog"

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -43,11 +44,14 @@ async def posedge(*args: str, check: bool = True) -> tuple[int, str, str]:
     return done.returncode, done.stdout, done.stderr
 
 
-async def terminal(http: aiohttp.ClientSession, config: Path, url: str) -> dict:
-    """Pair a terminal named Till with the daemon at `url`: the headers of its requests."""
+async def terminal(
+    http: aiohttp.ClientSession, config: Path, url: str, *, tls: ssl.SSLContext | None = None
+) -> dict:
+    """Pair a terminal named Till with the daemon at `url` (over HTTPS trusting `tls`'s CA):
+    the headers of its requests."""
     _, out, _ = await posedge("pair", "Till", "--config", str(config))
     code = out.split(": ")[1].split()[0]
-    async with http.post(f"{url}/api/v1/pair", json={"code": code}) as response:
+    async with http.post(f"{url}/api/v1/pair", json={"code": code}, ssl=tls) as response:
         return {"Authorization": f"Bearer {(await response.json())['token']}"}
 
 

@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from sync.membership.codes import JoinCodes
 from sync.membership.credentials import load, save
 from sync.membership.join import (
     JOIN_PATH,
     AttemptThrottle,
-    JoinCodes,
     Joiner,
     admit,
     join,
@@ -28,6 +28,11 @@ from tests.support.tls_peer import PeerServer, exchange
 REFUSED = "refused the join code"
 THROTTLED = "too many failed join attempts"
 TAMPERED = "does not authenticate with the join code"
+
+
+def joiner(codes: JoinCodes, code: str, node_id: str = "node-2") -> Joiner:
+    """A joining node's request for `code`, made from the salts `codes` offers."""
+    return Joiner(code, node_id, list(codes.live()))
 
 
 class Ticks:
@@ -96,8 +101,16 @@ class Proxy:
         answer = json.dumps(self.rewrite_answer(json.loads(body)))
         return web.Response(text=answer, content_type="application/json")
 
+    async def _offer(self, request: web.Request) -> web.Response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(self.target + JOIN_PATH) as response,
+        ):
+            return web.Response(body=await response.read(), content_type="application/json")
+
     async def __aenter__(self) -> Proxy:
         app = web.Application()
+        app.router.add_get(JOIN_PATH, self._offer)
         app.router.add_post(JOIN_PATH, self._forward)
         self.runner, self.url = await serve(app)
         return self
@@ -133,45 +146,56 @@ def test_codes_look_like_xxxx_xxxx_and_accept_how_people_type_them(store_a):
     code = codes.create()
     assert re.fullmatch(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", code)
     typed = code.lower().replace("-", " ")
-    assert admit(Joiner(typed, "node-2").body, codes, store_a).node_id == "node-2"
+    assert admit(joiner(codes, typed).body, codes, store_a).node_id == "node-2"
     with pytest.raises(JoinRefused, match="not a join code"):
-        Joiner("K7M2-9XQ0", "node-2")  # 0 is not in the alphabet
+        joiner(codes, "K7M2-9XQ0")  # 0 is not in the alphabet
+    with pytest.raises(JoinRefused, match="no live join code"):
+        Joiner(code, "node-2", [])  # a member that offers no salt
 
 
 def test_a_code_is_used_once(store_a):
     codes = JoinCodes()
     code = codes.create()
-    joiner = Joiner(code, "node-2")
-    admit(joiner.body, codes, store_a)
+    [salt] = codes.live()
+    request = joiner(codes, code)
+    admit(request.body, codes, store_a)
     with pytest.raises(JoinRefused, match="no live join code"):
-        admit(joiner.body, codes, store_a)  # the very same request, replayed
+        admit(request.body, codes, store_a)  # the very same request, replayed
     with pytest.raises(JoinRefused, match="no live join code"):
-        admit(Joiner(code, "node-3").body, codes, store_a)
+        admit(Joiner(code, "node-3", [salt]).body, codes, store_a)
 
 
 def test_a_code_lives_ten_minutes(store_a):
     clock = Ticks()
     codes = JoinCodes(clock=clock)
     code = codes.create()
+    salts = list(codes.live())
     clock.now += 599
     assert codes.live()
     clock.now += 1
     with pytest.raises(JoinRefused, match="no live join code"):
-        admit(Joiner(code, "node-2").body, codes, store_a)
+        admit(Joiner(code, "node-2", salts).body, codes, store_a)
 
 
-def test_only_the_newest_codes_stay_live():
+def test_only_the_newest_codes_stay_live_and_none_is_kept_as_typed(store_a):
     codes = JoinCodes(limit=2)
-    first, second, third = codes.create(), codes.create(), codes.create()
-    assert codes.live() == [second.replace("-", ""), third.replace("-", "")]
-    assert not codes.burn(first)
-    assert codes.burn(second)
-    assert not codes.burn(second)
+    first = codes.create()
+    salts = list(codes.live())
+    second, third = codes.create(), codes.create()
+    assert len(codes.live()) == 2
+    kept = repr(codes.live()).encode()
+    assert not any(c.replace("-", "").encode() in kept for c in (first, second, third))
+    with pytest.raises(JoinRefused, match="no live join code"):
+        admit(Joiner(first, "node-2", salts).body, codes, store_a)
+    assert admit(joiner(codes, second).body, codes, store_a).node_id == "node-2"
+    [left] = codes.live()
+    assert codes.burn(left)
+    assert not codes.burn(left)
 
 
 def test_the_answer_carries_the_ca_key_sealed(store_a):
     codes = JoinCodes()
-    answer = admit(Joiner(codes.create(), "node-2").body, codes, store_a).answer
+    answer = admit(joiner(codes, codes.create()).body, codes, store_a).answer
     key_body = b"".join(store_a.ca_key_pem.splitlines()[1:-1])
     assert b"PRIVATE KEY" not in answer
     assert key_body[16:48] not in answer
@@ -183,7 +207,7 @@ def test_the_answer_carries_the_ca_key_sealed(store_a):
 def test_an_answer_to_another_request_is_refused(store_a):
     codes = JoinCodes()
     code = codes.create()
-    first, second = Joiner(code, "node-2"), Joiner(code, "node-2")
+    first, second = joiner(codes, code), joiner(codes, code)
     answer = admit(first.body, codes, store_a).answer
     with pytest.raises(JoinRefused, match=TAMPERED):
         second.finish(answer)
@@ -227,19 +251,21 @@ def test_the_total_limit_holds_across_addresses():
 async def test_every_refusal_looks_the_same(store_a):
     async with Member(store_a, per_address=100, total=100) as member:
         used = member.codes.create()
+        used_salts = list(member.codes.live())
         await join(member.url, used, "node-2", timeout=10)
         expired = member.codes.create()
+        expired_salts = list(member.codes.live())
         member.clock.now += 601
         member.codes.create()
         other_store = JoinCodes()
         bodies = {
             "garbage": b"\x00not json",
             "wrong fields": b'{"code": "K7M2-9XQF"}',
-            "wrong code": Joiner("2222-2222", "node-3").body,
-            "used code": Joiner(used, "node-3").body,
-            "expired code": Joiner(expired, "node-3").body,
+            "wrong code": joiner(member.codes, "2222-2222", "node-3").body,
+            "used code": Joiner(used, "node-3", used_salts).body,
+            "expired code": Joiner(expired, "node-3", expired_salts).body,
             "too large": b" " * 20_000,
-            "other member's code": Joiner(other_store.create(), "node-3").body,
+            "other member's code": joiner(other_store, other_store.create(), "node-3").body,
         }
         answers = {}
         async with aiohttp.ClientSession() as session:
@@ -270,7 +296,7 @@ async def test_member_may_refuse_a_node_and_the_code_is_spent(store_a):
         with pytest.raises(JoinRefused, match=REFUSED):
             await join(member.url, code, "node-1", timeout=10)
         member.refuse = None
-        with pytest.raises(JoinRefused, match=REFUSED):
+        with pytest.raises(JoinRefused, match="no live join code"):
             await join(member.url, code, "node-9", timeout=10)
     assert member.joined == []
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import secrets
 import socket
 import time
@@ -16,6 +17,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from edge.cli.doctor.findings import Finding, ok, problem, warning
 from edge.config.model import Config
+from edge.http.tls import shown_fingerprint
 from edge.replication.upstream import LINK as HUB_LINK
 from edge.replication.upstream import hub_url
 from sync.discovery import (
@@ -27,6 +29,7 @@ from sync.discovery import (
 )
 from sync.errors import StoreError
 from sync.hub.tls import client_context
+from sync.membership.trust import fingerprint
 from sync.store import peek
 
 TEST_TYPE = "_posedge-doctor._tcp.local."  # never browsed by a daemon
@@ -74,6 +77,31 @@ def check_ports(config: Config, *, daemon_running: bool) -> list[Finding]:
 
 def member(config: Config) -> bool:
     return (config.trust_dir / "node.pem").exists()
+
+
+def check_https(config: Config) -> Finding:
+    """Whether the LAN reaches the API over HTTPS, and the store CA's fingerprint to check
+    a download of it against (the UI's /ui/store-ca)."""
+    if member(config):
+        ca = fingerprint((config.trust_dir / "ca.pem").read_bytes())
+        plain = " and the kitchen screens (http.plain_kds)" if config.http.plain_kds else ""
+        return ok(
+            "https",
+            f"the API answers the LAN over HTTPS under the store CA {shown_fingerprint(ca)}; "
+            f"plain HTTP only this machine{plain}",
+        )
+    try:
+        loopback = ipaddress.ip_address(config.http.host).is_loopback
+    except ValueError:  # a host name
+        loopback = config.http.host == "localhost"
+    if loopback:
+        return ok("https", f"the API listens on {config.http.host} only: plain HTTP")
+    return warning(
+        "https",
+        "not a member of a store: the API answers only this machine (127.0.0.1), as the "
+        "LAN gets HTTPS under a store CA",
+        "run posedge init on the store's first node, posedge join on the others",
+    )
 
 
 async def check_mdns(config: Config) -> tuple[Finding, dict[str, str]]:

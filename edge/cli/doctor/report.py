@@ -36,6 +36,7 @@ async def examine(config_path: Path, user: ServiceUser) -> list[Finding]:
     findings.append(system.check_disk(config))
     findings += await devices.check_devices(config, user, daemon_running=running)
     findings += network.check_ports(config, daemon_running=running)
+    findings.append(network.check_https(config))
     mdns, announced = await network.check_mdns(config)
     findings.append(mdns)
     findings.append(network.check_peers(config, announced))

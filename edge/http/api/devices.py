@@ -13,7 +13,7 @@ import secrets
 from aiohttp import web
 
 from edge.http.api.orders import json_response
-from edge.http.bodies import json_body, query_int
+from edge.http.bodies import json_body, known_query, query_int
 from edge.http.context import actor, context, terminal
 from edge.http.idempotency import REQUEST_KEY
 from edge.http.problems import invalid_parameter
@@ -48,6 +48,7 @@ async def list_devices(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/print-jobs")
 async def list_jobs(request: web.Request) -> web.Response:
+    known_query(request, ("state", "printer", "order_id", "limit"))
     query = request.query
     devices = context(request).devices
     state = query.get("state")
@@ -124,6 +125,7 @@ async def open_drawer(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/drawer-opens")
 async def drawer_opens(request: web.Request) -> web.Response:
+    known_query(request, ("date",))
     ctx = context(request)
     try:
         day = (

@@ -37,7 +37,13 @@ routes = web.RouteTableDef()
 
 KDS_BOARD = web.AppKey("kds_board", KdsBoard)
 KEEPALIVE = 5.0  # seconds between ticks on a quiet screen (the page expects one in 12 s)
-ASSETS = {"kds.js": "text/javascript", "kds.css": "text/css", "kds.html": "text/html"}
+ASSETS = {
+    "kds.js": "text/javascript",
+    "kds.layout.js": "text/javascript",
+    "kds.sound.js": "text/javascript",
+    "kds.css": "text/css",
+    "kds.html": "text/html",
+}
 _WEB = importlib.resources.files("edge.http") / "web"
 
 
@@ -120,7 +126,7 @@ async def recall(request: web.Request) -> web.Response:
         bump_id=body["bump_id"],
         request_key=request.get(REQUEST_KEY),
     )
-    return order_response(view)
+    return order_response(request, view)
 
 
 @routes.post(ORDER + "/rush")
@@ -133,4 +139,4 @@ async def rush(request: web.Request) -> web.Response:
         reason=body.get("reason"),
         request_key=request.get(REQUEST_KEY),
     )
-    return order_response(view)
+    return order_response(request, view)

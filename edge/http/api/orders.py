@@ -1,7 +1,8 @@
 """`/api/v1/orders` and `/api/v1/catalog`: the order lifecycle over HTTP.
 
 Each handler reads its body, calls the order book as the requesting terminal, and answers
-with the order as it now is (`{"order": {...}}`, amounts in minor units). A keyed request
+with the order as it now is (`{"order": {...}}`, amounts in minor units), or in short when
+the terminal asks a write for less (`Prefer: return=minimal`, RFC 7240). A keyed request
 passes its key to the order book so that a retry finds its own earlier write.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from edge.http.bodies import json_body, query_bool, query_int
+from edge.http.bodies import json_body, known_query, query_bool, query_int
 from edge.http.context import actor, context
 from edge.http.idempotency import REQUEST_KEY
 from edge.http.problems import invalid_parameter
@@ -28,6 +29,8 @@ routes = web.RouteTableDef()
 
 ORDER = "/api/v1/orders/{order_id}"
 STATUS_LABELS = {status.label: status for status in Status}
+LIST_PARAMETERS = ("date", "status", "number", "table", "open", "limit", "after")
+MINIMAL = "return=minimal"
 
 
 def dumps(data: Any) -> str:
@@ -38,9 +41,29 @@ def json_response(data: Any, status: int = 200, headers: dict | None = None) -> 
     return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 
-def order_response(view: OrderView, status: int = 200, **extra: str) -> web.Response:
-    headers = {"Location": f"/api/v1/orders/{view.id}"} if status == 201 else None
-    return json_response({"order": view.to_dict(), **extra}, status, headers)
+def order_response(
+    request: web.Request, view: OrderView, status: int = 200, **extra: str
+) -> web.Response:
+    """A write's answer: the order as it now is (in short, if the terminal prefers it) and
+    what the write made (`extra`: line_id, fire_id, …)."""
+    headers = {"Location": f"/api/v1/orders/{view.id}"} if status == 201 else {}
+    if _prefers_minimal(request):
+        headers["Preference-Applied"] = MINIMAL
+        order = view.brief()
+    else:
+        order = view.to_dict()
+    return json_response({"order": order, **extra}, status, headers)
+
+
+def _prefers_minimal(request: web.Request) -> bool:
+    """Whether a `Prefer` header asks for return=minimal (RFC 7240: preferences are
+    separated by commas, their parameters by semicolons; names are case-insensitive)."""
+    for header in request.headers.getall("Prefer", ()):
+        for preference in header.split(","):
+            name, _, value = preference.split(";")[0].partition("=")
+            if name.strip().lower() == "return" and value.strip().strip('"') == "minimal":
+                return True
+    return False
 
 
 def catalog_json(catalog: Catalog) -> dict:
@@ -76,6 +99,7 @@ async def get_catalog(request: web.Request) -> web.Response:
 
 
 def _order_query(request: web.Request) -> tuple[dt.date, OrderQuery]:
+    known_query(request, LIST_PARAMETERS)
     query = request.query
     book = context(request).book
     try:
@@ -128,12 +152,13 @@ async def open_order(request: web.Request) -> web.Response:
         guests=body.get("guests", 0),
         request_key=_request_key(request),
     )
-    return order_response(view, 201)
+    return order_response(request, view, 201)
 
 
 @routes.get(ORDER)
 async def get_order(request: web.Request) -> web.Response:
-    return order_response(await context(request).book.get(request.match_info["order_id"]))
+    view = await context(request).book.get(request.match_info["order_id"])
+    return json_response({"order": view.to_dict()})
 
 
 @routes.post(ORDER + "/lines")
@@ -148,7 +173,7 @@ async def add_line(request: web.Request) -> web.Response:
         note=body.get("note"),
         request_key=_request_key(request),
     )
-    return order_response(view, 201, line_id=line_id)
+    return order_response(request, view, 201, line_id=line_id)
 
 
 @routes.post(ORDER + "/lines/{line_id}/void")
@@ -160,7 +185,7 @@ async def void_line(request: web.Request) -> web.Response:
         request.match_info["line_id"],
         body["reason"],
     )
-    return order_response(view)
+    return order_response(request, view)
 
 
 @routes.post(ORDER + "/discounts")
@@ -175,7 +200,7 @@ async def add_discount(request: web.Request) -> web.Response:
         line_id=body.get("line_id"),
         request_key=_request_key(request),
     )
-    return order_response(view, 201)
+    return order_response(request, view, 201)
 
 
 @routes.post(ORDER + "/payments")
@@ -193,7 +218,7 @@ async def add_payment(request: web.Request) -> web.Response:
         tip=body.get("tip", 0),
         reference=body.get("reference"),
     )
-    return order_response(view, 201, payment_key=key)
+    return order_response(request, view, 201, payment_key=key)
 
 
 @routes.post(ORDER + "/tips")
@@ -207,7 +232,7 @@ async def add_tip(request: web.Request) -> web.Response:
         amount=body["amount"],
         payment_key=body.get("payment_key"),
     )
-    return order_response(view, 201, tip_key=key)
+    return order_response(request, view, 201, tip_key=key)
 
 
 @routes.post(ORDER + "/fire")
@@ -216,7 +241,7 @@ async def fire(request: web.Request) -> web.Response:
     view, fire_id = await context(request).book.fire(
         actor(request), request.match_info["order_id"], request_key=_request_key(request)
     )
-    return order_response(view, fire_id=fire_id)
+    return order_response(request, view, fire_id=fire_id)
 
 
 @routes.post(ORDER + "/bump")
@@ -229,7 +254,7 @@ async def bump(request: web.Request) -> web.Response:
         station=body["station"],
         request_key=_request_key(request),
     )
-    return order_response(view)
+    return order_response(request, view)
 
 
 @routes.post(ORDER + "/close")
@@ -238,7 +263,7 @@ async def close(request: web.Request) -> web.Response:
     view = await context(request).book.close(
         actor(request), request.match_info["order_id"], request_key=_request_key(request)
     )
-    return order_response(view)
+    return order_response(request, view)
 
 
 @routes.post(ORDER + "/void")
@@ -247,7 +272,7 @@ async def void_order(request: web.Request) -> web.Response:
     view = await context(request).book.void_order(
         actor(request), request.match_info["order_id"], body["reason"]
     )
-    return order_response(view)
+    return order_response(request, view)
 
 
 @routes.post(ORDER + "/reopen")
@@ -259,4 +284,4 @@ async def reopen(request: web.Request) -> web.Response:
         body["reason"],
         request_key=_request_key(request),
     )
-    return order_response(view)
+    return order_response(request, view)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 
 from aiohttp import web
 
@@ -11,13 +12,18 @@ from edge.access.terminals import ROLES, InvalidTerminalName, PairingRefused, ch
 from edge.http.api.orders import json_response
 from edge.http.bodies import json_body
 from edge.http.context import context, require_manager, terminal
+from edge.http.lan_guard import PLAIN_LAN
 from edge.http.problems import Problem, invalid_input
 from edge.orders.validation import require_int
+from edge.runtime.logs import LogLimiter
 from sync.membership.throttle import AttemptThrottle
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
 PAIRING_THROTTLE = web.AppKey("pairing_throttle", AttemptThrottle)
+PAIRING_REFUSALS = web.AppKey("pairing_refusals", LogLimiter)  # a line per address a minute
 DEFAULT_CODE_MINUTES = 10
 MAX_CODE_MINUTES = 60
 
@@ -27,8 +33,13 @@ async def pair(request: web.Request) -> web.Response:
     """Exchange a one-time pairing code for this terminal's bearer token."""
     throttle = request.app[PAIRING_THROTTLE]
     address = request.remote or "unknown"
+    refusals = request.app[PAIRING_REFUSALS]
     wait = throttle.admit(address)  # counted now: the check below waits on a thread
     if wait is not None:
+        refusals.warning(
+            f"held {address}", "pairing from %s held back: too many failed (for %d s)",
+            address, wait,
+        )  # fmt: skip
         raise Problem(
             429,
             "too-many-attempts",
@@ -41,9 +52,17 @@ async def pair(request: web.Request) -> web.Response:
     ctx = context(request)
     if not isinstance(code, str):
         raise PairingRefused("the pairing code must be a string such as K7M2-9XQF")
-    who, token = await asyncio.to_thread(ctx.terminals.redeem, code, now=ctx.now())
+    roles = ("kds",) if request.get(PLAIN_LAN) else ROLES  # no other token crosses in clear
+    try:
+        who, token = await asyncio.to_thread(ctx.terminals.redeem, code, now=ctx.now(), roles=roles)
+    except PairingRefused as exc:
+        refusals.warning(f"refused {address}", "pairing from %s refused: %s", address, exc)
+        raise
     throttle.forgive(address)
-    return json_response({"token": token, "terminal": who.to_dict()}, 201)
+    answer = {"token": token, "terminal": who.to_dict()}
+    if ctx.https is not None:  # the CA to trust from now on (check it: docs/api.md)
+        answer["ca_cert"] = ctx.https.ca_pem.decode("ascii")
+    return json_response(answer, 201)
 
 
 @routes.get("/api/v1/terminals/me")
@@ -60,6 +79,8 @@ async def list_terminals(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/terminals/pairing-codes")
 async def create_pairing_code(request: web.Request) -> web.Response:
+    """A one-time pairing code (managers only). Its answer is the one place the code shows,
+    so it takes no Idempotency-Key (edge/http/idempotency.py SECRET_ANSWERS)."""
     require_manager(request)
     body = await json_body(request, required=("name",), optional=("role", "minutes"))
     minutes = require_int(

@@ -19,9 +19,11 @@ from edge.http.ui import (
     orders_page,
     settings_page,
     signin,
+    store_ca_page,
     terminals_page,
 )
 from edge.http.ui.pages import UI, UiState, template_environment
+from edge.runtime.logs import LogLimiter
 from sync.membership.throttle import AttemptThrottle
 
 PAGE_MODULES = (
@@ -33,6 +35,7 @@ PAGE_MODULES = (
     terminals_page,
     menu_page,
     settings_page,
+    store_ca_page,
 )
 
 
@@ -49,5 +52,6 @@ def install_ui(app: web.Application, node_db: Path) -> None:
         templates=template_environment(),
         address_throttle=AttemptThrottle(per_address=5, total=50),
         name_throttle=AttemptThrottle(per_address=5, total=50),
+        refusals=LogLimiter(signin.log),
     )
     app.add_routes(ui_routes())

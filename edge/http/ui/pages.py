@@ -31,6 +31,7 @@ from markupsafe import Markup
 from edge.access.users import Session, User, UserStore
 from edge.http.ui.formats import local_time
 from edge.orders.money import format_money
+from edge.runtime.logs import LogLimiter
 from sync.membership.throttle import AttemptThrottle
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "ui"
@@ -75,6 +76,7 @@ class UiState:
     templates: jinja2.Environment
     address_throttle: AttemptThrottle  # failed sign-ins per client address
     name_throttle: AttemptThrottle  # failed sign-ins per user name
+    refusals: LogLimiter  # the log of refused sign-ins, a line per address a minute
 
 
 UI = web.AppKey("ui", UiState)

@@ -4,6 +4,7 @@ address and per user name."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiohttp import web
 
@@ -11,6 +12,8 @@ from edge.access.users import SESSION_LIFETIME
 from edge.http.context import context
 from edge.http.ui.guard import PRE_SESSION_COOKIE, SESSION_COOKIE, set_cookie
 from edge.http.ui.pages import UI, render, see_other, session_of
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -58,6 +61,10 @@ async def sign_in(request: web.Request) -> web.Response:
     folded = name.casefold()  # the name throttle counts per user, however it is written
     wait = state.address_throttle.retry_after(address) or state.name_throttle.retry_after(folded)
     if wait is not None:
+        state.refusals.warning(
+            f"held {address}", "sign-in as %r from %s held back: too many failed (for %d s)",
+            name[:64], address, wait,
+        )  # fmt: skip
         return _refused(
             request, name, next_page, 429, f"Too many failed sign-ins. Try again in {wait} s."
         )
@@ -67,6 +74,10 @@ async def sign_in(request: web.Request) -> web.Response:
     state.name_throttle.failed(folded)
     user = await asyncio.to_thread(state.users.verify, name, password)
     if user is None:
+        state.refusals.warning(
+            f"wrong {address}", "sign-in as %r from %s refused: wrong name or password",
+            name[:64], address,
+        )  # fmt: skip
         return _refused(request, name, next_page, 401, "Wrong name or password.")
     state.address_throttle.forgive(address)
     state.name_throttle.forgive(folded)

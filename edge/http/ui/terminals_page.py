@@ -17,7 +17,7 @@ from edge.access.terminals import InvalidTerminalName, TerminalError, check_name
 from edge.http.context import context
 from edge.http.ui.formats import local_time
 from edge.http.ui.pages import flash, render, require_user, see_other
-from sync.membership.join import CODE_TTL
+from sync.membership.codes import CODE_TTL
 
 routes = web.RouteTableDef()
 
@@ -78,8 +78,12 @@ async def terminals_page(request: web.Request) -> web.Response:
         terminals=terminals,
         roles=PAIRING_ROLES,
         join_codes=[
-            {"code": code, "shown": f"{code[:4]}-••••", "until": _local(request, until)}
-            for code, until in codes.items()
+            {
+                "code": salt.hex(),  # the code itself is not kept: revoked by its salt
+                "shown": f"code {index} (shown once, when made)",
+                "until": _local(request, until),
+            }
+            for index, (salt, until) in enumerate(codes.items(), 1)
         ],
         member=ctx.peers is not None,
         this_node=ctx.book.node.name,
@@ -166,9 +170,12 @@ async def make_join_code(request: web.Request) -> web.Response:
 @routes.post("/ui/terminals/join-codes/revoke", name="ui_join_code_revoke")
 async def revoke_join_code(request: web.Request) -> web.Response:
     require_user(request, *STAFF)
-    code = str((await request.post()).get("code", ""))
-    if await asyncio.to_thread(_join_codes(request).burn, code):
-        flash(request, f"Join code {code[:4]}-•••• revoked: no node can join with it")
+    try:
+        salt = bytes.fromhex(str((await request.post()).get("code", "")))
+    except ValueError:
+        salt = b""
+    if await asyncio.to_thread(_join_codes(request).burn, salt):
+        flash(request, "Join code revoked: no node can join with it")
     else:
         flash(request, "That join code had already expired or been used", "error")
     raise see_other("/ui/terminals")

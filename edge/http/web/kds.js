@@ -5,16 +5,18 @@
 // tick every few seconds; a screen that hears nothing for STALE_AFTER ms, or whose socket
 // closes, greys its tickets out as not live and reconnects with capped backoff. Ticket
 // timers run on the node's clock (`now` in every message). Keys as a USB bump bar types
-// them: 1-9 select, B or Enter bump, R recall, N/P page, H first page.
+// them: 1-9 select, B or Enter bump, R recall, N/P page, H first page. kds.layout.js says
+// which card of which ticket goes where, so that nothing is ever cut off.
 "use strict";
 
 (() => {
-  const PAGE = 9; // as the serial bump bars (edge/kitchen/tickets.py)
+  const { PAGE, measurer, paginate } = window.kdsLayout;
+  const { chime } = window.kdsSound;
   const STALE_AFTER = 12000; // ms without a message: the node sends one every 5 s
   const BACKOFF_CAP = 5000;
   const UNKNOWN_STATION_RETRY = 10000;
   const TOKEN_KEY = "posedge.kds.token";
-  const SOUND_KEY = "posedge.kds.sound";
+  const COLUMN_EM = 20; // the narrowest column: a header with BUMP and "1/2" still on one row
 
   const station = decodeURIComponent(location.pathname.replace(/^\/kds\//, "").replace(/\/$/, ""));
   const expo = station === "expo";
@@ -23,8 +25,9 @@
   const screen = {
     snapshot: null,
     offset: 0, // node clock minus this screen's clock, ms
+    pages: [], // the board's layout (kds.layout.js), at its present size
     page: 0,
-    selected: null, // index within the page
+    selected: null, // the selected ticket's key
     live: false,
     socket: null,
     attempt: 0,
@@ -226,9 +229,12 @@
     return item.table ? `${channel} · Table ${item.table}` : channel;
   }
 
-  function pages() {
-    return Math.max(1, Math.ceil(screen.snapshot.tickets.length / PAGE));
-  }
+  const measured = measurer( // each ticket whole, as a middle part of three: its tallest card
+    (ticket, index) => renderCard(ticket, {
+      index, from: 0, to: ticket.lines.length, part: 2, parts: 3,
+    }),
+    (ticket) => `${age(ticket.fired_ms).length} ${JSON.stringify(ticket)}`,
+  );
 
   function render() {
     const snap = screen.snapshot;
@@ -236,16 +242,27 @@
     if (expo) return renderExpo(snap);
     $("title").textContent = snap.station.name;
     document.title = `${snap.station.name} · KDS`;
-    screen.page = Math.min(screen.page, pages() - 1);
-    const start = screen.page * PAGE;
-    const shown = snap.tickets.slice(start, start + PAGE);
-    if (screen.selected !== null && screen.selected >= shown.length) screen.selected = null;
+    const tickets = snap.tickets;
+    if (!tickets.some((ticket) => ticket.key === screen.selected)) screen.selected = null;
     const board = $("board");
-    board.replaceChildren(...shown.map((ticket, index) => renderTicket(ticket, index)));
-    const more = snap.tickets.length - start - shown.length;
-    if (more > 0) board.append(element("div", "more", `+${more} more ›`));
-    $("page").textContent = `${screen.page + 1}/${pages()}`;
-    $("count").textContent = `${snap.tickets.length} open` + (more > 0 ? ` · ${more} on later pages` : "");
+    const style = getComputedStyle(board);
+    const px = (property) => parseFloat(style[property]);
+    const width = board.clientWidth - px("paddingLeft") - px("paddingRight");
+    const gap = px("columnGap");
+    const count = Math.max(1, Math.floor((width + gap) / (COLUMN_EM * px("fontSize") + gap)));
+    const columns = Array.from({ length: count }, () => element("div", "column"));
+    board.replaceChildren(...columns);
+    const room = { columns: count, height: columns[0].getBoundingClientRect().height };
+    room.gap = parseFloat(getComputedStyle(columns[0]).rowGap);
+    screen.pages = paginate(measured(tickets, columns[0]), room);
+    screen.page = Math.min(screen.page, screen.pages.length - 1);
+    const page = screen.pages[screen.page];
+    for (const piece of page.cards) {
+      columns[piece.column].append(renderCard(tickets[piece.index], piece));
+    }
+    const later = tickets.length - page.last - 1;
+    $("page").textContent = `${screen.page + 1}/${screen.pages.length}`;
+    $("count").textContent = `${tickets.length} open` + (later ? ` · ${later} on later pages` : "");
     $("allday-list").replaceChildren(
       ...snap.all_day.map((item) => {
         const row = element("li");
@@ -257,46 +274,53 @@
     tickTimers();
   }
 
-  function renderTicket(ticket, index) {
+  // One card of a ticket: its lines `from` up to `to`, part `part` of `parts` (kds.layout.js).
+  // Its BUMP button has its place in the header whether or not the ticket is selected.
+  function renderCard(ticket, { index, from, to, part, parts }) {
     const card = element("article", "ticket");
     card.dataset.key = ticket.key;
     card.dataset.fired = ticket.fired_ms;
     if (ticket.rush) card.classList.add("rush");
     if (ticket.void) card.classList.add("void");
-    if (index === screen.selected) card.classList.add("selected");
+    if (ticket.key === screen.selected) card.classList.add("selected");
+    const button = element("button", "bump-ticket", "BUMP");
+    button.type = "button";
+    button.addEventListener("click", (event) => {
+      event.stopPropagation();
+      bump(ticket);
+    });
     const head = element("header");
-    head.append(
-      element("span", "position", String(index + 1)),
-      element("span", "number", ticket.number),
-      element("span", "timer"),
-    );
+    head.append(element("span", "position", String((index % PAGE) + 1)));
+    head.append(element("span", "number", ticket.number));
+    if (parts > 1) head.append(element("span", "part", `${part}/${parts}`));
+    head.append(button, element("span", "timer"));
     const sub = element("div", "where", where(ticket));
     if (ticket.rush) sub.prepend(element("span", "badge rush-badge", "RUSH"));
     if (ticket.void) sub.prepend(element("span", "badge void-badge", "VOID"));
+    card.append(head, sub);
+    if (parts > 1) {
+      card.classList.add("split");
+      card.dataset.part = `${part}/${parts}`;
+    }
+    if (part > 1) card.append(element("div", "continued", "‹ continued"));
     const lines = element("ul", "lines");
-    for (const line of ticket.lines) {
+    ticket.lines.slice(from, to).forEach((line, offset) => {
       const row = element("li", line.voided ? "voided" : "");
+      row.dataset.line = from + offset;
       const text = element(line.voided ? "s" : "span", "item");
       text.append(element("b", "qty", `${line.qty}×`), document.createTextNode(` ${line.name}`));
       row.append(text);
       for (const modifier of line.modifiers) row.append(element("div", "modifier", modifier));
       if (line.note) row.append(element("div", "note", line.note));
       lines.append(row);
-    }
-    card.append(head, sub, lines);
-    if (index === screen.selected) {
-      const button = element("button", "bump-ticket", "BUMP");
-      button.type = "button";
-      button.addEventListener("click", (event) => {
-        event.stopPropagation();
-        bump(ticket);
-      });
-      card.append(button);
-    }
+    });
+    card.append(lines);
+    if (part < parts) card.append(element("div", "continued", "continued ›"));
     card.addEventListener("click", () => {
-      screen.selected = index;
+      screen.selected = ticket.key;
       render();
     });
+    timeCard(card);
     return card;
   }
 
@@ -338,17 +362,28 @@
     tickTimers();
   }
 
+  // Show a card's age; says whether its timer's text got longer or shorter.
+  function timeCard(card) {
+    const fired = Number(card.dataset.fired);
+    const timer = card.querySelector(".timer");
+    const text = age(fired);
+    const resized = timer.textContent.length !== text.length;
+    timer.textContent = text;
+    card.classList.remove("fresh", "warn", "late");
+    if (!card.classList.contains("ready")) card.classList.add(ageClass(fired));
+    return resized;
+  }
+
   function tickTimers() {
     if (!screen.snapshot) return;
     $("clock").textContent = new Date(nodeNow()).toLocaleTimeString([], {
       hour: "2-digit", minute: "2-digit", timeZone: screen.snapshot.zone,
     });
+    let resized = false;
     for (const card of document.querySelectorAll("#board .ticket")) {
-      const fired = Number(card.dataset.fired);
-      card.querySelector(".timer").textContent = age(fired);
-      card.classList.remove("fresh", "warn", "late");
-      if (!card.classList.contains("ready")) card.classList.add(ageClass(fired));
+      resized = timeCard(card) || resized;
     }
+    if (resized && !expo) render(); // a longer timer (10:00) may wrap a header: lay out again
   }
   setInterval(tickTimers, 1000);
 
@@ -383,15 +418,28 @@
 
   function bump(ticket) {
     if (!screen.live || !ticket) return;
-    const card = document.querySelector(`[data-key="${CSS.escape(ticket.key)}"]`);
-    if (card) card.classList.add("bumping");
+    const cards = document.querySelectorAll(`#board [data-key="${CSS.escape(ticket.key)}"]`);
+    for (const card of cards) card.classList.add("bumping"); // the bump is the whole ticket's
     screen.selected = null;
     post(`/api/v1/orders/${ticket.order_id}/bump`, { fire_id: ticket.fire_id, station: ticket.station });
   }
 
   function bumpSelected() {
     const tickets = screen.snapshot ? screen.snapshot.tickets : [];
-    bump(tickets[screen.page * PAGE + (screen.selected ?? 0)]);
+    const first = screen.pages[screen.page]?.cards[0];
+    const selected = tickets.find((ticket) => ticket.key === screen.selected);
+    bump(selected ?? (first && tickets[first.index]));
+  }
+
+  // Select the ticket at `position` (1-9) of the page's nine, turning to its page if need be.
+  function select(position) {
+    const index = Math.floor(screen.pages[screen.page].first / PAGE) * PAGE + position - 1;
+    const ticket = screen.snapshot.tickets[index];
+    if (!ticket) return;
+    screen.selected = ticket.key;
+    const shows = (page) => page.cards.some((card) => card.index === index);
+    if (!shows(screen.pages[screen.page])) screen.page = screen.pages.findIndex(shows);
+    render();
   }
 
   function recall() {
@@ -400,7 +448,7 @@
   }
 
   function turn(page) {
-    screen.page = Math.max(0, Math.min(page, pages() - 1));
+    screen.page = Math.max(0, Math.min(page, screen.pages.length - 1));
     screen.selected = null;
     render();
   }
@@ -424,9 +472,7 @@
     if (event.ctrlKey || event.altKey || event.metaKey) return;
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     if (/^[1-9]$/.test(key)) {
-      const index = Number(key) - 1;
-      if (screen.page * PAGE + index < screen.snapshot.tickets.length) screen.selected = index;
-      render();
+      select(Number(key));
     } else if (KEYS[key]) {
       KEYS[key]();
     } else {
@@ -440,43 +486,7 @@
   $("previous").addEventListener("click", () => turn(screen.page - 1));
   $("next").addEventListener("click", () => turn(screen.page + 1));
 
-  // -- sound --------------------------------------------------------------------------
-
-  let audio = null;
-
-  function soundOn() {
-    return localStorage.getItem(SOUND_KEY) === "on";
-  }
-
-  function showSound() {
-    $("sound").textContent = soundOn() ? "Sound on" : "Sound off";
-  }
-
-  function chime() {
-    if (!soundOn()) return;
-    audio = audio || new AudioContext();
-    if (audio.state === "suspended") audio.resume();
-    const start = audio.currentTime;
-    for (const [offset, pitch] of [[0, 880], [0.18, 1320]]) {
-      const tone = audio.createOscillator();
-      const volume = audio.createGain();
-      tone.frequency.value = pitch;
-      volume.gain.setValueAtTime(0.0001, start + offset);
-      volume.gain.exponentialRampToValueAtTime(0.4, start + offset + 0.02);
-      volume.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.16);
-      tone.connect(volume).connect(audio.destination);
-      tone.start(start + offset);
-      tone.stop(start + offset + 0.17);
-    }
-  }
-
-  $("sound").addEventListener("click", () => {
-    localStorage.setItem(SOUND_KEY, soundOn() ? "off" : "on");
-    showSound();
-    chime(); // the click lets the browser start the sound, and lets the kitchen hear it
-  });
-  showSound();
-
   if (expo) document.body.classList.add("expo");
+  new ResizeObserver(render).observe($("board")); // a rotated tablet, the banner shown or gone
   connect();
 })();

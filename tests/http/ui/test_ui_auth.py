@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import re
 import subprocess
 import sys
 
@@ -300,3 +302,15 @@ def test_each_demo_run_gives_its_manager_a_fresh_password(tmp_path):
     assert users.verify(name, first) is None
     verified = users.verify(name, second)
     assert verified is not None and verified.manager
+
+
+async def test_refused_sign_ins_are_logged_with_address_and_name_once_a_minute(browser, caplog):
+    caplog.set_level(logging.WARNING, logger="edge.http.ui.signin")
+    for _ in range(7):  # five refused, two held back by the throttle
+        await browser.sign_in("alice", "wrong horse")
+    lines = [r.getMessage() for r in caplog.records if r.name == "edge.http.ui.signin"]
+    assert [re.sub(r"\d+ s\)", "N s)", line) for line in lines] == [
+        "sign-in as 'alice' from 127.0.0.1 refused: wrong name or password",
+        "sign-in as 'alice' from 127.0.0.1 held back: too many failed (for N s)",
+    ]
+    assert not any("wrong horse" in r.getMessage() for r in caplog.records)

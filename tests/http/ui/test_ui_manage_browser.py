@@ -1,20 +1,48 @@
 """The management pages in a real headless Chromium (Debian's, driven by Playwright) against
 a real daemon: a printer added with a bad address (the error shows next to the field) and a
 good one (its test page arrives at the emulator), a pairing code made in the UI pairing a
-terminal, a technician who cannot open the drawer; screenshots of every page at desktop and
-phone sizes saved to test-artifacts/ui/ for people to look at."""
+terminal, a technician who cannot open the drawer, every page fitting a phone's width;
+screenshots of every page at desktop and phone sizes saved to test-artifacts/ui/ for people
+to look at."""
 
 from __future__ import annotations
 
 import aiohttp
 from playwright.async_api import Browser, Page
 
+from edge.http.ui.app import ui_routes
+from edge.orders.log import Actor
 from tests.support.browser import WAIT, chromium
 from tests.support.managed_node import PASSWORD, ManagedNode, start_managed_node
 from tests.support.paths import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
 SIZES = ((1280, 800), (390, 844))  # a desktop, a phone
+PHONE = {"width": 390, "height": 844}  # the phone of SIZES
+# The UI's GET routes that are not pages of their own.
+NOT_PAGES = {
+    "/",
+    "/ui",
+    "/ui/assets/{name}",
+    "/ui/dashboard/live",
+    "/ui/devices/status",
+    "/ui/orders/{order_id}/receipt.png",
+    "/ui/store-ca.pem",
+}
+# What is wrong with the page at this width: wider than the screen, or a table's cell cut
+# off by the edge of the box it scrolls in (or the page's).
+CUT_OFF = """() => {
+  const page = document.documentElement;
+  const wrong = page.scrollWidth > innerWidth ? [`the page is ${page.scrollWidth} px wide`] : [];
+  for (const cell of document.querySelectorAll("td, th")) {
+    const box = cell.getBoundingClientRect();
+    const frame = (cell.closest(".scroll") || page).getBoundingClientRect();
+    if (box.width && (box.left < frame.left || box.right > frame.right)) {
+      wrong.push(`${cell.closest("table").id || "a table"}: ${cell.textContent.trim()}`);
+    }
+  }
+  return wrong;
+}"""
 
 
 async def signed_in(browser: Browser, node: ManagedNode, name: str) -> Page:
@@ -163,5 +191,58 @@ async def test_screenshots_of_the_menu_and_settings(tmp_path):
             assert "applied now: kitchen tickets turn red after" in said
             assert "after a restart of posedge: business day ends at" in said
             await shoot(page, "settings")
+    finally:
+        await node.close()
+
+
+async def test_no_page_is_wider_than_a_phone_nor_cuts_off_a_column_of_a_table(tmp_path):
+    node = await start_managed_node(tmp_path, member=True)
+    try:
+        book, till = node.daemon.book, Actor("Counter 1")
+        for channel, table, qty in (("dine_in", "Terrace12", 99), ("drive_thru", None, 12)):
+            order = await book.open_order(till, channel=channel, table=table)
+            note = "no onions, sauce on the side"
+            await book.add_line(
+                till, order.id, sku="BURGER", qty=qty, modifiers=["BACON"], note=note
+            )
+            await book.fire(till, order.id)
+        pages = {  # each page of the UI, by its route: where a manager opens it
+            "/ui/signin": [],  # signed out, below
+            "/ui/": ["/ui/"],
+            "/ui/orders": ["/ui/orders"],  # a big party's total, a long table name
+            "/ui/orders/{order_id}": [
+                f"/ui/orders/{order.id}",
+                "/ui/orders/20260101-0a1b2c3d4e5f",  # no such order: the error page
+            ],
+            "/ui/devices": ["/ui/devices"],
+            "/ui/devices/new": [
+                f"/ui/devices/new?kind={kind}"
+                for kind in ("printer", "drawer", "display", "bump_bar")
+            ],
+            "/ui/devices/{device_id}/edit": ["/ui/devices/front/edit"],
+            "/ui/terminals": ["/ui/terminals"],
+            "/ui/menu": ["/ui/menu"],
+            "/ui/menu/items/new": ["/ui/menu/items/new"],
+            "/ui/menu/items/{sku}/edit": ["/ui/menu/items/BURGER/edit"],
+            "/ui/settings": ["/ui/settings"],
+            "/ui/store-ca": ["/ui/store-ca"],
+        }
+        served = {route.path for route in ui_routes() if route.method == "GET"} - NOT_PAGES
+        assert served == set(pages)  # a new page is to be added above
+        async with chromium() as browser:
+            page = await signed_in(browser, node, "ann")
+            await page.set_viewport_size(PHONE)
+            for url in [url for urls in pages.values() for url in urls]:
+                await page.goto(f"{node.url}{url}")
+                assert await page.evaluate(CUT_OFF) == [], url
+            for button in ("Make a pairing code", "Make a join code"):  # a code, shown once
+                await page.goto(f"{node.url}/ui/terminals")
+                await page.fill("#f-name", "Counter 2")
+                await page.click(f"text={button}")
+                await page.locator("#code").wait_for()
+                assert await page.evaluate(CUT_OFF) == [], button
+            await page.context.clear_cookies()
+            await page.goto(f"{node.url}/ui/signin")
+            assert await page.evaluate(CUT_OFF) == [], "/ui/signin"
     finally:
         await node.close()

@@ -9,6 +9,7 @@ from edge.config.devices import DEVICE_ID
 from edge.http.api.openapi.operations import answer, header, operation, parameter, query
 from edge.http.api.openapi.schemas import (
     DATE,
+    INSTANT,
     STAMP,
     TEXT,
     WHO,
@@ -116,10 +117,10 @@ def _device_schemas() -> dict[str, dict]:
                     "description": "queued, and its copy will be marked REPRINT",
                 },
                 "backup_for": nullable(string("the printer whose job this was, after failover")),
-                "created_at": SECONDS,
+                "created_at": INSTANT,
                 "attempts": {"type": "integer", "minimum": 0},
                 "last_error": nullable(string("why the last attempt failed, or why it skipped")),
-                "printed_at": nullable(SECONDS),
+                "printed_at": nullable(INSTANT),
                 "printed_marks": _or_null(
                     closed(
                         {

@@ -8,6 +8,30 @@ from edge.http.api.openapi.operations import answer, operation, path_param
 from edge.http.api.openapi.schemas import SCHEMAS, array, closed, ref
 from sync.membership.join import ANSWER_FIELDS, REQUEST_FIELDS
 
+PROOFS = array({"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}) | {
+    "description": "[salt, mac] per live code the joining node was offered"
+}
+JOIN_OFFER = closed(
+    {"version": {"type": "integer"}, "salts": array({"type": "string", "format": "byte"})}
+)
+STORE_CA = closed(
+    {
+        "ca_cert": {"type": "string", "description": "the store CA, PEM"},
+        "fingerprint": {"type": "string", "description": "hex SHA-256 of the CA's DER"},
+        "scrypt": closed(
+            {
+                "n": {"type": "integer"},
+                "r": {"type": "integer"},
+                "p": {"type": "integer"},
+                "dklen": {"type": "integer"},
+                "salt_prefix": {"type": "string"},
+            }
+        ),
+        "proofs": array(closed({"salt": {"type": "string"}, "mac": {"type": "string"}}))
+        | {"description": "per live pairing code: HMAC-SHA256 of ca_cert under the code's key"},
+    }
+)
+
 
 def _join_operation() -> dict:
     """POST /join: its body is the join exchange of sync/membership/join.py, authenticated by
@@ -34,8 +58,8 @@ def _join_operation() -> dict:
         "content": {
             "application/json": {
                 "schema": closed(
-                    {name: text for name in sorted(REQUEST_FIELDS - {"version"})}
-                    | {"version": {"type": "integer"}}
+                    {name: text for name in sorted(REQUEST_FIELDS - {"version", "proofs"})}
+                    | {"version": {"type": "integer"}, "proofs": PROOFS}
                 )
             }
         },
@@ -142,7 +166,26 @@ def node_paths() -> dict[str, dict]:
                 {"200": {"description": "Prometheus text exposition format", "content": text}},
             )
         },
-        "/join": {"post": _join_operation()},
+        "/join": {
+            "get": operation(
+                "join_offer",
+                "The salts of the live join codes, for a new node to derive its code's key",
+                "node",
+                {"200": answer("the salts, base64", JOIN_OFFER)},
+                security=[],
+            ),
+            "post": _join_operation(),
+        },
+        "/api/v1/pair/ca": {
+            "get": operation(
+                "store_ca",
+                "The store CA, with a proof of it for each live pairing code",
+                "node",
+                {"200": answer("the CA and its proofs (docs/api.md)", STORE_CA)},
+                problems=("not-a-member",),
+                security=[],
+            )
+        },
         "/api/v1/peers/{node_id}/remove": {
             "post": operation(
                 "remove_peer",

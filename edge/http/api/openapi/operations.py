@@ -7,7 +7,7 @@ its body, its Idempotency-Key and its authentication, so no operation can forget
 from __future__ import annotations
 
 from edge.http.api.openapi.schemas import IDEMPOTENCY_KEY_PATTERN, SCHEMAS, ref
-from edge.http.bodies import MAX_BODY
+from edge.http.bodies import BODY_TIMEOUT, MAX_BODY
 from edge.http.problems import CONTENT_TYPE, TYPE_PREFIX
 
 # Every problem type: its status, and when it is the answer.
@@ -15,6 +15,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "malformed-json": (400, "the body is not JSON (or holds NaN, Infinity or a lone surrogate)"),
     "invalid-parameter": (400, "a query or path parameter is invalid; `parameter` names it"),
     "invalid-idempotency-key": (400, "the Idempotency-Key is not 1-128 visible ASCII characters"),
+    "idempotency-key-refused": (
+        400,
+        "the route takes no Idempotency-Key: its answer shows a secret, of which no copy is kept",
+    ),
     "bad-request": (400, "the request is malformed (e.g. /api/v1/events without an upgrade)"),
     "unauthorized": (401, "no bearer token, or one that is unknown or revoked"),
     "manager-required": (403, "only a terminal paired as a manager may do this"),
@@ -22,7 +26,16 @@ PROBLEMS: dict[str, tuple[int, str]] = {
         403,
         "a kitchen screen's token may only show tickets, bump and recall them",
     ),
-    "pairing-refused": (403, "the pairing code is wrong, expired or already used"),
+    "pairing-refused": (
+        403,
+        "the pairing code is wrong, expired or already used (or pairs a role other than `kds` "
+        "over plain HTTP)",
+    ),
+    "https-required": (
+        403,
+        "this request came over plain HTTP from the LAN: send it over HTTPS "
+        "([HTTPS](#https-and-the-store-ca))",
+    ),
     "unknown-order": (404, "no order with this id on this node"),
     "unknown-line": (404, "the order has no such line (or, for a discount, no such live line)"),
     "unknown-terminal": (404, "no live terminal has this id or name"),
@@ -36,13 +49,18 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "balance-due": (409, "the order cannot close while it still owes money"),
     "key-conflict": (409, "the payment or tip key was used for a different payment or tip"),
     "nothing-to-fire": (409, "every line of the order was already sent to the kitchen"),
+    "order-full": (409, "the order holds the most lines, discounts or payments an order may"),
     "order-error": (409, "any other change the order cannot take"),
     "device-error": (409, "any other device request that cannot be done"),
     "body-too-large": (413, f"the body is larger than {MAX_BODY} bytes"),
+    "body-timeout": (408, f"the body took over {BODY_TIMEOUT:.0f} s to arrive after the headers"),
     "unsupported-media-type": (415, "a body was sent without Content-Type: application/json"),
     "invalid-input": (422, "a body field is missing, unknown or invalid; `pointer` names it"),
     "unknown-item": (422, "no such item, or no such modifier of it, in the catalog"),
-    "payment-rejected": (422, "a payment other than cash is more than the balance due"),
+    "payment-rejected": (
+        422,
+        "the order owes nothing, or a payment other than cash is more than the balance due",
+    ),
     "idempotency-key-reused": (422, "the Idempotency-Key was used for a different request"),
     "terminal-error": (422, "any other terminal request that cannot be done"),
     "too-many-attempts": (
@@ -64,7 +82,13 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     ),
 }
 
-BODY_PROBLEMS = ("malformed-json", "body-too-large", "unsupported-media-type", "invalid-input")
+BODY_PROBLEMS = (
+    "malformed-json",
+    "body-too-large",
+    "body-timeout",
+    "unsupported-media-type",
+    "invalid-input",
+)
 KEY_PROBLEMS = ("invalid-idempotency-key", "idempotency-key-reused")
 NEVER_REPLAYED = {"401", "413", "429", "503"}  # answered before, or not kept by, idempotency
 NO_RETRY_AFTER = {"device-failed"}  # 503s without Retry-After: when a device is back is unknown
@@ -74,6 +98,10 @@ HEADERS = {
         "description": "the order's URL",
         "required": True,
         "schema": {"type": "string", "pattern": r"^/api/v1/orders/[0-9]{8}-[0-9a-f]{12}$"},
+    },
+    "Preference-Applied": {
+        "description": "the answer holds the order in short, as `Prefer` asked",
+        "schema": {"type": "string", "enum": ["return=minimal"]},
     },
     "Idempotent-Replayed": {
         "description": "this is the kept first answer to a request with this Idempotency-Key",
@@ -101,6 +129,15 @@ PARAMETERS = {
             "request (method, path, query and body); another request under the key gets 422."
         ),
         "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+    },
+    "Prefer": {
+        "name": "Prefer",
+        "in": "header",
+        "description": (
+            "RFC 7240: `return=minimal` answers with the order in short (id, number, status, "
+            "version, totals) instead of the whole order; other preferences are ignored"
+        ),
+        "schema": {"type": "string", "enum": ["return=minimal", "return=representation"]},
     },
     "OrderId": {
         "name": "order_id",

@@ -12,9 +12,16 @@ from edge.orders.status import Status
 ORDER = "/api/v1/orders/{order_id}"
 
 
-def order_answer(extra: dict | None = None) -> dict:
-    """An answer holding the order as it now is, and `extra` fields."""
-    return closed({"order": ref("Order"), **(extra or {})})
+def order_answer(extra: dict | None = None, *, brief: bool = True) -> dict:
+    """An answer holding the order as it now is (whole, or in short if `brief` may be
+    asked for), and `extra` fields."""
+    order = {"oneOf": [ref("Order"), ref("OrderBrief")]} if brief else ref("Order")
+    return closed({"order": order, **(extra or {})})
+
+
+def _write_answer(status: str, extra: dict | None = None) -> dict:
+    headers = ("Location", "Preference-Applied") if status == "201" else ("Preference-Applied",)
+    return {status: answer("the order as it now is", order_answer(extra), headers=headers)}
 
 
 def order_action(
@@ -29,15 +36,14 @@ def order_action(
     kds: bool = False,
 ) -> dict:
     """A POST that changes an order and answers with it as it now is."""
-    status, headers = ("201", ("Location",)) if created else ("200", ())
     return operation(
         operation_id,
         summary,
         "orders",
-        {status: answer("the order as it now is", order_answer(extra), headers=headers)},
+        _write_answer("201" if created else "200", extra),
         problems=("unknown-order", *problems, "business-day-closed", "store-unavailable"),
         body=body,
-        params=(parameter("OrderId"), *params),
+        params=(parameter("OrderId"), *params, parameter("Prefer")),
         keyed=True,
         kds=kds,
     )
@@ -87,9 +93,10 @@ def order_paths() -> dict[str, dict]:
                 "open_order",
                 "Open an order on today's business day",
                 "orders",
-                {"201": answer("the new order", order_answer(), headers=("Location",))},
+                _write_answer("201"),
                 problems=("business-day-closed", "store-unavailable"),
                 body="OpenOrder",
+                params=(parameter("Prefer"),),
                 keyed=True,
             ),
         },
@@ -98,7 +105,7 @@ def order_paths() -> dict[str, dict]:
                 "get_order",
                 "An order as it now is",
                 "orders",
-                {"200": answer("the order", order_answer())},
+                {"200": answer("the order", order_answer(brief=False))},
                 problems=("unknown-order", "store-unavailable"),
                 params=(parameter("OrderId"),),
             )
@@ -108,7 +115,7 @@ def order_paths() -> dict[str, dict]:
                 "add_line",
                 "Add a line of an item, with price and tax from the catalog",
                 "NewLine",
-                problems=("order-not-editable", "unknown-item"),
+                problems=("order-not-editable", "order-full", "unknown-item"),
                 created=True,
                 extra={"line_id": {"type": "string"}},
             )
@@ -127,7 +134,7 @@ def order_paths() -> dict[str, dict]:
                 "add_discount",
                 "Discount a line or the whole order by an amount or a percent",
                 "NewDiscount",
-                problems=("unknown-line", "order-not-editable"),
+                problems=("unknown-line", "order-not-editable", "order-full"),
                 created=True,
             )
         },
@@ -136,7 +143,7 @@ def order_paths() -> dict[str, dict]:
                 "add_payment",
                 "Take a payment (a retry with the same key is one payment)",
                 "NewPayment",
-                problems=("order-not-editable", "key-conflict", "payment-rejected"),
+                problems=("order-not-editable", "order-full", "key-conflict", "payment-rejected"),
                 created=True,
                 extra={"payment_key": {"type": "string"}},
             )
@@ -163,7 +170,7 @@ def order_paths() -> dict[str, dict]:
         ORDER + "/bump": {
             "post": order_action(
                 "bump",
-                "Mark a kitchen ticket (a fire at a station) done",
+                "Mark a kitchen ticket (a fire at a station) done (twice is once)",
                 "Bump",
                 problems=(),
                 kds=True,
@@ -172,7 +179,7 @@ def order_paths() -> dict[str, dict]:
         ORDER + "/recall": {
             "post": order_action(
                 "recall",
-                "Undo a bump: the ticket is open again on its station's screens",
+                "Undo a bump: the ticket is open again on its station's screens (twice is once)",
                 "Recall",
                 problems=(),
                 kds=True,
@@ -189,7 +196,7 @@ def order_paths() -> dict[str, dict]:
         ORDER + "/close": {
             "post": order_action(
                 "close",
-                "Close a paid order",
+                "Close a paid order (closing it twice is one close)",
                 "NoFields",
                 problems=("order-not-editable", "balance-due"),
             )
@@ -205,7 +212,7 @@ def order_paths() -> dict[str, dict]:
         ORDER + "/reopen": {
             "post": order_action(
                 "reopen",
-                "Reopen a closed order (managers only)",
+                "Reopen a closed order (managers only; twice, with no close between, is once)",
                 "Reason",
                 problems=("manager-required", "order-not-editable"),
             )

@@ -60,6 +60,10 @@ WHO = string('who: the terminal, as "name (id)", or the node\'s own actor')
 DATE = string("a business date", format="date")
 DECIMAL = string('a decimal number as text, e.g. "8.875"')
 INSTANT = string("UTC time", format="date-time")
+VERSION = string(
+    "names the entries the order holds: it changes whenever one is added",
+    pattern="^[0-9a-f]{16}$",
+)
 OPTIONAL_KEY = nullable(
     {
         **KEY,
@@ -182,10 +186,23 @@ def _order_schemas() -> dict[str, dict]:
                 "tips": array(ref("Tip")),
                 "events": array(ref("Event")),
                 "totals": ref("Totals"),
-                "ignored": array(string("an entry a peer wrote that does not parse")),
+                "ignored": array(
+                    string("an entry left out: it does not parse, or is past the order's caps")
+                ),
+                "version": VERSION,
                 "history": array(ref("HistoryStep")),
             },
             description="An order as it now is; amounts in minor units",
+        ),
+        "OrderBrief": closed(
+            {
+                "id": string("business date and 12 hex digits", pattern=ORDER_ID_PATTERN),
+                "number": string("short and human: the node's letter and counter, e.g. A-042"),
+                "status": ref("Status"),
+                "version": VERSION,
+                "totals": ref("Totals"),
+            },
+            description="An order in short, as a write answers with `Prefer: return=minimal`",
         ),
         "OrderSummary": closed(
             {

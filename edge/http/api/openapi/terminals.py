@@ -46,9 +46,13 @@ def terminal_paths() -> dict[str, dict]:
                 "Create a one-time code that pairs a new terminal (managers only)",
                 "terminals",
                 {"201": answer("the code, valid once until expires_at", ref("PairingCode"))},
-                problems=("manager-required",),
+                problems=("manager-required", "idempotency-key-refused"),
                 body="NewPairingCode",
-                keyed=True,
+                description=(
+                    "Takes no Idempotency-Key (400 idempotency-key-refused): the answer shows "
+                    "the code, which the node keeps only as a hash, so no copy of it is kept "
+                    "to replay. A retry makes a new code; the unused one expires."
+                ),
             )
         },
         "/api/v1/terminals/{terminal_id}": {
