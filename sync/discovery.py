@@ -270,7 +270,8 @@ class Discovery:
         self._spawn(self._watch_addresses())
 
     async def close(self) -> None:
-        """Withdraw the announcement (goodbye packets), stop browsing; safe twice."""
+        """Withdraw the announcement (goodbye packets), stop browsing; safe twice. Called
+        in a task being cancelled (a stopping node's), it still says goodbye."""
         if self._closed:
             return
         self._closed = True
@@ -477,7 +478,11 @@ class Discovery:
 
 
 async def _cancel(tasks: Iterable[asyncio.Future]) -> None:
-    """Cancel `tasks` and wait for them to end; the caller's own cancellation goes on."""
+    """Cancel `tasks` and wait for every one to end; a cancellation of the caller arriving
+    meanwhile goes on after. (Not one it is already handling: its `cancelling()` count
+    stays up while a stopping node closes discovery in the task its TaskGroup cancelled.)"""
+    current = asyncio.current_task()
+    before = current.cancelling() if current is not None else 0
     tasks = list(tasks)
     for task in tasks:
         task.cancel()
@@ -485,8 +490,8 @@ async def _cancel(tasks: Iterable[asyncio.Future]) -> None:
         try:
             await task
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
+            pass  # the task's own, or the caller's: told apart below
         except Exception:
             log.exception("discovery: a task failed while stopping")
+    if current is not None and current.cancelling() > before:
+        raise asyncio.CancelledError

@@ -6,8 +6,14 @@ A frame is a varuint message type, then its content. posedge speaks type 0, sync
     0, 1, varbytes(update)         step 2: "this is what you lack", the answer to step 1
     0, 2, varbytes(update)         update: a change, pushed live
 
-and ignores awareness (1), auth (2) and awareness queries (3), which JavaScript clients may
-send. Between posedge nodes and the hub there is one more type of posedge's own:
+JavaScript clients also send awareness (1: who has the document open, as JSON states),
+awareness queries (3) and auth (2). `decode` ignores them; the awareness frames are read and
+written here for the terminal links that relay them (links/awareness.py):
+
+    1, varbytes(n, n * (varuint client, varuint clock, varstring JSON state or "null"))
+    3                              query: "tell me every state you know"
+
+Between posedge nodes and the hub there is one more type of posedge's own:
 
     90, zlib(frame)                a sync frame, deflated
 
@@ -19,14 +25,19 @@ unknown type, or with bytes after its content raises ProtocolError, never anythi
 
 from __future__ import annotations
 
+import json
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
 from sync.errors import SyncError
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024 + 64  # an update of the largest size a replica takes
-IGNORED_TYPES = (1, 2, 3)  # awareness, auth, query awareness
+AWARENESS = 1
+QUERY_AWARENESS = 3
+IGNORED_TYPES = (AWARENESS, 2, QUERY_AWARENESS)  # by `decode`; 2 is auth
+MAX_AWARENESS_BYTES = 16 * 1024  # an awareness frame a remote sends, at most
 DEFLATED = 90  # posedge's own: a sync frame, zlib-compressed
 DEFLATE_LEVEL = 6
 
@@ -47,6 +58,15 @@ class SyncMessage:
 
     step: SyncStep
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AwarenessState:
+    """One awareness client's state as of `clock`: JSON text, or None once it is gone."""
+
+    client: int
+    clock: int
+    state: str | None
 
 
 def var_uint(number: int) -> bytes:
@@ -76,6 +96,15 @@ def step2(update: bytes) -> bytes:
 
 def update(update: bytes) -> bytes:
     return encode(SyncStep.UPDATE, update)
+
+
+def awareness(states: Sequence[AwarenessState]) -> bytes:
+    """The awareness frame announcing `states`."""
+    body = bytearray(var_uint(len(states)))
+    for one in states:
+        text = (one.state if one.state is not None else "null").encode()
+        body += var_uint(one.client) + var_uint(one.clock) + var_uint(len(text)) + text
+    return var_uint(AWARENESS) + var_uint(len(body)) + bytes(body)
 
 
 class _Reader:
@@ -148,6 +177,40 @@ def decode(frame: bytes, *, inflate: bool = True) -> SyncMessage | None:
     if reader.at != len(reader.data):
         raise ProtocolError(f"{len(reader.data) - reader.at} stray bytes after the message")
     return SyncMessage(SyncStep(step), payload)
+
+
+def message_type(frame: bytes) -> int:
+    """The message type `frame` opens with; raises ProtocolError."""
+    if not isinstance(frame, bytes | bytearray):
+        raise ProtocolError(f"a frame is binary, not {type(frame).__name__}")
+    return _Reader(bytes(frame)).var_uint("message type")
+
+
+def decode_awareness(frame: bytes) -> list[AwarenessState]:
+    """The states an awareness frame announces. Raises ProtocolError for one over
+    MAX_AWARENESS_BYTES, truncated, with stray bytes, or with a state that is not JSON."""
+    if len(frame) > MAX_AWARENESS_BYTES:
+        raise ProtocolError(f"awareness frame of {len(frame)} bytes exceeds {MAX_AWARENESS_BYTES}")
+    reader = _Reader(bytes(frame))
+    if reader.var_uint("message type") != AWARENESS:
+        raise ProtocolError("not an awareness frame")
+    body = _Reader(reader.var_bytes("awareness update"))
+    if reader.at != len(reader.data):
+        raise ProtocolError(f"{len(reader.data) - reader.at} stray bytes after the awareness")
+    states = []
+    for _ in range(body.var_uint("count of awareness states")):
+        client = body.var_uint("awareness client id", bits=64)
+        clock = body.var_uint("awareness clock", bits=64)
+        raw = body.var_bytes("awareness state")
+        try:
+            text = raw.decode("utf-8")
+            value = json.loads(text)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            raise ProtocolError(f"the awareness state of client {client} is not JSON") from None
+        states.append(AwarenessState(client, clock, None if value is None else text))
+    if body.at != len(body.data):
+        raise ProtocolError(f"{len(body.data) - body.at} stray bytes in the awareness update")
+    return states
 
 
 def state_vector(data: bytes) -> dict[int, int]:

@@ -23,6 +23,7 @@ from edge.http.ui.guard import ui_middleware
 from edge.http.websocket import STOPPING
 from edge.kitchen.board import KdsBoard
 from edge.runtime.logs import LogLimiter
+from sync.links.awareness import AwarenessRelay
 from sync.membership.throttle import AttemptThrottle
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def make_app(
     app[events.EVENT_HUB] = events_hub
     app[kds.KDS_BOARD] = board
     app[METRICS] = metrics
+    app[sync.AWARENESS] = AwarenessRelay()
     app[terminals.PAIRING_THROTTLE] = AttemptThrottle()
     app[terminals.PAIRING_REFUSALS] = LogLimiter(terminals.log)
     app[STOPPING] = asyncio.Event()

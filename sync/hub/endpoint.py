@@ -94,7 +94,8 @@ class Hub:
             finally:
                 self._links.pop(session, None)
                 session.close()
-            await ws.close(code=code, message=reason.encode()[:120])
+            # Not drained: a send the pump cut short leaves aiohttp's one drain waiter cancelled.
+            await ws.close(code=code, message=reason.encode()[:120], drain=False)
             return ws
 
         return routes

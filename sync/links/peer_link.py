@@ -87,7 +87,8 @@ def peer_routes(
             session.close()
             raise
         code, reason = await run_session(ws, session, peer, stopping)
-        await ws.close(code=code, message=reason.encode()[:120])
+        # Not drained: a send the pump cut short leaves aiohttp's one drain waiter cancelled.
+        await ws.close(code=code, message=reason.encode()[:120], drain=False)
         return ws
 
     return routes

@@ -6,9 +6,11 @@ edge/http/websocket.py).
 `produce` returns, until one of them returns an `End` (close code, reason) instead, `check`
 does (a revoked token, a removed peer: run whenever the loop wakes, at least every `every`
 seconds, and at once when `wake` is set, which it must then end on), `stopping` is set (the
-node is stopping), or the other side closes or goes. It returns how the socket ended and
-leaves closing it to the caller; however it ends, even cancelled, it cancels and awaits its
-own tasks first.
+node is stopping), or the other side closes or goes. A send waits while the other side takes
+nothing (aiohttp holds a send until the transport drains) but the loop does not: the other
+side's messages, `check`, `wake` and `stopping` end it all the same. It returns how the
+socket ended and leaves closing it to the caller; however it ends, even cancelled, it
+cancels and awaits its own tasks first (a send cut short leaves whole frames buffered).
 
 `LinkFrames` is a sync link's side of it: the link holds an `outbox` of frames for the
 remote (bounded: `overflowed` once the remote falls too far behind) and takes the remote's
@@ -49,13 +51,14 @@ async def pump(
     """Run `ws` until it ends (see the module); how it ended. A message arriving without
     `receive` is ignored."""
     receiving = asyncio.ensure_future(ws.receive())
-    producing = asyncio.ensure_future(produce())
+    outgoing = asyncio.ensure_future(produce())  # producing the next frame, then sending it
+    sending = False
     events = [event for event in (stopping, wake) if event is not None]
     signals = [asyncio.ensure_future(event.wait()) for event in events]
     try:
         while True:
             await asyncio.wait(
-                {receiving, producing, *signals},
+                {receiving, outgoing, *signals},
                 timeout=every,
                 return_when=asyncio.FIRST_COMPLETED,
             )
@@ -70,23 +73,29 @@ async def pump(
                 if receive is not None and (ended := await receive(message)) is not None:
                     return ended
                 receiving = asyncio.ensure_future(ws.receive())
-            if producing.done():
-                produced = producing.result()
+            if outgoing.done() and sending:
+                try:
+                    outgoing.result()
+                except ConnectionError:  # the connection went while we wrote
+                    return LOST
+                outgoing, sending = asyncio.ensure_future(produce()), False
+            elif outgoing.done():
+                produced = outgoing.result()
                 if isinstance(produced, tuple):
                     return produced
-                try:
-                    if isinstance(produced, bytes):
-                        await ws.send_bytes(produced)
-                    else:
-                        await ws.send_str(produced)
-                except ConnectionResetError:  # the connection went while we wrote
-                    return LOST
-                producing = asyncio.ensure_future(produce())
+                outgoing, sending = asyncio.ensure_future(_send(ws, produced)), True
     finally:
-        tasks = (receiving, producing, *signals)
+        tasks = (receiving, outgoing, *signals)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _send(ws, frame: str | bytes) -> None:
+    if isinstance(frame, bytes):
+        await ws.send_bytes(frame)
+    else:
+        await ws.send_str(frame)
 
 
 class Link(Protocol):

@@ -1,6 +1,7 @@
 """A JavaScript Yjs terminal (Node: yjs, y-websocket, ws) syncs with a node's
 GET /api/v1/sync/{guid}: it reads an order the API opened, and the API serves the order it
-writes; a bad token and a write to the read-only catalog are refused.
+writes; a bad token and a write to the read-only catalog are refused. Stock providers stay
+connected through a quiet day and see each other's awareness, and who went.
 
 The client is tests/support/js/terminal_client.mjs, run as a subprocess;
 tests/support/js_setup.py installs its npm packages.
@@ -18,6 +19,7 @@ from tests.support.api_node import ApiNode, Terminal
 from tests.support.js_setup import JS_DIR, JsClient, js_client
 
 CLIENT_TIMEOUT = 30  # seconds; the client gives up by itself after 20
+QUIET = 70  # seconds of a quiet day: over twice y-websocket's 30 s without a message
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +37,9 @@ class ClientRun:
         return next((line[key] for line in self.said if key in line), None)
 
 
-async def run_client(js: JsClient, node: ApiNode, command: str, token: str, *args: str):
-    """Run the JavaScript terminal against `node`; its output once it has exited."""
-    process = await asyncio.create_subprocess_exec(
+async def start_client(js: JsClient, node: ApiNode, command: str, token: str, *args: str):
+    """The JavaScript terminal, started against `node`."""
+    return await asyncio.create_subprocess_exec(
         js.node,
         str(js.script),
         command,
@@ -50,14 +52,48 @@ async def run_client(js: JsClient, node: ApiNode, command: str, token: str, *arg
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def run_client(
+    js: JsClient, node: ApiNode, command: str, token: str, *args: str, within=CLIENT_TIMEOUT
+):
+    """Run the JavaScript terminal against `node`; its output once it has exited."""
+    return await finished(await start_client(js, node, command, token, *args), [], within)
+
+
+async def finished(process, said: list[dict], within: float) -> ClientRun:
+    """What a running client said (after `said`, read already) once it has exited."""
     try:
-        out, err = await asyncio.wait_for(process.communicate(), CLIENT_TIMEOUT)
+        out, err = await asyncio.wait_for(process.communicate(), within)
     except TimeoutError:
         process.kill()
         await process.wait()
-        raise AssertionError(f"the JavaScript client ran over {CLIENT_TIMEOUT} s") from None
-    said = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+        raise AssertionError(f"the JavaScript client ran over {within} s") from None
+    said = said + [json.loads(line) for line in out.decode().splitlines() if line.strip()]
     return ClientRun(process.returncode, said, err.decode())
+
+
+class Running:
+    """A JavaScript terminal running alongside the test, read a line at a time."""
+
+    def __init__(self, process) -> None:
+        self.process = process
+        self.said: list[dict] = []
+
+    async def says(self, key: str) -> dict:
+        """Its next line with `key`, within CLIENT_TIMEOUT (AssertionError when it exits)."""
+        async with asyncio.timeout(CLIENT_TIMEOUT):
+            while raw := await self.process.stdout.readline():
+                self.said.append(json.loads(raw))
+                if key in self.said[-1]:
+                    return self.said[-1]
+        run = await finished(self.process, self.said, CLIENT_TIMEOUT)
+        raise AssertionError(f"the client exited without saying {key}: {run}")
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.communicate()
 
 
 def catalog_line(catalog: dict, sku: str, modifiers: list[str], *, qty: int = 1) -> dict:
@@ -174,3 +210,70 @@ async def test_a_yjs_terminal_cannot_write_the_catalog(node, js):
     assert "FREEBIE" not in {i["sku"] for i in after["items"]}
     assert next(i for i in after["items"] if i["sku"] == "BURGER")["price"] == burger["price"]
     assert "FREEBIE" not in (await node.book.catalog()).items
+
+
+def today(node: ApiNode) -> str:
+    return f"{node.book.store_id}/orders/{node.book.business_date().isoformat()}"
+
+
+async def test_a_stock_yjs_terminal_stays_connected_through_a_quiet_day(node, js):
+    """A WebsocketProvider with y-websocket's defaults (awareness on; it reconnects after
+    30 s without a message) has today open while nothing changes for QUIET seconds: the node
+    relays its awareness renewals back to it, and it never reconnects."""
+    token = await node.pair("Web Till")
+    run = await run_client(
+        js,
+        node,
+        "quiet",
+        token,
+        "--doc",
+        today(node),
+        "--seconds",
+        str(QUIET),
+        within=QUIET + CLIENT_TIMEOUT,
+    )
+    assert run.returncode == 0, run
+    assert run.first("synced") == today(node)
+    assert (run.first("statuses"), run.first("closes")) == ([], []), run  # not one reconnect
+    assert run.first("awareness_messages") > 0, run  # its own renewals, relayed back
+
+
+async def test_yjs_terminals_see_each_other_and_the_node_says_when_one_went(node, js):
+    """Two stock providers on today see each other's awareness, which the node never
+    stores, and get all of it when they ask; when one goes without a word (killed), the node
+    announces it gone to the other, before that one's own 30 s expiry of silent states."""
+    anna, ben = "Anna at till 1", "Ben at till 2"
+    tokens = [await node.pair("Till 1"), await node.pair("Till 2")]
+
+    async def terminal(token: str, name: str, peer: str, *args: str) -> Running:
+        process = await start_client(
+            js,
+            node,
+            "presence",
+            token,
+            "--doc",
+            today(node),
+            "--name",
+            name,
+            "--peer",
+            peer,
+            *args,
+        )
+        return Running(process)
+
+    a = await terminal(tokens[0], anna, ben, "--until-left")
+    b = await terminal(tokens[1], ben, anna)
+    try:
+        assert (await a.says("seen"))["seen"] == ben
+        assert (await b.says("seen"))["seen"] == anna
+        assert (await a.says("query"))["query"] == [anna, ben]
+        assert (await b.says("query"))["query"] == [anna, ben]
+        await b.stop()  # SIGKILL: it says nothing of its going
+        assert await a.says("left") == {"left": ben, "origin": "node"}
+        run = await finished(a.process, a.said, CLIENT_TIMEOUT)
+        assert run.returncode == 0, run
+    finally:
+        await a.stop()
+        await b.stop()
+    stored = [path.read_bytes() for path in node.state_dir.glob("orders.db*")]
+    assert stored and not any(anna.encode() in data for data in stored)

@@ -1,7 +1,8 @@
 """The one WebSocket pump (edge/http/websocket.py over sync/links/pump.py) on a real server: a
 small route that answers each text message in upper case and sends what the test pushes;
 messages flow both ways, garbage and oversized messages close with the shared codes, the node
-stopping closes every socket, and no socket leaves a task behind, however it ends."""
+stopping closes every socket (and drops one whose other side stopped reading), and no socket
+leaves a task behind, however it ends."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
 
-from edge.http.websocket import STOPPING, Close, End, serve
+from edge.http.websocket import CLOSE_TIMEOUT, STOPPING, Close, End, serve
 from tests.support.waiting import until
 
 WAIT = 10.0  # seconds: the bound on every wait
@@ -24,6 +25,7 @@ MAX_MESSAGE = 64  # bytes
 class Socket:
     """One socket the route serves, as the test sees it from the server's side."""
 
+    request: web.Request
     outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     handler: asyncio.Task | None = None
     ended: End | None = None
@@ -35,9 +37,10 @@ SOCKETS = web.AppKey("sockets", list[Socket])
 
 
 async def shout(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE)
+    heartbeat = float(request.query["heartbeat"]) if "heartbeat" in request.query else None
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, heartbeat=heartbeat)
     await ws.prepare(request)
-    socket = Socket(handler=asyncio.current_task())
+    socket = Socket(request, handler=asyncio.current_task())
 
     async def receive(message: aiohttp.WSMessage) -> End | None:
         if message.type != WSMsgType.TEXT:
@@ -69,10 +72,10 @@ class Node:
     def sockets(self) -> list[Socket]:
         return self.runner.app[SOCKETS]
 
-    async def connect(self) -> tuple[aiohttp.ClientWebSocketResponse, Socket]:
+    async def connect(self, **query: str) -> tuple[aiohttp.ClientWebSocketResponse, Socket]:
         """A client socket and, once the route serves it, its server side."""
         count = len(self.sockets)
-        ws = await self.session.ws_connect(f"{self.url}/shout")
+        ws = await self.session.ws_connect(f"{self.url}/shout", params=query)
         await until(lambda: len(self.sockets) > count, WAIT)
         return ws, self.sockets[count]
 
@@ -173,4 +176,44 @@ async def test_a_cancelled_pump_lets_the_cancellation_through_and_leaves_no_task
     assert dropped.type == WSMsgType.CLOSED  # no close frame: the server drops the connection
     await until(lambda: socket.cancelled, WAIT)
     assert socket.ended is None and socket.left == set()
+    await until(lambda: pending() <= idle, WAIT)
+
+
+async def test_a_socket_whose_other_side_stops_reading_still_ends_and_is_dropped(node):
+    """The client reads nothing (aiohttp's stops taking from the connection once 64 KiB wait
+    unread), so the node's send waits on a full connection; the node stopping ends the
+    socket all the same, and since the close frame cannot get through either, the node
+    drops the connection after CLOSE_TIMEOUT, with all it held for it."""
+    idle = pending()
+    ws, socket = await node.connect()
+    for _ in range(64):  # 16 MiB: more than the buffers of both ends of a loopback connection
+        await socket.outbox.put("x" * 256 * 1024)
+    await until(lambda: socket.request.protocol.writing_paused, WAIT)  # the send is stuck
+    node.runner.app[STOPPING].set()
+    await until(lambda: socket.ended is not None, WAIT)
+    assert socket.ended == (Close.GOING_AWAY, "node stopping") and socket.left == set()
+    await until(lambda: socket.request.transport is None, CLOSE_TIMEOUT + WAIT)  # dropped
+    assert socket.outbox.qsize() > 0  # it was dropped with messages it never took
+    while (message := await ws.receive(timeout=WAIT)).type == WSMsgType.TEXT:
+        pass  # what reached the client before the drop
+    assert message.type in (WSMsgType.CLOSED, WSMsgType.ERROR)  # no close frame: dropped
+    await ws.close()
+    await until(lambda: pending() <= idle, WAIT)
+
+
+async def test_a_socket_that_leaves_the_nodes_ping_unanswered_is_dropped(node):
+    """A client that stops reading does not answer pings either: once aiohttp gives up on
+    the pong and closes the socket, the node drops the connection, with what it held for
+    it, instead of waiting for the client to read it all."""
+    idle = pending()
+    ws, socket = await node.connect(heartbeat="0.5")
+    for _ in range(64):  # more than the connection buffers: the node's sends wait
+        await socket.outbox.put("x" * 256 * 1024)
+    await until(lambda: socket.ended is not None, WAIT)
+    assert socket.ended[0] == Close.NORMAL and socket.left == set()  # aiohttp closed it
+    await until(lambda: socket.request.transport is None, WAIT)  # dropped
+    while (message := await ws.receive(timeout=WAIT)).type == WSMsgType.TEXT:
+        pass
+    assert message.type in (WSMsgType.CLOSED, WSMsgType.ERROR)
+    await ws.close()
     await until(lambda: pending() <= idle, WAIT)

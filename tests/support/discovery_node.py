@@ -2,6 +2,8 @@
 namespace and prints, as JSON lines, "starting", "started", the peers it sees, and "closed".
 
 Run as `python -m tests.support.discovery_node STORE NODE PORT FINGERPRINT [--poll S] ...`.
+It stops on SIGTERM as the daemon does (edge/runtime/lifecycle.py): the task that holds
+discovery open is cancelled, and closes it on its way out.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 from dataclasses import asdict
 
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from edge.runtime.lifecycle import Stopping, run_until_stopped
 from sync.discovery import (
     SERVICE_TYPE,
     Discovery,
@@ -34,8 +36,14 @@ async def run_node(args: argparse.Namespace) -> None:
             level=logging.DEBUG, format=f"%(relativeCreated)d {args.node} %(message)s"
         )
         logging.getLogger("zeroconf").setLevel(logging.DEBUG)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    stopping = Stopping()
+    with stopping.on_signals():  # before "started": a test may send SIGTERM right after it
+        await announce(args, stopping)
+    print(json.dumps({"closed": True}), flush=True)
+
+
+async def announce(args: argparse.Namespace, stopping: Stopping) -> None:
+    """Announce and print the peers seen until `stopping` stops the task holding it open."""
 
     def show(peers: dict[str, PeerAnnouncement]) -> None:
         print(json.dumps({"peers": {k: asdict(v) for k, v in peers.items()}}), flush=True)
@@ -72,13 +80,19 @@ async def run_node(args: argparse.Namespace) -> None:
     threads = [t.name for t in threading.enumerate()]
     print(json.dumps({"started": True, "threads": threads}), flush=True)
     try:
-        await stop.wait()
+        await run_until_stopped({"discovery": hold(discovery)}, stopping.stop)
     finally:
         if malformed is not None:
             await malformed.async_close()
+        await discovery.close()  # safe twice
+
+
+async def hold(discovery: Discovery) -> None:
+    """Keep `discovery` open until cancelled, then close it, as the peer links do."""
+    try:
+        await asyncio.Event().wait()
+    finally:
         await discovery.close()
-        await discovery.close()
-    print(json.dumps({"closed": True}), flush=True)
 
 
 def node_main(argv: list[str]) -> None:

@@ -12,15 +12,18 @@ import contextlib
 import ipaddress
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from zeroconf import ServiceInfo
+from zeroconf import DNSPointer, IPVersion, ServiceInfo, ServiceStateChange
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
 
 from sync.discovery import (
     SERVICE_TYPE,
@@ -37,6 +40,7 @@ from sync.discovery import (
     skipped,
 )
 from tests.support import netns
+from tests.support.waiting import until
 
 FP = {name: f"{index:02x}" * 32 for index, name in enumerate(("n1", "n2", "n3", "x1"), 1)}
 PORT = {"n1": 8441, "n2": 8442, "n3": 8443, "x1": 8449}
@@ -271,6 +275,43 @@ class Node:
 def expect(*pairs: tuple[str, netns.Namespace]) -> dict[str, str]:
     """node id -> the address of the namespace it runs in."""
     return {node: namespace.address for node, namespace in pairs}
+
+
+# -- a node stopping (on loopback: no namespace needed)
+
+
+async def test_a_node_stopped_as_the_daemon_is_says_goodbye():
+    """A node process stopped with SIGTERM as the daemon stops (the task that holds its
+    discovery is cancelled) sends goodbye packets: a listener on loopback sees its service
+    removed within WAIT seconds, not when the records it cached expire (75 minutes)."""
+    store = f"goodbye-{secrets.token_hex(4)}"  # no other test's node takes it for a peer
+    service = instance_name(store, "n1")
+    heard: list[tuple[str, ServiceStateChange]] = []
+
+    def on_service(zeroconf, service_type: str, name: str, state_change: ServiceStateChange):
+        heard.append((name, state_change))
+
+    listener = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+    browser = AsyncServiceBrowser(listener.zeroconf, SERVICE_TYPE, handlers=[on_service])
+    argv = ["-m", "tests.support.discovery_node", store, "n1", str(PORT["n1"]), FP["n1"]]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *argv, "--interfaces", "127.0.0.1", cwd=netns.ROOT, stdout=subprocess.PIPE
+    )
+    node = Node("n1", process)
+    try:
+        await node.until(lambda line: "started" in line, "start")
+        await until(lambda: (service, ServiceStateChange.Added) in heard, WAIT)
+        cached = listener.zeroconf.cache.entries_with_name(SERVICE_TYPE)
+        ttls = [r.ttl for r in cached if isinstance(r, DNSPointer) and r.alias == service]
+        assert ttls and min(ttls) > 60 * WAIT  # only a goodbye removes it within WAIT
+        await node.stop()
+        await until(lambda: (service, ServiceStateChange.Removed) in heard, WAIT)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await browser.async_cancel()
+        await listener.async_close()
 
 
 @needs_namespaces

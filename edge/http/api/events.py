@@ -11,12 +11,17 @@ Messages (JSON text frames) from the server:
 A terminal keeps the `cursor` of the last message it handled and reconnects with
 `?since=<cursor>`: it then gets every order changed after it (once each, as it is now)
 before live messages resume. Every message's cursor is a safe place to resume from.
+
+A terminal that falls behind (it reads slower than orders change, or stopped reading) has
+its messages wait in a queue of at most QUEUE_LIMIT messages and QUEUE_BYTES bytes (one
+message of any size fits an empty queue). Past either bound its queue is dropped at once and
+its socket closed with 4008 (TOO_SLOW), even while a send to it is stuck; one that does not
+take the close frame either is dropped (edge/http/websocket.py). It reconnects with `since`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -35,39 +40,52 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 QUEUE_LIMIT = 1000  # messages a slow terminal may fall behind before it is disconnected
+QUEUE_BYTES = 1024 * 1024  # or bytes of them (one change of a 500-line order: ~200 kB)
 REPLAY_BATCH = 100  # orders per message when catching a terminal up
 TOO_SLOW: End = (Close.TOO_SLOW, "too far behind; reconnect with since")
 
-_GOODBYE = object()
+_GOODBYE = object()  # queued when the node stops
 
 
 class Listener:
-    """One connected terminal's queue of messages."""
+    """One connected terminal's queue of messages (cursor, text, bytes), bounded by count
+    and by bytes; past a bound it is emptied and `overflowed` set, for good."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_LIMIT)
-        self.overflowed = False
+        self.queue: asyncio.Queue[object] = asyncio.Queue()
+        self.queued_bytes = 0
+        self.overflowed = asyncio.Event()
 
-    def offer(self, cursor: int, text: str) -> None:
-        try:
-            self.queue.put_nowait((cursor, text))
-        except asyncio.QueueFull:
-            self.overflowed = True
+    def offer(self, cursor: int, text: str, size: int) -> None:
+        """Queue a message of `size` bytes, or overflow."""
+        if self.overflowed.is_set():
+            return
+        if self.queue.qsize() >= QUEUE_LIMIT or (
+            self.queued_bytes + size > QUEUE_BYTES and not self.queue.empty()
+        ):
+            self.overflowed.set()
+            while not self.queue.empty():  # give their memory back now, not at the close
+                self.queue.get_nowait()
+            self.queued_bytes = 0
+            return
+        self.queue.put_nowait((cursor, text, size))
+        self.queued_bytes += size
 
     def goodbye(self) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(_GOODBYE)
-        self.overflowed = self.overflowed or self.queue.full()
+        self.queue.put_nowait(_GOODBYE)
+
+    def ended(self) -> End | None:
+        """TOO_SLOW once the queue overflowed (a `check` for the socket's pump)."""
+        return TOO_SLOW if self.overflowed.is_set() else None
 
     async def next_after(self, cursor: int) -> str | End:
         """The next queued message newer than `cursor`, or how the socket ends."""
         while True:
             item = await self.queue.get()
-            if self.overflowed:
-                return TOO_SLOW
             if item is _GOODBYE:
                 return STOPPED
-            message_cursor, text = item
+            message_cursor, text, size = item
+            self.queued_bytes -= size
             if message_cursor > cursor:  # older ones were covered by the replay
                 return text
 
@@ -84,8 +102,9 @@ class EventHub:
     def _on_change(self, change: OrderChange) -> None:
         if self.listeners:
             text = dumps(self.message(change))
+            size = len(text.encode())
             for listener in self.listeners:
-                listener.offer(change.cursor, text)
+                listener.offer(change.cursor, text, size)
 
     def message(self, change: OrderChange) -> dict:
         if change.catalog:
@@ -137,15 +156,20 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     hub.listeners.add(listener)  # before the replay, so nothing falls between the two
     try:
         cursor = hub.feed.cursor
-        await ws.send_str(dumps({"type": "hello", "cursor": cursor, "terminal": who.to_dict()}))
-        if since is not None:
-            for message in hub.replay(since):
-                await ws.send_str(dumps(message))
+        hello = {"type": "hello", "cursor": cursor, "terminal": who.to_dict()}
+        opening = iter([hello, *(hub.replay(since) if since is not None else ())])
+
+        async def produce() -> str | End:
+            message = next(opening, None)
+            return dumps(message) if message is not None else await listener.next_after(cursor)
+
+        paired = while_paired(request)
         # What the terminal sends is read only to notice that it closed; it is otherwise ignored.
         await serve(
             ws,
-            lambda: listener.next_after(cursor),
-            check=while_paired(request),
+            produce,
+            check=lambda: listener.ended() or paired(),
+            wake=listener.overflowed,
             every=TOKEN_RECHECK,
         )
     finally:

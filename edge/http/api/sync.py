@@ -8,6 +8,12 @@ read and write this store's business days and read its catalog; a day is created
 terminal opens today's before any order exists. A bad frame, a change to a document the
 terminal may only read, or an update that does not decode closes the socket with a reason,
 logged with the terminal's name; nothing of it is stored.
+
+The terminals of a document see each other: the awareness they send (y-protocols: who has
+it open, their names, cursors) goes to every terminal with the document open on this node,
+never stored, as a y-websocket server relays it, and a terminal that goes is announced gone
+(sync/links/awareness.py). A stock `WebsocketProvider` counts on it: it reconnects when 30 s
+go by without a message, and on a quiet day the relayed renewals are the only ones.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from edge.http.context import context, terminal
 from edge.http.problems import Problem
 from edge.http.websocket import STOPPING, TOKEN_RECHECK, Close, serve, while_paired
 from sync.errors import DocumentClosed, InvalidUpdate, StoreUnavailable, UnknownDocument
+from sync.links.awareness import AwarenessRelay
 from sync.links.doc_link import DocLink, ReadOnlyDocument
 from sync.links.pump import LinkFrames
 from sync.protocol import MAX_FRAME_BYTES, ProtocolError
@@ -28,6 +35,8 @@ from sync.protocol import MAX_FRAME_BYTES, ProtocolError
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
+
+AWARENESS = web.AppKey("awareness", AwarenessRelay)  # the API's awareness rooms, by document
 
 
 async def _document(request: web.Request, guid: str) -> bool:
@@ -61,7 +70,9 @@ async def sync_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     ctx = context(request)
-    link = DocLink(ctx.replica, guid, origin=f"terminal {who.label}", writable=writable)
+    relay = request.app[AWARENESS]
+    origin = f"terminal {who.label}"
+    link = DocLink(ctx.replica, guid, origin=origin, writable=writable, relay=relay)
     try:
         await link.start()
         frames = LinkFrames(

@@ -1,11 +1,24 @@
 // A JavaScript Yjs terminal for the tests: syncs ONE document with a node over the
 // y-websocket protocol (GET /api/v1/sync/<guid>, token in the access_token parameter),
 // prints what the test asks for, writes, and checks the node kept the write by reading it
-// back over a second, fresh connection.
+// back over a second, fresh connection. `quiet` and `presence` run a stock provider
+// instead (y-websocket's defaults: awareness on, a reconnect after 30 s without a message).
 //
 //   node terminal_client.mjs orders  --url URL --token T --doc <store>/orders/<date>
 //        [--show ORDER_ID] [--line JSON --by AUTHOR [--node NAME] [--letter L] [--at ISO]]
 //   node terminal_client.mjs catalog --url URL --token T --doc <store>/catalog --items JSON
+//   node terminal_client.mjs quiet    --url URL --token T --doc GUID --seconds S
+//   node terminal_client.mjs presence --url URL --token T --doc GUID --name NAME --peer NAME
+//        [--until-left]
+//
+// `quiet` stays connected S seconds and then says what happened to the connection:
+// {"statuses": [...]} (the provider's status events after it was made), {"closes": [...]}
+// and {"awareness_messages": N} (awareness frames received). `presence` shows itself as
+// {"user": {"name": NAME}} and says {"seen": PEER} once the peer's state arrives and
+// {"query": [names]} for the names the node answers an awareness query with; with
+// --until-left it then waits for the peer to go and says {"left": PEER, "origin": O}, O
+// being "node" when the node announced it (not "timeout", the client's own 30 s expiry);
+// without, it stays until killed.
 //
 // URL is the sync base, e.g. http://127.0.0.1:8080/api/v1/sync. --line holds a line entry
 // without `at` and `by` (sku, name, qty, unit_price, modifiers, note, tax_rate,
@@ -15,15 +28,18 @@
 // stdout: one JSON object a line: {"synced": guid}, {"order": {...}}, {"wrote": id},
 // {"wrote_items": [sku, ...]}. Exit codes: 0 done; 1 bad arguments or an unexpected error;
 // 2 the node refused (connection refused or closed before sync, or a write it did not
-// keep); 3 the hard timeout (20 s) ran out.
+// keep); 3 the hard timeout (20 s, or 20 s past `quiet`'s S) ran out.
 
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
+import * as decoding from 'lib0/decoding'
 import { WebsocketProvider } from 'y-websocket'
 
 const HARD_TIMEOUT_MS = 20_000
+const MESSAGE_AWARENESS = 1
+const MESSAGE_QUERY_AWARENESS = 3
 const READ_BACK_MS = 4_000 // how long a written value may take to show on a new connection
 const SECTIONS = ['lines', 'voids', 'discounts', 'payments', 'tips', 'events']
 const WRITE_ONCE = [
@@ -42,10 +58,14 @@ function fail (code, message) {
 }
 
 let stage = 'starting' // what the client was doing, for the timeout's message
-setTimeout(
-  () => fail(3, `timed out after ${HARD_TIMEOUT_MS / 1000} s (${stage})`),
-  HARD_TIMEOUT_MS
-)
+let hardTimeout = null
+
+/** Exit with 3 once `ms` have gone by from now. */
+function giveUpAfter (ms) {
+  clearTimeout(hardTimeout)
+  hardTimeout = setTimeout(() => fail(3, `timed out after ${ms / 1000} s (${stage})`), ms)
+}
+giveUpAfter(HARD_TIMEOUT_MS)
 
 function say (object) {
   process.stdout.write(JSON.stringify(object) + '\n')
@@ -267,6 +287,97 @@ async function catalog (options) {
   }
 }
 
+/**
+ * A stock provider for `options.doc` (only the token and Node's WebSocket given), with a
+ * count of the awareness frames it receives; resolves once it synced.
+ */
+async function stockProvider (options) {
+  const provider = new WebsocketProvider(options.base, options.doc, new Y.Doc(), {
+    params: { access_token: options.token },
+    WebSocketPolyfill: WebSocket
+  })
+  const received = { awareness: [] } // each awareness frame's states: [client, state]
+  const apply = provider.messageHandlers[MESSAGE_AWARENESS]
+  provider.messageHandlers[MESSAGE_AWARENESS] = (encoder, decoder, ...rest) => {
+    received.awareness.push(awarenessStates(decoder.arr.subarray(decoder.pos)))
+    apply(encoder, decoder, ...rest)
+  }
+  await new Promise((resolve, reject) => {
+    provider.on('sync', (isSynced) => { if (isSynced) resolve() })
+    provider.on('connection-close', (event) => {
+      if (!provider.synced) reject(new Refused(`${describeClose(event)} before sync`))
+    })
+  })
+  say({ synced: options.doc })
+  return { provider, received }
+}
+
+/** The [client, state] pairs of an awareness update (what follows the message type). */
+function awarenessStates (bytes) {
+  const update = decoding.createDecoder(decoding.readVarUint8Array(decoding.createDecoder(bytes)))
+  const states = []
+  for (let count = decoding.readVarUint(update); count > 0; count--) {
+    const client = decoding.readVarUint(update)
+    decoding.readVarUint(update) // the clock
+    states.push([client, JSON.parse(decoding.readVarString(update))])
+  }
+  return states
+}
+
+async function quiet (options) {
+  const seconds = Number(options.seconds)
+  if (!(seconds > 0)) throw new Usage('quiet needs --seconds')
+  giveUpAfter(seconds * 1000 + HARD_TIMEOUT_MS)
+  stage = `syncing ${options.doc}`
+  const { provider, received } = await stockProvider(options)
+  const statuses = []
+  const closes = []
+  provider.on('status', (event) => statuses.push(event.status))
+  provider.on('connection-close', (event) => closes.push(describeClose(event)))
+  stage = `staying connected for ${seconds} s`
+  await sleep(seconds * 1000)
+  say({ statuses })
+  say({ closes })
+  say({ awareness_messages: received.awareness.length })
+  provider.destroy()
+}
+
+async function presence (options) {
+  if (!options.name || !options.peer) throw new Usage('presence needs --name and --peer')
+  stage = `syncing ${options.doc}`
+  const { provider, received } = await stockProvider(options)
+  const awareness = provider.awareness
+  awareness.setLocalStateField('user', { name: options.name })
+  const peerClient = () => [...awareness.getStates()]
+    .find(([, state]) => state?.user?.name === options.peer)?.[0]
+  stage = `waiting for ${options.peer}`
+  while (peerClient() === undefined) await sleep(20)
+  const peer = peerClient()
+  let peerLeft = null
+  awareness.on('change', ({ removed }, origin) => {
+    if (removed.includes(peer) && peerLeft === null) {
+      peerLeft = origin === provider ? 'node' : String(origin)
+    }
+  })
+  say({ seen: options.peer })
+  stage = 'asking the node who is there'
+  const asked = received.awareness.length
+  provider.ws.send(Uint8Array.of(MESSAGE_QUERY_AWARENESS))
+  const both = (states) => [provider.doc.clientID, peer]
+    .every((client) => states.some(([id]) => id === client))
+  let answer // the first frame since that names both (a relayed renewal names one)
+  while ((answer = received.awareness.slice(asked).find(both)) === undefined) await sleep(20)
+  say({ query: answer.map(([, state]) => state?.user?.name ?? null).sort() })
+  if (!options['until-left']) {
+    stage = 'staying until killed'
+    await new Promise(() => {})
+  }
+  stage = `waiting for ${options.peer} to leave`
+  while (peerLeft === null) await sleep(20)
+  say({ left: options.peer, origin: peerLeft })
+  provider.destroy()
+}
+
 async function main () {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
@@ -280,7 +391,11 @@ async function main () {
       node: { type: 'string', default: 'js-terminal' },
       letter: { type: 'string', default: 'J' },
       at: { type: 'string' },
-      items: { type: 'string' }
+      items: { type: 'string' },
+      seconds: { type: 'string' },
+      name: { type: 'string' },
+      peer: { type: 'string' },
+      'until-left': { type: 'boolean', default: false }
     }
   })
   const command = positionals[0]
@@ -290,7 +405,9 @@ async function main () {
   const options = { ...values, base: values.url.replace(/^http/, 'ws') }
   if (command === 'orders') return orders(options)
   if (command === 'catalog') return catalog(options)
-  throw new Usage(`the command must be orders or catalog, not ${command}`)
+  if (command === 'quiet') return quiet(options)
+  if (command === 'presence') return presence(options)
+  throw new Usage(`the command must be orders, catalog, quiet or presence, not ${command}`)
 }
 
 try {
