@@ -152,7 +152,7 @@ async def open_api(
             lambda: peers.creds if peers is not None else None,
             _joined,
         ),
-        lan=LanPolicy(https=https is not None, plain_kds=http.plain_kds),
+        lan=LanPolicy(plain_kds=http.plain_kds),
     )
     limits = ConnectionLimits(
         per_address=http.max_connections_per_address,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from edge.http.context import context
 from edge.http.problems import Problem
 
 PLAIN_LAN = web.RequestKey("plain_lan", bool)  # set on plain requests from the LAN
@@ -29,10 +30,8 @@ KDS_ACTIONS = re.compile(r"/api/v1/orders/[^/]+/(bump|recall)")
 
 @dataclass(frozen=True, slots=True)
 class LanPolicy:
-    """Whether this node has HTTPS (it is a member of a store), and whether the kitchen
-    screens may also be reached over plain HTTP on the LAN."""
+    """Whether the kitchen screens may also be reached over plain HTTP on the LAN."""
 
-    https: bool
     plain_kds: bool = False
 
 
@@ -58,8 +57,7 @@ async def lan_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Let plain HTTP from the LAN through only as the module's docstring says."""
     if on_private_channel(request) or request.path in HEALTH | STORE_CA_PAGES:
         return await handler(request)
-    policy = request.app[LAN_POLICY]
-    if not policy.https:
+    if context(request).https is None:  # not a member of a store: it has no CA
         raise Problem(
             409,
             "not-a-member",
@@ -68,7 +66,7 @@ async def lan_middleware(request: web.Request, handler) -> web.StreamResponse:
             "store's first node or `posedge join` on this one; until then only this machine "
             "(127.0.0.1) reaches it",
         )
-    if policy.plain_kds and _kds_request(request):
+    if request.app[LAN_POLICY].plain_kds and _kds_request(request):
         request[PLAIN_LAN] = True
         return await handler(request)
     https = f"https://{request.host}{request.path_qs}"
