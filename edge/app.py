@@ -438,7 +438,10 @@ class Daemon:
         if stale:
             log.warning("changed settings that take effect at restart: %s", ", ".join(stale))
         try:
-            await asyncio.wait_for(asyncio.shield(swapped), SWAP_TIMEOUT)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that
+            # lands as the future finishes, and a SIGTERM just after SIGHUP then hung the stop.
+            async with asyncio.timeout(SWAP_TIMEOUT):
+                await asyncio.shield(swapped)
         except TimeoutError:
             log.warning("the devices took over %.0f s to restart on new settings", SWAP_TIMEOUT)
         return stale

@@ -14,6 +14,7 @@ import threading
 import pytest
 from hypothesis import HealthCheck, settings
 
+import drivers.escpos  # noqa: F401  first: python-escpos loaded without leaving a temp dir
 from edge.orders.book import OrderBook
 from sync.replica import Replica
 from sync.store import DocStore

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+import drivers.escpos  # noqa: F401  first: python-escpos loaded without leaving a temp dir
 from edge import __version__
 from edge.access.terminals import TerminalError
 from edge.access.users import UserError

@@ -119,7 +119,16 @@ async def check_mdns(config: Config) -> tuple[Finding, dict[str, str]]:
         found = f"peers.interfaces: no IPv4 address on {', '.join(absent)}"
         return problem("mdns", found, todo), {}
     if not chosen:
-        return problem("mdns", "no network interface has an IPv4 address", todo), {}
+        found = (
+            "no interface but loopback (or docker's, a VPN's) has an IPv4 address: "
+            "the store's other nodes cannot find this one"
+        )
+        todo = (
+            "connect the node to the store's LAN (cable, DHCP; ip -4 addr lists the addresses); "
+            "a node that runs alone, or reaches its peers by address only (peers.static), sets "
+            "peers.mdns = false"
+        )
+        return problem("mdns", found, todo), {}
     addresses = [i.address for i in chosen]
     where = ", ".join(f"{i.name} {i.address}" for i in chosen)
     try:

@@ -32,7 +32,7 @@ def check_config(path: Path) -> tuple[Config | None, Finding]:
         return None, problem(
             "config",
             str(exc),
-            f"fix {what} in {exc.path} (docs: /usr/share/doc/posedge/configuration.md)",
+            f"fix {what} in {exc.path} (docs: /usr/share/doc/posedge/docs/configuration.md)",
         )
     count = len(config.devices.names())
     found = f"{path} is valid: store {config.store.id}, node {config.node.name}, {count} device(s)"
