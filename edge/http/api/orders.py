@@ -89,10 +89,6 @@ def catalog_json(catalog: Catalog) -> dict:
     }
 
 
-def _request_key(request: web.Request) -> str | None:
-    return request.get(REQUEST_KEY)
-
-
 @routes.get("/api/v1/catalog")
 async def get_catalog(request: web.Request) -> web.Response:
     return json_response(catalog_json(await context(request).book.catalog()))
@@ -150,7 +146,7 @@ async def open_order(request: web.Request) -> web.Response:
         channel=body.get("channel", "counter"),
         table=body.get("table"),
         guests=body.get("guests", 0),
-        request_key=_request_key(request),
+        request_key=request.get(REQUEST_KEY),
     )
     return order_response(request, view, 201)
 
@@ -171,7 +167,7 @@ async def add_line(request: web.Request) -> web.Response:
         qty=body.get("qty", 1),
         modifiers=body.get("modifiers", ()),
         note=body.get("note"),
-        request_key=_request_key(request),
+        request_key=request.get(REQUEST_KEY),
     )
     return order_response(request, view, 201, line_id=line_id)
 
@@ -198,7 +194,7 @@ async def add_discount(request: web.Request) -> web.Response:
         amount=body.get("amount"),
         percent=body.get("percent"),
         line_id=body.get("line_id"),
-        request_key=_request_key(request),
+        request_key=request.get(REQUEST_KEY),
     )
     return order_response(request, view, 201)
 
@@ -208,7 +204,7 @@ async def add_payment(request: web.Request) -> web.Response:
     body = await json_body(
         request, required=("tender", "amount"), optional=("tip", "reference", "key")
     )
-    key = body.get("key") or entry_id(_request_key(request), "payment")
+    key = body.get("key") or entry_id(request.get(REQUEST_KEY), "payment")
     view = await context(request).book.add_payment(
         actor(request),
         request.match_info["order_id"],
@@ -224,7 +220,7 @@ async def add_payment(request: web.Request) -> web.Response:
 @routes.post(ORDER + "/tips")
 async def add_tip(request: web.Request) -> web.Response:
     body = await json_body(request, required=("amount",), optional=("payment_key", "key"))
-    key = body.get("key") or entry_id(_request_key(request), "tip")
+    key = body.get("key") or entry_id(request.get(REQUEST_KEY), "tip")
     view = await context(request).book.add_tip(
         actor(request),
         request.match_info["order_id"],
@@ -239,7 +235,7 @@ async def add_tip(request: web.Request) -> web.Response:
 async def fire(request: web.Request) -> web.Response:
     await json_body(request)
     view, fire_id = await context(request).book.fire(
-        actor(request), request.match_info["order_id"], request_key=_request_key(request)
+        actor(request), request.match_info["order_id"], request_key=request.get(REQUEST_KEY)
     )
     return order_response(request, view, fire_id=fire_id)
 
@@ -252,7 +248,7 @@ async def bump(request: web.Request) -> web.Response:
         request.match_info["order_id"],
         fire_id=body["fire_id"],
         station=body["station"],
-        request_key=_request_key(request),
+        request_key=request.get(REQUEST_KEY),
     )
     return order_response(request, view)
 
@@ -261,7 +257,7 @@ async def bump(request: web.Request) -> web.Response:
 async def close(request: web.Request) -> web.Response:
     await json_body(request)
     view = await context(request).book.close(
-        actor(request), request.match_info["order_id"], request_key=_request_key(request)
+        actor(request), request.match_info["order_id"], request_key=request.get(REQUEST_KEY)
     )
     return order_response(request, view)
 
@@ -282,6 +278,6 @@ async def reopen(request: web.Request) -> web.Response:
         actor(request),
         request.match_info["order_id"],
         body["reason"],
-        request_key=_request_key(request),
+        request_key=request.get(REQUEST_KEY),
     )
     return order_response(request, view)
