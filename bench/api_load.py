@@ -3,7 +3,7 @@
 The daemon runs as its own process (`python -m edge.cli.main run --config <temp toml>`) on a
 fresh state directory whose store already holds the sample catalog, listening on a free
 port of 127.0.0.1. `--terminals` terminals are paired through the real exchange (a code
-from TerminalRegistry, then POST /api/v1/pair) and each rings up orders over HTTP, every
+from PairingCodes, then POST /api/v1/pair) and each rings up orders over HTTP, every
 POST with its own `Idempotency-Key`: open, 5 lines (some with modifiers), void one line, a
 10 % discount, fire, a card payment for part of the balance and cash for the rest (each
 amount read from the previous answer's balance_due), a tip, close: 13 requests. An order
@@ -64,7 +64,7 @@ from daemon_under_load import (
     pair_terminals,
     write_config,
 )
-from edge.access.terminals import TerminalRegistry
+from edge.access.pairing_codes import PairingCodes
 from edge.orders.book import OrderBook
 from edge.orders.catalog import sample_catalog
 from edge.orders.ids import entry_id
@@ -127,19 +127,16 @@ def measure_http(args: argparse.Namespace, root: Path, menu: Menu) -> dict:
     state_dir = root / "state"
     state_dir.mkdir()
     asyncio.run(load_catalog(state_dir / "orders.db"))
-    registry = TerminalRegistry(state_dir / "node.db")
-    try:
-        codes = [
-            registry.create_code(
-                f"Till {n + 1}", "terminal", ttl=dt.timedelta(minutes=10), now=utc_now()
-            ).code
-            for n in range(args.terminals)
-        ]
-        observer = registry.create_code(
-            "Bench observer", "terminal", ttl=dt.timedelta(minutes=10), now=utc_now()
+    registry = PairingCodes(state_dir / "node.db")
+    codes = [
+        registry.create_code(
+            f"Till {n + 1}", "terminal", ttl=dt.timedelta(minutes=10), now=utc_now()
         ).code
-    finally:
-        registry.close()
+        for n in range(args.terminals)
+    ]
+    observer = registry.create_code(
+        "Bench observer", "terminal", ttl=dt.timedelta(minutes=10), now=utc_now()
+    ).code
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     write_config(root / "posedge.toml", state_dir, port)

@@ -31,7 +31,7 @@ import aiohttp
 from playwright.async_api import Page
 
 from daemon_under_load import DaemonProcess, free_port, load_catalog, pair_terminals, write_config
-from edge.access.terminals import TerminalRegistry
+from edge.access.pairing_codes import PairingCodes
 from order_flow import make_orders, ms_summary, ratio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,11 +83,10 @@ async def measure(args: argparse.Namespace, root: Path) -> dict:
     port = free_port()
     config = root / "posedge.toml"
     write_config(config, state_dir, port)
-    registry = TerminalRegistry(state_dir / "node.db")
+    registry = PairingCodes(state_dir / "node.db")
     now, ttl = dt.datetime.now(dt.UTC), dt.timedelta(minutes=30)
     till_code = registry.create_code("bench till", "terminal", ttl=ttl, now=now).code
     screen_code = registry.create_code("bench grill", "kds", ttl=ttl, now=now).code
-    registry.close()
     daemon = DaemonProcess(config, root / "daemon.log", None)
     base = f"http://127.0.0.1:{port}"
     api, arrival, render = [], [], []

@@ -39,7 +39,7 @@ from escpos.printer import Network
 from daemon_under_load import DaemonProcess, free_port, load_catalog, pair_terminals, write_config
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 from drivers.escpos.printout import Paper
-from edge.access.terminals import TerminalRegistry
+from edge.access.pairing_codes import PairingCodes
 from order_flow import make_orders, ms_summary, ratio
 
 
@@ -154,7 +154,7 @@ async def measure(args: argparse.Namespace, root: Path) -> dict:
                 '[stations]\ngrill = "kitchen"\nfryer = "kitchen"\nbar = "kitchen"\n'
             )
         codes = [
-            TerminalRegistry(state_dir / "node.db")
+            PairingCodes(state_dir / "node.db")
             .create_code(
                 "bench", "terminal", ttl=dt.timedelta(minutes=30), now=dt.datetime.now(dt.UTC)
             )

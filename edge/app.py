@@ -16,46 +16,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from edge.access.join_codes import StoredJoinCodes
-from edge.access.terminals import TerminalRegistry
-from edge.config.edit import ConfigEditor
-from edge.config.load import load
-from edge.config.model import Config, HttpConfig, KdsSettings
+from edge.config.layers import NODE, ConfigEditor, LayeredConfig
+from edge.config.model import Config
+from edge.config.store_document import StoreDocument
+from edge.config.store_settings import DEVICE, OWNER, SETTING, STATION
 from edge.devices.assembly import Devices, DeviceSetup, open_devices
-from edge.http.api.events import EventHub
-from edge.http.application import make_app
-from edge.http.context import ApiContext
-from edge.http.idempotency import IdempotencyStore
-from edge.http.lan_guard import LanPolicy
-from edge.http.metrics import ApiMetrics
-from edge.http.server import ConnectionLimits, HttpServer
-from edge.http.tls import ApiCertificate
+from edge.devices.ownership import DeviceOwnership, store_printers
+from edge.http.assembly import open_api
+from edge.http.server import HttpServer
+from edge.http.tls import ApiCertificate, node_names
 from edge.kitchen.board import KdsBoard
+from edge.kitchen.print_facts import PrintFacts
 from edge.orders.book import OrderBook
+from edge.orders.clock import HybridClock
+from edge.orders.documents import store_guid
 from edge.orders.feed import OrderFeed
-from edge.orders.index import OrderIndex
 from edge.orders.log import NodeIdentity
 from edge.replication.archive import DayArchive
+from edge.replication.directory import NodeDirectory
 from edge.replication.peers import PeerManager
 from edge.replication.upstream import UpstreamLink
 from edge.runtime.errors import ConfigError
 from edge.runtime.lifecycle import Stopping, run_until_stopped
 from edge.runtime.process import (
     freeze_startup_objects,
-    raise_file_limit,
     state_dir_lock,
     utc_now,
 )
 from edge.runtime.systemd import SystemdNotifier, run_watchdog, watchdog_interval
 from sync.membership.credentials import load as load_credentials
-from sync.membership.join import join_routes
 from sync.membership.trust import StoreCredentials, TrustError
 from sync.replica import Replica
 from sync.store import DocStore
@@ -66,6 +60,7 @@ Service = Callable[[OrderBook, Devices], Awaitable[None]]
 """An extra long-running task given the order book and the devices (the demo's cashier)."""
 
 RELOADED = ("devices", "print", "receipt", "kds")  # the Config fields SIGHUP applies
+CONFIG_KINDS = {SETTING, DEVICE, STATION, OWNER, NODE}  # store registers the devices follow
 NEEDS_RESTART = {  # the other fields, as the operator knows them
     "state_dir": "paths.state_dir",
     "log_level": "log.level",
@@ -73,8 +68,6 @@ NEEDS_RESTART = {  # the other fields, as the operator knows them
     "status_interval": "daemon.status_interval",
 }
 SWAP_TIMEOUT = 10.0  # seconds the devices may take to restart on new settings
-FILE_LIMIT = 4096  # open files the daemon asks for, as the service's LimitNOFILE
-FILE_RESERVE = 256  # of them kept for the stores, devices, peers and the hub link
 
 
 def order_book(config: Config, replica: Replica, store_id: str | None = None) -> OrderBook:
@@ -89,91 +82,14 @@ def order_book(config: Config, replica: Replica, store_id: str | None = None) ->
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Api:
-    """The node's API as assembled: its server, what the handlers share, its KDS board."""
-
-    server: HttpServer
-    context: ApiContext
-    board: KdsBoard
-
-
-async def open_api(
-    resources: contextlib.AsyncExitStack,
-    book: OrderBook,
-    replica: Replica,
-    *,
-    feed: OrderFeed,
-    devices: Devices,
-    state_dir: Path,
-    node_db: Path,
-    requests_db: Path,
-    http: HttpConfig,
-    shutdown_timeout: float,
-    now: Callable[[], dt.datetime],
-    https: ApiCertificate | None = None,
-    peers: PeerManager | None = None,
-    upstream: UpstreamLink | None = None,
-    kds_settings: KdsSettings | None = None,
-) -> Api:
-    """Build the API over a started order book, its feed and the node's devices (whose
-    tasks the caller runs); `resources` closes what this opens, in reverse order (the
-    server first, so in-flight requests finish before the files close).
-
-    The caller starts the server and sets `context.ready`.
-    """
-    index = OrderIndex(book, feed)
-    terminals = TerminalRegistry(node_db)
-    resources.callback(terminals.close)
-    idempotency = await IdempotencyStore.open(requests_db)
-    resources.push_async_callback(idempotency.close)
-    context = ApiContext(
-        book,
-        replica,
-        feed,
-        index,
-        terminals,
-        devices,
-        state_dir,
-        now=now,
-        https=https,
-        peers=peers,
-        upstream=upstream,
-    )
-    board = KdsBoard(book, feed, settings=kds_settings or KdsSettings(), now=now)
-    app = make_app(
-        context,
-        idempotency=idempotency,
-        events_hub=EventHub(book, feed),
-        board=board,
-        metrics=ApiMetrics(replica.store, lambda: index.open_count(book.business_date())),
-        join_routes=join_routes(
-            StoredJoinCodes(node_db),
-            lambda: peers.creds if peers is not None else None,
-            _joined,
-        ),
-        lan=LanPolicy(plain_kds=http.plain_kds),
-    )
-    limits = ConnectionLimits(
-        per_address=http.max_connections_per_address,
-        total=min(http.max_connections, (raise_file_limit(FILE_LIMIT) - FILE_RESERVE) // 2),
-        idle_timeout=http.idle_timeout,
-    )
-    server = HttpServer(
-        app,
-        http.host,
-        http.port,
-        shutdown_timeout=shutdown_timeout,
-        ssl_context=https.context if https is not None else None,
-        plain_too=True,
-        limits=limits,
-    )
-    resources.push_async_callback(server.stop)
-    return Api(server, context, board)
-
-
-def _joined(node_id: str, node_cert_pem: bytes) -> None:
-    log.info("node %s joined the store; it links with this node once it runs", node_id)
+async def open_store_document(replica: Replica, store_id: str, node: str) -> StoreDocument:
+    """The store document of store `store_id` as node `node` writes it, open
+    (docs/store-document.md). It has a clock of its own: it is read before the order book
+    exists, since the store's time zone and rollover are in it."""
+    clock = HybridClock(node, lambda: int(utc_now().timestamp() * 1000))
+    document = StoreDocument(replica, store_guid(store_id), clock)
+    await document.open()
+    return document
 
 
 @contextlib.asynccontextmanager
@@ -188,6 +104,10 @@ async def serving_peers(peers: PeerManager, host: str, port: int) -> AsyncIterat
         yield server
     finally:
         await server.stop()
+
+
+async def _nothing() -> None:
+    """A node without peers has no links to flush."""
 
 
 class Daemon:
@@ -206,6 +126,7 @@ class Daemon:
         self.book: OrderBook | None = None
         self.upstream: UpstreamLink | None = None
         self.failed = False
+        self.layers: LayeredConfig | None = None  # None when it runs without a file
         self._stopping = Stopping()
         self._hangup = asyncio.Event()
 
@@ -238,13 +159,31 @@ class Daemon:
                     log.info("stopped")
 
     async def _serve(self, store: DocStore) -> None:
-        config = self.config
         replica = Replica(store)
+        document = await open_store_document(replica, self.config.store.id, self.config.node.name)
+        if self.config.source != "<defaults>":
+            self.layers = LayeredConfig(Path(self.config.source), document, self.config.node.name)
+            await self._move_store_settings()
+            self.config = self.layers.effective()
+        config = self.config
         book = order_book(config, replica)
         await book.start()
         self.book = book
         async with contextlib.AsyncExitStack() as resources:  # closed in reverse order
+            resources.callback(document.close)
+            resources.callback(document.subscribe(self._store_changed))
             feed = OrderFeed(replica, store_id=book.store_id)
+            creds = self._credentials()
+            https = ApiCertificate(creds) if creds is not None else None
+            peers = self._peer_manager(book, replica, creds) if creds is not None else None
+            ownership = DeviceOwnership(
+                document,
+                config.node.name,
+                printers=lambda: store_printers(self.config.devices),
+                peers=lambda: peers.peers if peers is not None else {},
+                changed=self._hangup.set,
+            )
+            await ownership.step()
             devices = await resources.enter_async_context(
                 open_devices(
                     book,
@@ -255,11 +194,10 @@ class Daemon:
                     receipt=config.receipt,
                     store_name=config.store.name,
                     now=utc_now,
+                    ownership=ownership,
+                    facts=PrintFacts(book, peers.flushed if peers is not None else _nothing),
                 )
             )
-            creds = self._credentials()
-            https = ApiCertificate(creds) if creds is not None else None
-            peers = self._peer_manager(book, replica, creds) if creds is not None else None
             upstream = self._upstream_link(book, replica, feed, peers)
             self.upstream = upstream
             api = await open_api(
@@ -267,6 +205,7 @@ class Daemon:
                 book,
                 replica,
                 feed=feed,
+                document=document,
                 devices=devices,
                 state_dir=config.store_path.parent,
                 node_db=config.node_db_path,
@@ -296,21 +235,36 @@ class Daemon:
                 )
                 self.failed = True
                 return
+            directory = None
+            if https is not None:  # where terminals find this node: its bound port
+                directory = NodeDirectory(
+                    document,
+                    book.node,
+                    host=config.http.host,
+                    port=api.server.port,
+                    addresses=lambda: node_names()[1],
+                    printers=lambda: sorted(devices.own_printers()),
+                )
+                api.context.directory = directory
             api.context.ready = True
             resources.callback(setattr, api.context, "ready", False)
             apply = functools.partial(self.apply_config, devices, api.board)
-            if config.source != "<defaults>":
-                api.context.config_editor = ConfigEditor(Path(config.source), apply)
+            if self.layers is not None:
+                api.context.config_editor = ConfigEditor(self.layers, apply)
             tasks: dict[str, Awaitable[None]] = {
                 "status": self._refresh_status(),
                 "devices": devices.run(),
                 "reload": self._reload_on_hangup(apply),
+                "store outbox": api.outbox.run(),
+                "printer ownership": ownership.run(),
                 "archive": DayArchive(
                     book, store, after_days=config.peers.days, upstream=upstream
                 ).run(),
             }
             if https is not None:
                 tasks["https certificate"] = https.run()
+            if directory is not None:
+                tasks["node directory"] = directory.run()
             if peers is not None and peer_server is not None:
                 tasks["peers"] = peers.run(peer_server.port)
             if upstream is not None:
@@ -396,12 +350,12 @@ class Daemon:
     async def reload(self, apply: Callable[[Config], Awaitable[list[str]]]) -> None:
         """Apply the configuration file as it is now (SIGHUP); a file that does not load is
         logged, and the devices keep their settings."""
-        running = self.config
-        if running.source == "<defaults>":
+        if self.layers is None:
             log.warning("SIGHUP: this daemon runs without a configuration file; nothing reloaded")
             return
         try:
-            fresh = load(Path(running.source))
+            await self.layers.move_from_file()
+            fresh = self.layers.effective()
         except ConfigError as exc:
             log.error(
                 "configuration not reloaded: %s (the devices keep their settings)",
@@ -411,11 +365,34 @@ class Daemon:
             return
         await apply(fresh)
 
+    async def _move_store_settings(self) -> None:
+        """At start, move the store's settings found in the file into the store document; a
+        file whose store settings do not load is logged, and runs on the store's."""
+        assert self.layers is not None
+        try:
+            await self.layers.move_from_file()
+        except ConfigError as exc:
+            log.error("the store's settings stay in the file for now: %s", exc)
+
+    def _store_changed(self, keys: set[str]) -> None:
+        """A change of the store's settings, made here or on any node: apply it."""
+        if any(key.partition(":")[0] in CONFIG_KINDS for key in keys):
+            self._hangup.set()
+
     async def apply_config(self, devices: Devices, board: KdsBoard, fresh: Config) -> list[str]:
         """Drive the devices, stations, receipt.*, print.*, kds.* and store.name (on receipts)
         of `fresh`; returns the other changed settings, which take effect at restart."""
         running = self.config
-        swapped = devices.reload(DeviceSetup(fresh.devices, fresh.print, fresh.receipt))
+        driven = frozenset()
+        if devices.ownership is not None:  # a printer just added is decided on at once
+            await devices.ownership.step(store_printers(fresh.devices))
+            driven = devices.ownership.driving()
+        setup = DeviceSetup(fresh.devices, fresh.print, fresh.receipt, driven)
+        if setup == devices.setup:  # nothing of theirs changed: the printers stay connected
+            swapped = asyncio.get_running_loop().create_future()
+            swapped.set_result(None)
+        else:
+            swapped = devices.reload(setup)
         board.settings = fresh.kds
         devices.store_name = fresh.store.name
         self.config = dataclasses.replace(

@@ -48,17 +48,28 @@ async def read_snapshot(
     if not rows:
         return None
     codec, data, upto = rows[0]
-    if codec != SNAPSHOT_CODEC:
-        raise StoreCorrupt(f"{path}: snapshot of {guid!r} has unknown codec {codec!r}")
+    check_codec(path, guid, codec)
     return data, upto
 
 
-async def inflate(path: Path, guid: str, snapshot: bytes) -> bytes:
+def check_codec(path: Path, guid: str, codec: str) -> None:
+    """Raise StoreCorrupt unless a snapshot's codec is the one snapshots are written in."""
+    if codec != SNAPSHOT_CODEC:
+        raise StoreCorrupt(f"{path}: snapshot of {guid!r} has unknown codec {codec!r}")
+
+
+def decompress(path: Path, guid: str, snapshot: bytes) -> bytes:
     """The update a compressed snapshot holds; raises StoreCorrupt."""
-    try:  # zlib lets go of the GIL, so the loop runs on while a big day inflates
-        return await asyncio.to_thread(zlib.decompress, snapshot)
+    try:
+        return zlib.decompress(snapshot)
     except zlib.error as exc:
         raise StoreCorrupt(f"{path}: the snapshot of {guid!r} is damaged: {exc}") from exc
+
+
+async def inflate(path: Path, guid: str, snapshot: bytes) -> bytes:
+    """`decompress` off the loop: zlib lets go of the GIL, so the loop runs on while a big
+    day inflates."""
+    return await asyncio.to_thread(decompress, path, guid, snapshot)
 
 
 class Compactor:

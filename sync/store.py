@@ -26,7 +26,12 @@ from pathlib import Path
 
 import aiosqlite
 
-from sync.compaction import DEFAULT_COMPACT_AFTER, Compactor, inflate, read_snapshot
+from sync.compaction import (
+    DEFAULT_COMPACT_AFTER,
+    Compactor,
+    inflate,
+    read_snapshot,
+)
 from sync.errors import (
     DocumentClosed,
     StoreCorrupt,
@@ -34,7 +39,7 @@ from sync.errors import (
     StoreUnavailable,
     UnknownDocument,
 )
-from sync.sqlite import FULL, Schema, connect, connect_async, rollback, unavailable
+from sync.sqlite import FULL, Schema, connect_async, rollback, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,6 @@ SCHEMA = Schema(FULL, steps=(_STEP_1,), foreign_keys=True, incremental_vacuum=Tr
 MAX_BATCH = 512
 """Most appends written in one transaction."""
 
-PEEK_TIMEOUT = 2.0
 """Seconds `peek` waits while the daemon holds the file busy."""
 
 
@@ -109,31 +113,6 @@ class _PendingAppend:
     guid: str
     data: bytes
     done: asyncio.Future[int]
-
-
-@dataclass(frozen=True, slots=True)
-class StorePeek:
-    """What a look at a store file shows, for `posedge doctor`."""
-
-    newest_document: float | None  # when the newest document was registered
-    link_contacts: dict[str, float]  # link -> when it last acknowledged anything
-
-
-def peek(path: Path) -> StorePeek:
-    """Read a store file without creating or changing it; raises StoreUnavailable (no such
-    file, or one this user cannot read) or StoreCorrupt."""
-    try:
-        conn = connect(path, SCHEMA, read_only=True, timeout=PEEK_TIMEOUT)
-        try:
-            (newest,) = conn.execute("SELECT max(created_at) FROM documents").fetchone()
-            contacts = conn.execute(
-                "SELECT link, max(updated_at) FROM link_progress GROUP BY link"
-            ).fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise unavailable(path, "read the store", exc) from exc
-    return StorePeek(newest, dict(contacts))
 
 
 class DocStore:

@@ -389,17 +389,17 @@ def test_the_installed_daemon_runs_as_its_user_and_prints_a_receipt(installed, t
     assert "ready: store pkg-test" in log
     # The web UI's save, as the service user: a new file beside the old, renamed over it.
     run([*node.AS_SERVICE, "/usr/lib/posedge/bin/python3", "-c", SAVE_AS_THE_UI, str(CONFFILE)])
-    assert 'name = "Saved by the UI"' in CONFFILE.read_text()
+    assert "late_after = 123.0" in CONFFILE.read_text()
     assert {p.owner() for p in STATE.iterdir()} == {"posedge"}
 
 
 SAVE_AS_THE_UI = """
-import asyncio, pathlib, sys
-from edge.config.edit import ConfigEditor, set_settings
-async def nothing_live(config):
-    return []
-editor = ConfigEditor(pathlib.Path(sys.argv[1]), nothing_live)
-asyncio.run(editor.change(set_settings({"store.name": "Saved by the UI"})))
+import pathlib, sys, tomlkit
+from edge.config.edit import read_document, set_settings, write_checked
+path = pathlib.Path(sys.argv[1])
+doc = read_document(path)
+set_settings({"print.late_after": 123.0})(doc)
+write_checked(path, tomlkit.dumps(doc))
 """
 
 

@@ -1,7 +1,10 @@
-"""`node.db`: the node's access records, and the one owner of the file's schema.
+"""`node.db`: the node's own access records, and the one owner of the file's schema.
 
-It holds the paired terminals and their pairing codes (terminals.py), the join codes for
-new nodes of the store (join_codes.py), and the manager UI's users and sessions (users.py).
+It holds the pairing codes (pairing_codes.py), the join codes for new nodes of the store
+(join_codes.py), the manager UI's sessions on this node (users.py), and the changes the
+CLI hands the running daemon for the store document (outbox.py). Terminals and users
+live in the store document; the tables that held them before (version 2) are emptied into
+it once, on upgrade (outbox.py).
 The daemon and the CLI's commands both open it, each operation on a short-lived connection
 of its own; every connection brings the file to the current version first. SQLite's errors
 come out as StorageError.
@@ -68,9 +71,31 @@ ALTER TABLE pairing_codes ADD COLUMN proof_salt BLOB;
 ALTER TABLE pairing_codes ADD COLUMN proof_key BLOB;
 """
 
-SCHEMA = Schema(FULL, steps=(_STEP_1, _STEP_2), foreign_keys=True)
+# Users and terminals move to the store document: sessions no longer refer to a row of
+# ui_users but keep the stamp of the user's register they began under (sessions of before
+# are dropped: their users sign in again); the CLI's changes wait in store_outbox.
+_STEP_3 = """
+DROP TABLE ui_sessions;
+CREATE TABLE ui_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    user_stamp TEXT NOT NULL,
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    flashes TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE store_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    queued_at TEXT NOT NULL
+);
+"""
+
+SCHEMA = Schema(FULL, steps=(_STEP_1, _STEP_2, _STEP_3), foreign_keys=True)
 """node.db: version 1 is the tables of node.db files made before versions were kept;
-version 2 keeps codes as keys."""
+version 2 keeps codes as keys; version 3 hands users and terminals to the store document."""
 
 
 @contextlib.contextmanager

@@ -1,27 +1,34 @@
-"""The manager UI's users and their sign-in sessions, kept in the node's `node.db`.
+"""The manager UI's users, kept in the store document, and their sign-in sessions, kept in
+this node's `node.db`.
 
-Passwords are stored only as scrypt hashes with a salt of their own; a session's token only
-as its SHA-256 hash (the token is random and long, so a fast hash is enough), so a copy of
-the file lets nobody in. Like the terminal registry, every operation opens a short-lived
-connection: the CLI writes users from another process while the daemon runs. SQLite's
-errors come out as StorageError.
+A user (`user:<name>` in the store document: role, salted scrypt hash, when added) may sign
+in on every node of the store; one added, removed or given a new password on any node is so
+on every node once the write reaches it. Passwords are stored only as scrypt hashes with a
+salt of their own. A session belongs to the node it was started on (a browser's cookie is
+per node) and keeps the stamp of the user's register it was started under: a change of
+the user anywhere (password, role, removal) moves that stamp, which signs the session out.
+A session's token is kept only as its SHA-256 hash (it is random and long, so a fast hash
+is enough). SQLite's errors come out as StorageError.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.access import node_db
+from edge.config.registers import Entry
+from edge.config.store_document import StoreDocument
 from edge.runtime.errors import EdgeError
 
 ROLES = ("manager", "technician")
+KIND = "user"  # the store document's registers of users: user:<name>
 MIN_PASSWORD = 8
 MAX_NAME = 64
 SESSION_LIFETIME = dt.timedelta(hours=12)
@@ -124,84 +131,109 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class UserStore:
-    """The UI's users and sessions in one SQLite file (the node's `node.db`)."""
+def user_record(role: str, password: str, created_at: str) -> dict:
+    """The store document's value for a user (the password hashed: slow, ~50 ms)."""
+    if role not in ROLES:
+        raise InvalidUser(f"role must be one of {', '.join(ROLES)}")
+    return {"role": role, "password_hash": hash_password(check_password(password)),
+            "created_at": created_at}  # fmt: skip
 
-    def __init__(self, path: Path) -> None:
+
+def read_user(name: str, entry: Entry | None) -> tuple[User, str] | None:
+    """(user, password hash) from a store document register, or None if it is not one."""
+    value = entry.value if entry is not None else None
+    if not isinstance(value, dict):
+        return None
+    role, stored, created_at = (value.get(k) for k in ("role", "password_hash", "created_at"))
+    if role not in ROLES or not isinstance(stored, str) or not isinstance(created_at, str):
+        return None
+    return User(name, role, created_at), stored
+
+
+def users_of(document: StoreDocument) -> list[User]:
+    """Every user the store document holds, by name."""
+    found = [read_user(name, entry) for name, entry in document.group(KIND).items()]
+    return sorted((f[0] for f in found if f is not None), key=lambda user: user.name)
+
+
+def changed_password(name: str, entry: Entry | None, password: str) -> dict:
+    """The value that gives user `name` a new password; raises UnknownUser."""
+    read = read_user(name, entry)
+    if read is None:
+        raise UnknownUser(f"no user named {name!r}")
+    return user_record(read[0].role, password, read[0].created_at)
+
+
+def new_user(name: str, role: str, password: str, entry: Entry | None, now: dt.datetime) -> dict:
+    """The value that adds user `name`; raises InvalidUser or UserExists."""
+    name = check_name(name)
+    if read_user(name, entry) is not None:
+        raise UserExists(f"a user named {name!r} exists already")
+    return user_record(role, password, _stamp(now))
+
+
+class UserStore:
+    """The store's UI users (in the store document) and this node's sessions (in node.db)."""
+
+    def __init__(self, path: Path, document: StoreDocument) -> None:
         self.path = Path(path)
+        self.document = document
         node_db.prepare(self.path)
 
     # -- users -------------------------------------------------------------------------
 
-    def add(self, name: str, role: str, password: str, *, now: dt.datetime) -> User:
-        """A new user; raises InvalidUser or UserExists."""
+    async def add(self, name: str, role: str, password: str, *, now: dt.datetime) -> User:
+        """A new user of every node; raises InvalidUser or UserExists."""
         name = check_name(name)
-        if role not in ROLES:
-            raise InvalidUser(f"role must be one of {', '.join(ROLES)}")
-        user = User(name, role, _stamp(now))
-        stored = hash_password(check_password(password))
-        with node_db.connection(self.path, f"add user {name}") as conn:
-            try:
-                conn.execute(
-                    "INSERT INTO ui_users (name, role, password_hash, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (name, role, stored, user.created_at),
-                )
-            except sqlite3.IntegrityError:
-                raise UserExists(f"a user named {name!r} exists already") from None
-        return user
+        key = f"{KIND}:{name}"
+        value = await asyncio.to_thread(
+            new_user, name, role, password, self.document.entry(key), now
+        )
+        await self.document.write({key: value})
+        return User(name, role, value["created_at"])
 
     def users(self) -> list[User]:
         """Every user, by name."""
-        with node_db.connection(self.path, "list the users") as conn:
-            rows = conn.execute(
-                "SELECT name, role, created_at FROM ui_users ORDER BY name"
-            ).fetchall()
-        return [User(*row) for row in rows]
+        return users_of(self.document)
 
-    def remove(self, name: str) -> None:
-        """Remove a user and sign out all their sessions; raises UnknownUser."""
-        with node_db.connection(self.path, f"remove user {name}") as conn:
-            if conn.execute("DELETE FROM ui_users WHERE name = ?", (name,)).rowcount == 0:
-                raise UnknownUser(f"no user named {name!r}")
+    async def remove(self, name: str) -> None:
+        """Remove a user on every node, which signs out their sessions; raises UnknownUser."""
+        key = f"{KIND}:{name}"
+        if read_user(name, self.document.entry(key)) is None:
+            raise UnknownUser(f"no user named {name!r}")
+        await self.document.write({key: None})
 
-    def set_password(self, name: str, password: str) -> None:
-        """Change a user's password and sign out all their sessions; raises UnknownUser."""
-        stored = hash_password(check_password(password))
-        with node_db.connection(self.path, f"change the password of {name}") as conn:
-            updated = conn.execute(
-                "UPDATE ui_users SET password_hash = ? WHERE name = ?", (stored, name)
-            ).rowcount
-            if updated == 0:
-                raise UnknownUser(f"no user named {name!r}")
-            conn.execute("DELETE FROM ui_sessions WHERE user_name = ?", (name,))
+    async def set_password(self, name: str, password: str) -> None:
+        """Change a user's password on every node, which signs out their sessions; raises
+        UnknownUser."""
+        key = f"{KIND}:{name}"
+        value = await asyncio.to_thread(changed_password, name, self.document.entry(key), password)
+        await self.document.write({key: value})
 
     def verify(self, name: str, password: str) -> User | None:
         """The user if `password` is theirs, else None. Slow on purpose (scrypt): call it
         from a worker thread."""
-        with node_db.connection(self.path, "check a password") as conn:
-            row = conn.execute(
-                "SELECT name, role, created_at, password_hash FROM ui_users WHERE name = ?",
-                (name,),
-            ).fetchone()
-        if row is None:
+        read = read_user(name, self.document.entry(f"{KIND}:{name}"))
+        if read is None:
             password_matches(password, _NOBODY_HASH)
             return None
-        return User(*row[:3]) if password_matches(password, row[3]) else None
+        return read[0] if password_matches(password, read[1]) else None
 
     # -- sessions ----------------------------------------------------------------------
 
     def start_session(self, user: User, *, now: dt.datetime) -> str:
         """A new session for `user`; returns its token (for the cookie, shown once)."""
+        entry = self.document.entry(f"{KIND}:{user.name}")
         token = secrets.token_urlsafe(32)
         with node_db.connection(self.path, "start a session") as conn:
             conn.execute("DELETE FROM ui_sessions WHERE expires_at < ?", (_stamp(now),))
             conn.execute(
-                "INSERT INTO ui_sessions (token_hash, user_name, csrf_token, created_at, "
-                "expires_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO ui_sessions (token_hash, user_name, user_stamp, csrf_token, "
+                "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     _token_hash(token),
                     user.name,
+                    entry.stamp if entry is not None else "",
                     secrets.token_urlsafe(32),
                     _stamp(now),
                     _stamp(now + SESSION_LIFETIME),
@@ -210,18 +242,22 @@ class UserStore:
         return token
 
     def session(self, token: str, *, now: dt.datetime) -> Session | None:
-        """The live session with `token`, or None if unknown or expired."""
+        """The live session with `token`, or None if unknown, expired, or its user changed
+        since it started."""
         with node_db.connection(self.path, "look up a session") as conn:
             row = conn.execute(
-                "SELECT s.token_hash, u.name, u.role, u.created_at, s.csrf_token, "
-                "s.expires_at, s.flashes FROM ui_sessions s "
-                "JOIN ui_users u ON u.name = s.user_name "
-                "WHERE s.token_hash = ? AND s.expires_at >= ?",
+                "SELECT token_hash, user_name, user_stamp, csrf_token, expires_at, flashes "
+                "FROM ui_sessions WHERE token_hash = ? AND expires_at >= ?",
                 (_token_hash(token), _stamp(now)),
             ).fetchone()
         if row is None:
             return None
-        return Session(row[0], User(*row[1:4]), row[4], row[5], json.loads(row[6]))
+        token_hash, name, user_stamp, csrf, expires_at, flashes = row
+        entry = self.document.entry(f"{KIND}:{name}")
+        read = read_user(name, entry)
+        if read is None or entry is None or entry.stamp != user_stamp:
+            return None
+        return Session(token_hash, read[0], csrf, expires_at, json.loads(flashes))
 
     def end_session(self, session: Session) -> None:
         """Sign out: the session's token stops working (safe twice)."""

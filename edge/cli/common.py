@@ -1,5 +1,6 @@
 """What the `posedge` commands share: the shape a command is declared in, the exit statuses,
-the configuration a command names by --config or --state-dir, and the logger."""
+the configuration a command names by --config or --state-dir, the store document as the
+command line sees it, and the logger."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.access.outbox import QueuedStore
 from edge.config.load import DEFAULT_PATH, from_values, load
 from edge.config.model import Config
+from edge.config.store_document import KIND
+from edge.orders.documents import store_guid
+from sync.store_file import registered
 
 log = logging.getLogger("posedge")
 
@@ -35,6 +40,15 @@ def add_state_source(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--config", type=Path, help=f"configuration file (default {DEFAULT_PATH})")
     source.add_argument("--state-dir", type=Path, help="use this state dir (e.g. the demo's)")
+
+
+def queued_store(config: Config) -> QueuedStore:
+    """The store document of the node of `config` as the command line sees it (its
+    changes are queued for the daemon: edge/access/outbox.py)."""
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    found = registered(config.store_path, KIND)  # --state-dir alone does not say the store
+    guid = found[0] if found else store_guid(config.store.id)
+    return QueuedStore(config.node_db_path, config.store_path, guid)
 
 
 def config_of(args: argparse.Namespace) -> Config:

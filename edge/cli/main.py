@@ -12,7 +12,7 @@ import sys
 
 import drivers.escpos  # noqa: F401  first: python-escpos loaded without leaving a temp dir
 from edge import __version__
-from edge.access.terminals import TerminalError
+from edge.access.pairing_codes import TerminalError
 from edge.access.users import UserError
 from edge.cli import emulate, hub, membership, run, store, terminals, users
 from edge.cli.common import EX_CONFIG, EX_IOERR, EX_USAGE, Command

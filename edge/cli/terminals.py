@@ -1,21 +1,24 @@
-"""`posedge pair` and `posedge terminals`: the terminals and kitchen screens paired with this
-node (edge/access/terminals.py)."""
+"""`posedge pair` and `posedge terminals`: pairing codes made on this node, and the store's
+terminals and kitchen screens (edge/access/terminals.py), whose tokens work on every node;
+a revocation is queued for this node's daemon, which writes it into the store document."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import sys
 
-from edge.access.terminals import TerminalRegistry
-from edge.cli.common import EX_USAGE, Command, add_state_source, config_of
+from edge.access.pairing_codes import PairingCodes
+from edge.access.terminals import KIND, matching, revocation, terminals_of
+from edge.cli.common import EX_USAGE, Command, add_state_source, config_of, queued_store
 from edge.runtime.process import utc_now
 
 
-def _registry(args: argparse.Namespace) -> TerminalRegistry:
+def _codes(args: argparse.Namespace) -> PairingCodes:
     config = config_of(args)
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    return TerminalRegistry(config.node_db_path)
+    return PairingCodes(config.node_db_path)
 
 
 def _add_pair_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,9 +40,8 @@ def _pair(args: argparse.Namespace) -> int:
     if not 1 <= args.minutes <= 60:
         print("posedge: --minutes must be between 1 and 60", file=sys.stderr)
         return EX_USAGE
-    registry = _registry(args)
     role = "manager" if args.manager else "kds" if args.kds else "terminal"
-    code = registry.create_code(
+    code = _codes(args).create_code(
         args.name, role, ttl=dt.timedelta(minutes=args.minutes), now=utc_now()
     )
     local = code.expires_at.astimezone().strftime("%H:%M")
@@ -59,12 +61,16 @@ def _add_terminals_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _terminals(args: argparse.Namespace) -> int:
-    registry = _registry(args)
+    store = queued_store(config_of(args))
+    found = terminals_of(store)
     if args.revoke:
-        for who in registry.revoke(args.revoke, now=utc_now()):
-            print(f"revoked {who.name!r} ({who.id}); its token no longer works")
+        hits = matching(found, args.revoke)
+        now = utc_now()
+        asyncio.run(store.write({f"{KIND}:{t.id}": revocation(t, h, now) for t, h in hits}))
+        for who, _ in hits:
+            print(f"revoked {who.name!r} ({who.id}); its token no longer works on any node")
         return 0
-    found = registry.terminals()
+    found = sorted((t for t, _ in found.values()), key=lambda t: (t.created_at, t.id))
     if not found:
         print("no terminals paired yet; pair one with: posedge pair NAME")
     for who in found:

@@ -1,19 +1,21 @@
 """`posedge user add|list|remove|passwd`: the manager UI's users, from the node's shell.
 
-The first manager of a node is made this way; the daemon need not be stopped.
+The first manager of a store is made this way; the daemon need not be stopped. Users
+belong to the store: one added here signs in on every node (the change is queued for this
+node's daemon, which writes it into the store document: edge/access/outbox.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import getpass
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from edge.access.users import ROLES, UserStore
-from edge.cli.common import EX_USAGE, Command, add_state_source, config_of
+from edge.cli.common import EX_USAGE, Command, add_state_source, config_of, queued_store
 from edge.runtime.process import utc_now
 
 
@@ -48,16 +50,15 @@ def _password_source(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     config = config_of(args)
-    config.state_dir.mkdir(parents=True, exist_ok=True)
-    return _manage(args, config.node_db_path, config.http.port, utc_now)
+    users = UserStore(config.node_db_path, queued_store(config))
+    return asyncio.run(_manage(args, users, config.http.port, utc_now))
 
 
-def _manage(
-    args: argparse.Namespace, node_db: Path, port: int, now: Callable[[], dt.datetime]
+async def _manage(
+    args: argparse.Namespace, users: UserStore, port: int, now: Callable[[], dt.datetime]
 ) -> int:
-    """Do what `args` asks on the users kept in `node_db` (of a node serving on `port`);
-    raises UserError on refusal."""
-    users = UserStore(node_db)
+    """Do what `args` asks on the store's `users` (of a node serving on `port`); raises
+    UserError on refusal."""
     if args.action == "list":
         found = users.users()
         if not found:
@@ -66,7 +67,7 @@ def _manage(
             print(f"{user.name:<24} {user.role:<10} added {user.created_at}")
         return 0
     if args.action == "remove":
-        users.remove(args.name)
+        await users.remove(args.name)
         print(f"removed {args.name!r}; their sessions are signed out")
         return 0
     try:
@@ -75,10 +76,10 @@ def _manage(
         print(f"posedge: {exc}", file=sys.stderr)
         return EX_USAGE
     if args.action == "add":
-        user = users.add(args.name, args.role, password, now=now())
-        print(f"added {user.name!r} ({user.role}); sign in at http://<this node>:{port}/ui/")
+        user = await users.add(args.name, args.role, password, now=now())
+        print(f"added {user.name!r} ({user.role}); sign in at https://<any node>:{port}/ui/")
     else:
-        users.set_password(args.name, password)
+        await users.set_password(args.name, password)
         print(f"password of {args.name!r} changed; their sessions are signed out")
     return 0
 

@@ -1,23 +1,25 @@
-"""The devices this node owns and the kitchen routing, from the `[devices.*]` and `[stations]`
-tables of the configuration file. Pure logic: parsing and validation only.
+"""The devices a node drives and the kitchen routing, from the `[devices.*]` and `[stations]`
+tables: the node's own devices from its configuration file, the store's network devices and
+stations from the store document (store_settings.py). Pure logic: parsing and validation.
 
 ```toml
 [devices.kitchen]                      # a receipt or kitchen printer
 kind = "printer"
 url = "tcp://10.0.0.31:9100"
 backup = "front"                       # another printer that takes its jobs ...
-failover_after = 30                    # ... once it has been unusable this many seconds
+failover_after = 15                    # ... once it has been unusable this many seconds
 
 [devices.till]                         # a cash drawer on the front printer's kick port
 kind = "drawer"
 printer = "front"
 
-[stations]                             # catalog station -> printer on this node
+[stations]                             # catalog station -> a printer of the store
 grill = "kitchen"
 ```
 
-Each device is owned by exactly one node: the one whose file lists it. A station routed
-here makes this node print that station's tickets.
+A serial, USB or file device belongs to the node it is plugged into; a network device and
+every station belong to the store. A station may name a printer of any node: the node that
+drives that printer prints its tickets.
 """
 
 from __future__ import annotations
@@ -79,13 +81,15 @@ class BumpBarConfig:
 
 @dataclass(frozen=True, slots=True)
 class DeviceSettings:
-    """Every device of this node, by id, and which printer each station's tickets go to."""
+    """Every device this node knows (its own and the store's), by id, and which printer each
+    station's tickets go to (a printer of another node, too)."""
 
     printers: dict[str, PrinterConfig] = field(default_factory=dict)
     drawers: dict[str, DrawerConfig] = field(default_factory=dict)
     displays: dict[str, DisplayConfig] = field(default_factory=dict)
     bump_bars: dict[str, BumpBarConfig] = field(default_factory=dict)
     stations: dict[str, str] = field(default_factory=dict)
+    network: dict[str, str] = field(default_factory=dict)  # the store's device -> preferred node
 
     def names(self) -> dict[str, str]:
         """Device id -> human name, for every device."""
@@ -156,7 +160,7 @@ def _read_printer(t: _Table, device_id: str, name: str) -> PrinterConfig:
         profile=t.take("profile", str, "TM-T88V", _profile),
         width=t.take("width", int, 48, _between(24, 64)),
         backup=t.take("backup", str, None),
-        failover_after=t.take("failover_after", float, 30.0, _between(1, 3600)),
+        failover_after=t.take("failover_after", float, 15.0, _between(1, 3600)),
     )
 
 
@@ -192,8 +196,11 @@ _READERS = {
 }
 
 
-def parse_devices(devices: object, stations: object, source: str) -> DeviceSettings:
-    """DeviceSettings from the `devices` and `stations` tables; raises ConfigError."""
+def parse_devices(
+    devices: object, stations: object, source: str, elsewhere: frozenset[str] = frozenset()
+) -> DeviceSettings:
+    """DeviceSettings from the `devices` and `stations` tables, where stations may also name
+    the printers of other nodes (`elsewhere`); raises ConfigError."""
     if not isinstance(devices, dict):
         raise ConfigError(source, "devices", "must be a table of [devices.<id>] tables")
     if not isinstance(stations, dict):
@@ -219,13 +226,14 @@ def parse_devices(devices: object, stations: object, source: str) -> DeviceSetti
         stations={},
     )
     _check_references(settings, source)
-    known = ", ".join(sorted(settings.printers)) or "none"
+    printers = settings.printers.keys() | elsewhere
+    known = ", ".join(sorted(printers)) or "none"
     for station, printer in stations.items():
-        if not isinstance(printer, str) or printer not in settings.printers:
+        if not isinstance(printer, str) or printer not in printers:
             raise ConfigError(
                 source,
                 f"stations.{station}",
-                f"must name a printer of this node ({known}), not {printer!r}",
+                f"must name a printer of the store ({known}), not {printer!r}",
             )
         settings.stations[station] = printer
     return settings

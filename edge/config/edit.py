@@ -6,20 +6,17 @@ survive. A change is checked by loading the whole new file with the daemon's own
 over the old one. A bad value names its key and leaves the file as it was; a crash leaves
 the old file or the new one, never half of one.
 
-The running daemon then applies what it can without a restart (`ConfigEditor.apply`, the
-daemon's SIGHUP path): devices, stations, receipt.*, print.* and kds.*; it answers with the
-changed settings that wait for a restart.
+The running node's editor (layers.py) edits the file with the store's settings laid over it,
+and writes each part where it belongs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import secrets
 import textwrap
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import tomlkit
@@ -29,6 +26,7 @@ from tomlkit.toml_document import TOMLDocument
 from edge.config.devices import BumpBarConfig, DeviceSettings, DisplayConfig, DrawerConfig
 from edge.config.load import load
 from edge.config.model import Config
+from edge.config.store_settings import StoreTables
 from edge.runtime.errors import ConfigError
 
 Edit = Callable[[TOMLDocument], None]
@@ -45,8 +43,14 @@ def read_document(path: Path) -> TOMLDocument:
         raise ConfigError(str(path), "(syntax)", str(exc)) from exc
 
 
-def write_checked(path: Path, text: str) -> Config:
-    """Replace the file at `path` with `text` if it loads as a valid configuration.
+def write_checked(
+    path: Path,
+    text: str,
+    store: StoreTables | None = None,
+    elsewhere: frozenset[str] = frozenset(),
+) -> Config:
+    """Replace the file at `path` with `text` if it loads as a valid configuration (with
+    the `store`'s settings over it: load.load).
 
     Returns the new configuration; raises ConfigError (naming `path` and the key) and leaves
     the file untouched when it does not load. Blocking: run it in a thread.
@@ -59,7 +63,7 @@ def write_checked(path: Path, text: str) -> Config:
             out.flush()
             os.fsync(out.fileno())
         try:
-            config = load(temp)
+            config = load(temp, store, elsewhere)
         except ConfigError as exc:
             raise ConfigError(str(path), exc.key, exc.reason) from None
         os.replace(temp, path)
@@ -160,6 +164,38 @@ def _route(doc: TOMLDocument, printer_id: str, stations: list[str]) -> None:
         table[station] = printer_id
 
 
+def add_store_part(store: StoreTables) -> Edit:
+    """Lay the store's settings over the file's document (as the manager UI shows them)."""
+
+    def edit(doc: TOMLDocument) -> None:
+        set_settings(store.settings)(doc)
+        for device_id, table in store.devices.items():
+            set_device(device_id, table, stations=None)(doc)
+        if store.stations:
+            doc["stations"] = dict(store.stations)
+
+    return edit
+
+
+def remove_store_part(store: StoreTables) -> Edit:
+    """Take the store's settings `store` names out of the file's document."""
+
+    def edit(doc: TOMLDocument) -> None:
+        for key in store.settings:
+            section, _, name = key.partition(".")
+            doc[section].pop(name, None)
+            if not doc[section]:
+                del doc[section]
+        for device_id in store.devices:
+            del doc["devices"][device_id]
+        if "devices" in doc and not doc["devices"]:
+            del doc["devices"]
+        if "stations" in doc:
+            del doc["stations"]
+
+    return edit
+
+
 def routed_stations(doc: TOMLDocument, printer_id: str) -> list[str]:
     """The stations the file routes to `printer_id`."""
     table = doc.get("stations") or {}
@@ -219,47 +255,3 @@ def configuration_text(values: dict[str, object], devices: DeviceSettings, note:
     if devices.stations:
         doc["stations"] = dict(devices.stations)
     return tomlkit.dumps(doc)
-
-
-# --- The running node's file ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """A change written to the file: the configuration now, and the changed settings that
-    wait for a restart (empty: everything applies now)."""
-
-    config: Config
-    restart: list[str]
-
-
-class ConfigEditor:
-    """The running node's configuration file, and how its daemon applies a new one.
-
-    `apply` drives the new configuration's live part and returns the changed settings that
-    wait for a restart. Changes are made one at a time; call it on the event loop.
-    """
-
-    def __init__(self, path: Path, apply: Callable[[Config], Awaitable[list[str]]]) -> None:
-        self.path = path
-        self.waiting: list[str] = []  # changed settings that wait for a restart
-        self._apply = apply
-        self._lock = asyncio.Lock()
-
-    async def read(self) -> tuple[TOMLDocument, Config]:
-        """The file as written and as it loads; raises ConfigError."""
-        return await asyncio.to_thread(lambda: (read_document(self.path), load(self.path)))
-
-    async def change(self, *edits: Edit) -> Applied:
-        """Make `edits` to the file, check and write it, and apply it; raises ConfigError
-        (naming this file and the key) with the file unchanged."""
-        async with self._lock:
-            doc = await asyncio.to_thread(read_document, self.path)
-            for edit in edits:
-                try:
-                    edit(doc)
-                except ConfigError as exc:
-                    raise ConfigError(str(self.path), exc.key, exc.reason) from None
-            config = await asyncio.to_thread(write_checked, self.path, tomlkit.dumps(doc))
-            self.waiting = await self._apply(config)
-        return Applied(config, list(self.waiting))

@@ -7,6 +7,7 @@ file raises ConfigError naming the file, the key and what is wrong; the CLI exit
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from edge.config.model import (
     optional_path,
 )
 from edge.config.settings import BY_KEY, SETTINGS, Setting
+from edge.config.store_settings import StoreTables, lay_over
 from edge.runtime.errors import ConfigError
 
 DEFAULT_PATH = Path("/etc/posedge/posedge.toml")
@@ -136,8 +138,12 @@ def from_values(
     )
 
 
-def load(path: Path) -> Config:
-    """Read and validate the TOML file at `path`; raises ConfigError."""
+def load(
+    path: Path, store: StoreTables | None = None, elsewhere: frozenset[str] = frozenset()
+) -> Config:
+    """Read and validate the TOML file at `path`, with the `store`'s settings laid over it
+    (store_settings.py) and stations free to name `elsewhere`, the printers of other nodes;
+    raises ConfigError."""
     source = str(path)
     try:
         text = Path(path).read_text("utf-8")
@@ -149,7 +155,12 @@ def load(path: Path) -> Config:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "(syntax)", str(exc)) from exc
-    devices = parse_devices(table.pop("devices", {}), table.pop("stations", {}), source)
+    if store is not None:
+        table = lay_over(table, store)
+    devices = parse_devices(table.pop("devices", {}), table.pop("stations", {}), source, elsewhere)
+    if store is not None:
+        network = {device_id: store.owners.get(device_id, "") for device_id in store.devices}
+        devices = dataclasses.replace(devices, network=network)
     values = _flatten(table, source)
     from_values(values, source, devices)  # every value checked before paths are resolved
     # Relative paths are relative to the config file, not to wherever we started.

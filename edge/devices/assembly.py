@@ -22,6 +22,8 @@ from edge.config.model import PrintSettings, ReceiptConfig
 from edge.devices.bump_bars import BumpBar
 from edge.devices.customer_displays import CustomerDisplay
 from edge.devices.drawers import CashDrawers
+from edge.devices.ownership import DeviceOwnership
+from edge.kitchen.print_facts import PrintFacts
 from edge.kitchen.routing import KitchenRouter
 from edge.orders.book import OrderBook
 from edge.orders.feed import OrderFeed
@@ -30,6 +32,7 @@ from edge.printing.documents import ReceiptSettings, receipt_document
 from edge.printing.jobs import Job, JobStore
 from edge.printing.logo import ReceiptLogo
 from edge.printing.queue import PrintQueue
+from edge.printing.worker import PrinterState
 from edge.runtime.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -37,11 +40,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class DeviceSetup:
-    """What `Devices.reload` can change: the devices and stations, receipt.* and print.*."""
+    """What `Devices.reload` can change: the devices and stations, receipt.* and print.*,
+    and which of the store's network printers this node drives (ownership.py)."""
 
     devices: DeviceSettings
     print_settings: PrintSettings
     receipt: ReceiptConfig
+    driven: frozenset[str] = frozenset()
 
 
 class Devices:
@@ -56,35 +61,80 @@ class Devices:
         *,
         store_name: str,
         now: Callable[[], dt.datetime],
+        ownership: DeviceOwnership | None = None,
+        facts: PrintFacts | None = None,
     ) -> None:
         self.book = book
+        self.facts = facts
         self.feed = feed
         self.jobs = jobs
         self.store_name = store_name
+        self.ownership = ownership
         self.now = now
         self._reloads: asyncio.Queue[tuple[_Parts, asyncio.Future[None]]] = asyncio.Queue()
         self._use(self._assemble(setup))
 
     def _assemble(self, setup: DeviceSetup) -> _Parts:
         book, now = self.book, self.now
+        driven = self.driven(setup)
+        store_printers = frozenset(setup.devices.network) & driven
         queue = PrintQueue(
             self.jobs,
-            setup.devices.printers,
+            {p: c for p, c in setup.devices.printers.items() if p in driven},
             settings=setup.print_settings,
             zone=book.zone,
             now=lambda: now().timestamp(),
             logo=ReceiptLogo(setup.receipt.logo),
+            facts=self.facts,
+            store_printers=store_printers,
         )
+        ownership = self.ownership
         return _Parts(
             setup,
             queue,
-            KitchenRouter(book, self.feed, queue, routes=setup.devices.stations, now=now),
-            CashDrawers(book, queue, setup.devices.drawers),
+            KitchenRouter(
+                book,
+                self.feed,
+                queue,
+                routes={s: p for s, p in setup.devices.stations.items() if p in driven},
+                now=now,
+                store_printers=store_printers,
+                taken=lambda p: ownership.taken.get(p) if ownership is not None else None,
+            ),
+            CashDrawers(
+                book,
+                queue,
+                {
+                    d: c
+                    for d, c in setup.devices.drawers.items()
+                    if c.printer is None or c.printer in driven
+                },
+            ),
             [CustomerDisplay(c, book, self.feed) for c in setup.devices.displays.values()],
             [BumpBar(c, book) for c in setup.devices.bump_bars.values()],
         )
 
+    def driver_of(self, printer_id: str) -> str | None:
+        """The node that drives printer `printer_id` now (None: none does)."""
+        preferred = self.settings.network.get(printer_id)
+        if preferred is None:
+            return self.book.node.name
+        if self.ownership is None:
+            return preferred or None
+        return self.ownership.driver(printer_id, preferred) or None
+
+    @staticmethod
+    def driven(setup: DeviceSetup) -> set[str]:
+        """The printers this node drives: its own, and the store's it drives now."""
+        network = setup.devices.network
+        return {p for p in setup.devices.printers if p not in network or p in setup.driven}
+
+    def own_printers(self) -> set[str]:
+        """The printers plugged into this node (not the store's network printers)."""
+        return {p for p in self.settings.printers if p not in self.settings.network}
+
     def _use(self, parts: _Parts) -> None:
+        self.setup = parts.setup
         self.settings = parts.setup.devices
         self.receipt = parts.setup.receipt
         self.queue = parts.queue
@@ -122,12 +172,20 @@ class Devices:
             await self._tell_orphans()
 
     async def _tell_orphans(self) -> None:
-        """Log jobs left waiting for a printer the settings no longer have."""
+        """Hand over the jobs waiting for a store printer another node drives now (it
+        prints what the order log says was not printed), and log the jobs left waiting for
+        a printer the settings no longer have."""
         waiting: dict[str, int] = {}
         for (printer, _state), count in (await self.jobs.waiting_counts()).items():
             waiting[printer] = waiting.get(printer, 0) + count
         for printer, count in sorted(waiting.items()):
-            if printer not in self.settings.printers:
+            if printer in self.settings.printers and printer not in self.queue.workers:
+                driver = self.driver_of(printer) or "no node"
+                skipped = await self.jobs.skip_waiting(printer, error=f"handed over to {driver}")
+                log.warning(
+                    "%d print job(s) of printer %s handed over to %s", skipped, printer, driver
+                )
+            elif printer not in self.settings.printers:
                 log.warning(
                     "%d print job(s) wait for printer %r, which the configuration no longer "
                     "has; they print if it comes back",
@@ -190,7 +248,9 @@ class Devices:
                     "stations": sorted(
                         s for s, p in self.settings.stations.items() if p == printer_id
                     ),
-                    **states[printer_id].to_dict(),
+                    "driven_by": self.driver_of(printer_id),
+                    "preferred_by": self.settings.network.get(printer_id) or None,
+                    **states.get(printer_id, PrinterState(state="elsewhere")).to_dict(),
                 }
             )
         for drawer_id, drawer in self.settings.drawers.items():
@@ -244,17 +304,23 @@ async def open_devices(
     receipt: ReceiptConfig,
     store_name: str,
     now: Callable[[], dt.datetime],
+    ownership: DeviceOwnership | None = None,
+    facts: PrintFacts | None = None,
 ):
-    """The node's devices over the job store at `print_db`, closed on exit."""
+    """The node's devices over the job store at `print_db` (driving the store's printers
+    `ownership` says, if given, recording in `facts` what they print), closed on exit."""
     jobs = await JobStore.open(print_db, now=now().timestamp())
+    driven = ownership.driving() if ownership is not None else frozenset()
     try:
         yield Devices(
             book,
             feed,
             jobs,
-            DeviceSetup(settings, print_settings, receipt),
+            DeviceSetup(settings, print_settings, receipt, driven),
             store_name=store_name,
             now=now,
+            ownership=ownership,
+            facts=facts,
         )
     finally:
         await jobs.close()

@@ -77,7 +77,7 @@ def make_app(
     app.add_routes(join_routes)
     for table in ROUTE_TABLES:
         app.add_routes(table)
-    install_ui(app, ctx.terminals.path)
+    install_ui(app, ctx.users)
     app.on_shutdown.append(_say_goodbye)
     return app
 

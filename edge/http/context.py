@@ -10,7 +10,8 @@ from pathlib import Path
 from aiohttp import web
 
 from edge.access.terminals import Terminal, TerminalRegistry
-from edge.config.edit import ConfigEditor
+from edge.access.users import UserStore
+from edge.config.layers import ConfigEditor
 from edge.devices.assembly import Devices
 from edge.http.problems import Problem
 from edge.http.tls import ApiCertificate
@@ -18,6 +19,7 @@ from edge.orders.book import OrderBook
 from edge.orders.feed import OrderFeed
 from edge.orders.index import OrderIndex
 from edge.orders.log import Actor
+from edge.replication.directory import NodeDirectory
 from edge.replication.peers import PeerManager
 from edge.replication.upstream import UpstreamLink
 from sync.replica import Replica
@@ -32,11 +34,13 @@ class ApiContext:
     feed: OrderFeed
     index: OrderIndex
     terminals: TerminalRegistry
+    users: UserStore  # the manager UI's
     devices: Devices
     state_dir: Path  # where the order log is kept (its disk's room decides /readyz)
     now: Callable[[], dt.datetime]
     https: ApiCertificate | None = None  # None until this node is a member of a store
     peers: PeerManager | None = None  # None until this node is a member of a store
+    directory: NodeDirectory | None = None  # None until this node is a member of a store
     upstream: UpstreamLink | None = None  # None when no hub is configured
     ready: bool = False  # set once started; cleared when the daemon begins to stop
     config_editor: ConfigEditor | None = None  # None when the node runs without a file

@@ -79,6 +79,13 @@ class ApiMetrics:
             ("printer", "problem"),
             registry=self.registry,
         )
+        self.printer_driver = Gauge(
+            "posedge_printer_driver",
+            "1 for the node that drives each of the store's network printers, as this node "
+            "knows it",
+            ("printer", "node"),
+            registry=self.registry,
+        )
         self.printer_failed_over = Gauge(
             "posedge_printer_failed_over",
             "1 while a printer's jobs go to its backup",
@@ -161,10 +168,15 @@ class ApiMetrics:
         if status["last_sync"] is not None:
             self.upstream_last_sync.set(status["last_sync"])
 
-    def observe_printers(self, states: dict, waiting: dict[tuple[str, str], int]) -> None:
-        """Set the printer gauges from the workers' states and the queue's waiting counts."""
-        for gauge in (self.printer_problem, self.jobs_waiting):
+    def observe_printers(
+        self, states: dict, waiting: dict[tuple[str, str], int], drivers: dict[str, str]
+    ) -> None:
+        """Set the printer gauges from the workers' states, the queue's waiting counts and
+        the nodes driving the store's printers."""
+        for gauge in (self.printer_problem, self.jobs_waiting, self.printer_driver):
             gauge.clear()
+        for printer, node in drivers.items():
+            self.printer_driver.labels(printer, node).set(1)
         for printer, state in states.items():
             self.printer_ready.labels(printer).set(int(state.state == "ready"))
             self.printer_failed_over.labels(printer).set(int(state.failed_over))

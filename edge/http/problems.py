@@ -15,12 +15,8 @@ import logging
 
 from aiohttp import web
 
-from edge.access.terminals import (
-    InvalidTerminalName,
-    PairingRefused,
-    TerminalError,
-    UnknownTerminal,
-)
+from edge.access.pairing_codes import InvalidTerminalName, PairingRefused, TerminalError
+from edge.access.terminals import UnknownTerminal
 from edge.runtime.errors import (
     BalanceDue,
     BusinessDayClosed,

@@ -4,7 +4,10 @@ The log is the bus. Whichever node a fire was made on, its update reaches this n
 once, or when a partition heals); the router sees it through the order feed and queues a
 ticket for every station routed to a printer here. Ticket keys make this idempotent, so a
 fire seen again after a restart or a replayed update is never printed twice. At start the
-router catches up on today's orders. A ticket for a fire older than
+router catches up on today's orders. For the store's network printers, which another node
+may have driven, what the order log says was sent and printed decides (print_facts.py): a
+ticket printed elsewhere is not printed again, one that may have been prints marked
+REPRINT. A ticket for a fire older than
 `print.skip_tickets_after` is recorded as skipped instead of printed: an hours-old ticket
 would only confuse a kitchen.
 """
@@ -16,6 +19,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from edge.kitchen.print_facts import Decision, Takeover, decide
 from edge.orders.book import OrderBook
 from edge.orders.feed import OrderChange, OrderFeed
 from edge.orders.view import OrderView
@@ -41,12 +45,16 @@ class KitchenRouter:
         *,
         routes: dict[str, str],
         now: Callable[[], dt.datetime],
+        store_printers: frozenset[str] = frozenset(),
+        taken: Callable[[str], Takeover | None] = lambda _printer: None,
     ) -> None:
         self.book = book
         self.feed = feed
         self.queue = queue
         self.routes = routes
         self.now = now
+        self.store_printers = store_printers  # the store's network printers: facts count
+        self.taken = taken  # how this node came to drive a store printer, if it took it over
         self._seen: set[str] = set()  # ticket keys already queued (or skipped)
 
     async def run(self) -> None:
@@ -94,10 +102,18 @@ class KitchenRouter:
             return
         catalog = await self.book.catalog()
         now = self.now()
+        facts: dict[str, dict[str, dict]] | None = None
         for request in kitchen_tickets(view, self.routes, catalog.stations):
             if request.key in self._seen:
                 continue
             printer = self.routes[request.station]
+            decision = Decision()
+            if printer in self.store_printers:  # another node may have printed it
+                facts = await self.book.print_facts(view.id) if facts is None else facts
+                fired_at = request.event_at.timestamp()
+                taken = self.taken(printer)
+                node = self.book.node.name
+                decision = decide(facts.get(request.key, {}), node, taken, fired_at)
             age = (now - request.event_at).total_seconds()
             common = {
                 "key": request.key,
@@ -114,6 +130,10 @@ class KitchenRouter:
                     log.warning(
                         "ticket for order %s at %s: %s", view.number, request.station, reason
                     )
+            elif decision.skip_reason is not None:
+                await self.queue.submit(**common, skip_reason=decision.skip_reason)
             else:
-                await self.queue.submit(**common, requested_by=request.document["fired_by"])
+                await self.queue.submit(
+                    **common, requested_by=request.document["fired_by"], reprint=decision.reprint
+                )
             self._seen.add(request.key)

@@ -1,5 +1,6 @@
-"""Which documents belong to a store, by guid: its catalog, its members and its business
-days. A peer or a store's upstream link may send these and nothing else."""
+"""Which documents belong to a store, by guid: its catalog, its members, the store document
+(edge/config/store_document.py) and its business days. A peer or a store's upstream link
+may send these and nothing else."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from collections.abc import Callable
 from sync.links.session import DocumentKind
 
 DRAWER_OPENS = "drawer_opens"  # the root map of a business day auditing its drawer opens
+PRINT_FACTS = (
+    "print_facts"  # the root map of what was sent to, and printed on, the store's printers
+)
 
 
 def catalog_guid(store_id: str) -> str:
@@ -18,6 +22,10 @@ def catalog_guid(store_id: str) -> str:
 
 def members_guid(store_id: str) -> str:
     return f"{store_id}/members"
+
+
+def store_guid(store_id: str) -> str:
+    return f"{store_id}/store"
 
 
 def day_guid(store_id: str, day: dt.date) -> str:
@@ -33,6 +41,8 @@ def store_documents(store_id: str) -> Callable[[str], DocumentKind | None]:
             return DocumentKind("catalog", {})
         if guid == members_guid(store_id):
             return DocumentKind("members", {})
+        if guid == store_guid(store_id):
+            return DocumentKind("store", {})
         if guid.startswith(prefix):
             with contextlib.suppress(ValueError):
                 day = dt.date.fromisoformat(guid.removeprefix(prefix))

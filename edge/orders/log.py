@@ -25,7 +25,7 @@ from edge.orders.catalog import (
 )
 from edge.orders.clock import HybridClock, business_date
 from edge.orders.days import latest_timestamp, next_number
-from edge.orders.documents import DRAWER_OPENS, catalog_guid, day_guid
+from edge.orders.documents import DRAWER_OPENS, PRINT_FACTS, catalog_guid, day_guid
 from edge.orders.ids import order_day
 from edge.orders.status import Status, current_epoch
 from edge.orders.view import OrderView, decode_entry, derive_order
@@ -303,3 +303,41 @@ class OrderLog:
         if not self.day_exists(day):
             return {}
         return root_map_contents(await self._replica.open(self.day_guid(day)), DRAWER_OPENS)
+
+    # -- print facts ---------------------------------------------------------------------
+
+    async def record_print_fact(self, order_id: str, ticket: str, kind: str, printer: str) -> None:
+        """Record in the order's day that this node `kind` ("sent" or "printed") ticket
+        `ticket` on the store's printer `printer` (key `<ticket>|<kind>|<node>`: two nodes
+        never write one key). A closed day takes no more facts: raises BusinessDayClosed."""
+        guid = self._guid_of(order_id)
+        fact = {"printer": printer, "at": self.clock.now()}
+        text = json.dumps(fact, separators=(",", ":"))
+        key = f"{ticket}|{kind}|{self.node.name}"
+        try:
+            await self._replica.transact(
+                guid, lambda doc: doc.get(PRINT_FACTS, type=Map).__setitem__(key, text)
+            )
+        except DocumentClosed:
+            raise BusinessDayClosed(f"business day of {order_id} is closed") from None
+
+    async def print_facts(self, order_id: str) -> dict[str, dict[str, dict]]:
+        """The print facts of the day of `order_id`: ticket -> "<kind>|<node>" -> fact."""
+        guid = self._guid_of(order_id)
+        found: dict[str, dict[str, dict]] = {}
+        for key, text in root_map_contents(await self._replica.open(guid), PRINT_FACTS).items():
+            ticket, kind, node = _split_fact_key(str(key))
+            if ticket:
+                try:
+                    found.setdefault(ticket, {})[f"{kind}|{node}"] = decode_entry(text)
+                except ValueError:  # a malformed fact still says the ticket went out
+                    found.setdefault(ticket, {})[f"{kind}|{node}"] = {}
+        return found
+
+
+def _split_fact_key(key: str) -> tuple[str, str, str]:
+    """(ticket, kind, node) of a print fact's key, or empty strings if it is not one."""
+    parts = key.rsplit("|", 2)
+    if len(parts) != 3 or parts[1] not in ("sent", "printed"):
+        return "", "", ""
+    return parts[0], parts[1], parts[2]

@@ -356,6 +356,17 @@ class JobStore:
             )
         await self._kept(job_id, "state", "skipped")
 
+    async def skip_waiting(self, printer: str, *, error: str) -> int:
+        """Keep every job waiting for `printer`, visibly, without printing it (another node
+        drives it now and prints what the order log says); returns how many."""
+        with storage_errors(self.path, f"hand over the print jobs of {printer}"):
+            cursor = await self._db.execute(
+                "UPDATE jobs SET state = 'skipped', last_error = ? "
+                "WHERE printer = ? AND state = 'queued'",
+                (error, printer),
+            )
+        return cursor.rowcount
+
     async def move_queued(self, source: str, target: str, *, backup_for: str) -> int:
         """Hand every job waiting for printer `source` to `target`; returns how many."""
         with storage_errors(self.path, f"move the print jobs of {source} to {target}"):

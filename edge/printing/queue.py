@@ -14,7 +14,7 @@ from edge.config.devices import PrinterConfig
 from edge.config.model import PrintSettings
 from edge.printing.jobs import Job, JobStore
 from edge.printing.logo import ReceiptLogo
-from edge.printing.worker import PrinterState, PrinterWorker
+from edge.printing.worker import Facts, PrinterState, PrinterWorker
 from edge.runtime.errors import UnknownDevice, UnknownJob
 
 
@@ -30,18 +30,26 @@ class PrintQueue:
         zone: ZoneInfo,
         now: Callable[[], float],
         logo: ReceiptLogo | None = None,
+        facts: Facts | None = None,
+        store_printers: frozenset[str] = frozenset(),
     ) -> None:
         self.jobs = jobs
         self.settings = settings
         self.now = now
         self.workers = {
             printer_id: PrinterWorker(
-                config, jobs, settings=settings, zone=zone, now=now, logo=logo or ReceiptLogo(None)
+                config,
+                jobs,
+                settings=settings,
+                zone=zone,
+                now=now,
+                logo=logo or ReceiptLogo(None),
+                facts=facts if printer_id in store_printers else None,
             )
             for printer_id, config in printers.items()
         }
         for printer_id, config in printers.items():
-            if config.backup is not None:
+            if config.backup in self.workers:  # a backup another node drives is not one here
                 self.workers[printer_id].backup = self.workers[config.backup]
 
     async def run(self) -> None:

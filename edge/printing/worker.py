@@ -18,6 +18,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from drivers.errors import (
@@ -65,6 +66,15 @@ class PrinterState:
         }
 
 
+class Facts(Protocol):
+    """Where a store printer's worker records what it sent and printed
+    (edge/kitchen/print_facts.py)."""
+
+    async def sent(self, job: Job, printer: str) -> None: ...
+
+    async def printed(self, job: Job, printer: str) -> None: ...
+
+
 class PrinterWorker:
     """Prints the jobs of one printer; owns its connection and its status."""
 
@@ -78,6 +88,7 @@ class PrinterWorker:
         now: Callable[[], float],
         logo: ReceiptLogo,
         backup: PrinterWorker | None = None,
+        facts: Facts | None = None,
     ) -> None:
         self.config = config
         self.jobs = jobs
@@ -86,6 +97,7 @@ class PrinterWorker:
         self.now = now
         self.backup = backup
         self.logo = logo
+        self.facts = facts  # the store's printers only
         self.printer = EscPosPrinter(config.url)
         self.state = PrinterState()
         self._wake = asyncio.Event()
@@ -200,6 +212,8 @@ class PrinterWorker:
             error = f"cannot be laid out: {exc}"
             await self._record(functools.partial(self.jobs.skip, job.id, error=error))
             return True
+        if self.facts is not None:
+            await self.facts.sent(job, self.config.id)
         try:
             await self.printer.print_job(
                 data, ack_timeout=self.settings.ack_timeout, on_status=self._observe
@@ -212,6 +226,8 @@ class PrinterWorker:
                 self.jobs.mark_printed, job.id, now=self.now(), marks=dataclasses.asdict(marks)
             )
         )
+        if self.facts is not None:
+            await self.facts.printed(job, self.config.id)
         self._printer_retry.succeeded()
         self.state.printed += 1
         if self.state.state != "ready":

@@ -31,12 +31,12 @@ from aiohttp import web
 from pycrdt import Map
 
 from edge.orders.book import OrderBook
-from edge.orders.documents import members_guid, store_documents
+from edge.orders.documents import members_guid, store_documents, store_guid
 from edge.orders.view import decode_entry
 from edge.runtime.errors import InvalidInput
 from edge.runtime.retry import Retry
 from sync.discovery import Discovery, DiscoveryError, PeerAnnouncement
-from sync.links.peer_link import PATH, LinkExists, peer_routes, run_link
+from sync.links.peer_link import HEARTBEAT, PATH, LinkExists, peer_routes, run_link
 from sync.links.request_turns import RequestTurns
 from sync.links.session import PeerSession
 from sync.membership.peer_tls import MembershipPolicy, client_ssl_context, server_ssl_context
@@ -46,6 +46,8 @@ from sync.replica import Replica, root_map_contents
 log = logging.getLogger(__name__)
 
 RETRY_CAP = 10.0  # seconds: a healed LAN links again within this
+FLUSH_WAIT = 0.5  # seconds `flushed` waits at most
+FLUSH_POLL = 0.002
 
 
 @dataclass(slots=True)
@@ -60,6 +62,8 @@ class PeerStatus:
     since: float | None = None  # when the link came up or went down
     last_sync: float | None = None  # when the last frame came from it
     last_error: str | None = None
+    ending: str | None = None  # how its last link ended (peer_link._ending), while unlinked
+    heard: float | None = None  # when it was last known to be there (its link was up)
 
     def to_dict(self) -> dict:
         session = self.session
@@ -151,10 +155,22 @@ class PeerManager:
             if node_id in removed:
                 self._unwant(node_id)
 
+    async def flushed(self, within: float = FLUSH_WAIT) -> None:
+        """Wait until every live link has taken what it had to send (at most `within` s):
+        what this node wrote before is then in its sockets, which the kernel delivers even
+        if the process is killed next."""
+        for _ in range(max(1, int(within / FLUSH_POLL))):  # the outboxes have no event
+            if all(p.session is None or p.session.outbox.empty() for p in self.peers.values()):
+                return
+            await asyncio.sleep(FLUSH_POLL)
+
     def offered(self) -> list[str]:
-        """The documents offered to peers: the catalog, the members and the latest days."""
+        """The documents offered to peers: the catalog, the members, the store document and
+        the latest days."""
         today = self.book.business_date()
         guids = [self.book.catalog_guid, self._members]
+        if self.replica.known(store := store_guid(self.book.store_id)):
+            guids.append(store)
         for back in range(self.days):
             day = today - dt.timedelta(days=back)
             if self.book.day_exists(day):
@@ -175,8 +191,11 @@ class PeerManager:
 
         def closed(session: PeerSession) -> None:
             if status.session is session:
-                status.session, status.since = None, time.time()
+                now = time.time()
+                status.session, status.since = None, now
                 status.last_sync = session.last_frame_at
+                status.ending = session.ending  # a silent one was last heard a ping before
+                status.heard = now - HEARTBEAT if session.ending == "silent" else now
                 unlinked.set()
 
         session = PeerSession(
@@ -188,6 +207,7 @@ class PeerManager:
             turns=self._turns,
         )
         status.session, status.since, status.last_error = session, time.time(), None
+        status.ending = None
         status.dialled_by = dialled_by
         return session
 

@@ -6,7 +6,10 @@ its verified TLS client certificate). A session that refuses a frame closes the 
 4400 and a log line naming the peer; a peer too slow to drain its outbox is dropped (4008)
 and catches up on its next connection. A session factory that raises `LinkExists` turns a
 second link with the same peer away: the accepting side answers 409, the connecting side
-closes its new connection and lets `LinkExists` through to its caller.
+closes its new connection and lets `LinkExists` through to its caller. Each side pings the
+other every HEARTBEAT seconds, so a link whose other end went silent (a pulled cable, a
+machine switched off) ends within 1.5 HEARTBEAT; the session then says how it ended
+(`PeerSession.ending`), which the store's device ownership reads.
 """
 
 from __future__ import annotations
@@ -29,12 +32,24 @@ log = logging.getLogger(__name__)
 PATH = "/sync/peer"
 CLOSE_REFUSED = 4400
 CLOSE_ENDED = 4403  # this node ended the link: the peer is no longer a member
+HEARTBEAT = 3.0  # seconds between pings; a link without a pong for half of it is silent
 
 SessionFactory = Callable[[str], PeerSession]
 
 
 class LinkExists(SyncError):
     """This node already has the link it wants with that peer; a second one is turned away."""
+
+
+def _ending(ws) -> str:
+    """How a link ended, as the other node's side of it: `stopped` (it said it was
+    stopping), `silent` (no answer to pings: a pulled cable, a machine off), or `closed`
+    (its connection closed: its process ended, or it closed the link)."""
+    if ws.close_code == WSCloseCode.GOING_AWAY:
+        return "stopped"
+    if isinstance(ws.exception(), asyncio.TimeoutError):
+        return "silent"
+    return "closed"
 
 
 def _peer_refusal(exc: Exception) -> tuple[int, str] | None:
@@ -58,6 +73,7 @@ async def run_session(
             check=lambda: (CLOSE_ENDED, session.end_reason) if session.ended.is_set() else None,
             wake=session.ended,
         )
+        session.ending = _ending(ws)
     finally:
         session.close()
     if code not in (WSCloseCode.OK, WSCloseCode.GOING_AWAY):
@@ -80,7 +96,7 @@ def peer_routes(
             session = make_session(peer)
         except LinkExists as exc:
             raise web.HTTPConflict(text=str(exc)) from None
-        ws = web.WebSocketResponse(heartbeat=15, max_msg_size=MAX_FRAME_BYTES + 512)
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME_BYTES + 512)
         try:
             await ws.prepare(request)
         except BaseException:
@@ -110,7 +126,7 @@ async def run_link(
     (raising to refuse it); `offer=False` leaves offering to the caller (`session.offer`).
     Returns how the link ended."""
     async with http.ws_connect(
-        url, heartbeat=15, max_msg_size=MAX_FRAME_BYTES + 512, **connect
+        url, heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME_BYTES + 512, **connect
     ) as ws:
         peer = identify(ws.get_extra_info("ssl_object"))
         code, reason = await run_session(ws, make_session(peer), peer, stopping, offer=offer)

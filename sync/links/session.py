@@ -138,6 +138,7 @@ class PeerSession:
         self._shown: dict[str, bytes] = {}  # guid -> the state last sent to the peer in a step 1
         self.ended = asyncio.Event()  # set by `end`: the link must close
         self.end_reason = ""
+        self.ending = "closed"  # how the link ended, once it has: peer_link._ending
 
     def end(self, reason: str) -> None:
         """Ask the link carrying this session to close (the peer was removed, say)."""

@@ -51,7 +51,7 @@ async def test_only_health_readiness_and_pairing_answer_without_a_token(node):
 
 
 async def test_a_pairing_code_works_once_and_only_before_it_expires(node, clock):
-    registry = node.context.terminals
+    registry = node.context.terminals.codes
     code = registry.create_code("Kiosk", "terminal", ttl=dt.timedelta(minutes=5), now=clock())
     status, paired = await pair(node, code.code.lower().replace("-", " "))  # as typed
     assert status == 201 and paired["terminal"]["name"] == "Kiosk"
@@ -67,7 +67,7 @@ async def test_a_pairing_code_works_once_and_only_before_it_expires(node, clock)
 
 
 async def test_failed_pairing_attempts_are_rate_limited(node, clock):
-    code = node.context.terminals.create_code(
+    code = node.context.terminals.codes.create_code(
         "Bar", "terminal", ttl=dt.timedelta(minutes=5), now=clock()
     )
     statuses = [(await pair(node, f"WRNG-{i:04d}"))[0] for i in range(6)]

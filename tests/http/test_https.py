@@ -73,7 +73,7 @@ async def offer_of(node) -> dict:
 
 
 async def test_a_terminal_pins_the_store_ca_from_pairing_and_pairs_over_it(member, store_a):
-    code = member.context.terminals.create_code(
+    code = member.context.terminals.codes.create_code(
         "Till 9", "terminal", ttl=dt.timedelta(minutes=5), now=member.clock()
     )
     offer = await offer_of(member)
@@ -94,7 +94,7 @@ async def test_a_terminal_pins_the_store_ca_from_pairing_and_pairs_over_it(membe
 
 
 async def test_a_ca_not_proven_by_the_code_is_not_trusted(member, store_b):
-    code = member.context.terminals.create_code(
+    code = member.context.terminals.codes.create_code(
         "Till 9", "terminal", ttl=dt.timedelta(minutes=5), now=member.clock()
     )
     offer = await offer_of(member)

@@ -194,7 +194,7 @@ async def seed(node, auth: dict) -> Seeds:
         me = await call("GET", "/api/v1/terminals/me", **spare)
         seeds.use("revoke_terminal", path_parameters={"terminal_id": me["terminal"]["id"]})
     for _ in range(2):
-        code = node.context.terminals.create_code(
+        code = node.context.terminals.codes.create_code(
             "new till", "terminal", ttl=dt.timedelta(minutes=5), now=node.clock()
         )
         seeds.use("pair", body={"code": code.code})

@@ -186,6 +186,6 @@ async def test_unknown_documents_bad_tokens_and_revocation(node, till):
             pass
     assert refused.value.status == 401
     async with replica_of(node, day_guid(node), token) as replica:
-        node.context.terminals.revoke("Web till", now=node.clock())
+        await node.context.terminals.revoke("Web till", now=node.clock())
         closed = await replica.ws.receive(timeout=WAIT)
     assert closed.type == aiohttp.WSMsgType.CLOSE and replica.ws.close_code == 4401

@@ -127,7 +127,7 @@ def test_the_amber_threshold_must_come_before_the_red_one():
 
 async def pair_screen(node, name: str = "Grill screen") -> str:
     """A kitchen screen's token, paired through POST /api/v1/pair."""
-    code = node.context.terminals.create_code(
+    code = node.context.terminals.codes.create_code(
         name, "kds", ttl=dt.timedelta(minutes=5), now=node.clock()
     )
     async with node.session.post(f"{node.url}/api/v1/pair", json={"code": code.code}) as r:

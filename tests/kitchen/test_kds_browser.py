@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page
 
-from edge.access.terminals import TerminalRegistry
+from edge.access.pairing_codes import PairingCodes
 from tests.support.api_node import Terminal, start_node
 from tests.support.browser import WAIT, chromium
 from tests.support.clocks import LiveClock
@@ -107,7 +107,7 @@ async def all_day(page: Page) -> list[str]:
 
 
 def code_for(node, name: str) -> str:
-    return node.context.terminals.create_code(
+    return node.context.terminals.codes.create_code(
         name, "kds", ttl=dt.timedelta(minutes=5), now=node.clock()
     ).code
 
@@ -385,12 +385,11 @@ async def test_the_page_shows_it_is_not_live_while_the_daemon_restarts_and_recov
     daemon = posedge("run", "--config", str(config), log=log)
     try:
         await until(lambda: asyncio.to_thread(ready, port), within=30)
-        registry = TerminalRegistry(state / "node.db")  # as `posedge pair` does
+        registry = PairingCodes(state / "node.db")  # as `posedge pair` does
         now = dt.datetime.now(dt.UTC)
         ttl = dt.timedelta(minutes=5)
         screen_code = registry.create_code("Grill", "kds", ttl=ttl, now=now).code
         till_code = registry.create_code("Till", "terminal", ttl=ttl, now=now).code
-        registry.close()
         url = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
             async with session.post(f"{url}/api/v1/pair", json={"code": till_code}) as answer:

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import aiohttp
 
-from edge.app import open_api
+from edge.app import open_store_document
 from edge.config.devices import DeviceSettings
 from edge.config.model import HttpConfig, PrintSettings, ReceiptConfig
 from edge.devices.assembly import open_devices
+from edge.http.assembly import open_api
 from edge.http.context import ApiContext
 from edge.http.server import HttpServer
 from edge.http.tls import ApiCertificate
@@ -59,7 +60,7 @@ class ApiNode:
 
     async def pair(self, name: str = "Counter 1", *, manager: bool = False) -> str:
         """Pair a terminal through POST /api/v1/pair; returns its bearer token."""
-        code = self.context.terminals.create_code(
+        code = self.context.terminals.codes.create_code(
             name,
             "manager" if manager else "terminal",
             ttl=dt.timedelta(minutes=5),
@@ -136,11 +137,14 @@ async def start_node(
                 now=clock,
             )
         )
+        document = await open_store_document(replica, book.store_id, book.node.name)
+        closers.callback(document.close)
         api = await open_api(
             closers,
             book,
             replica,
             feed=feed,
+            document=document,
             devices=node_devices,
             state_dir=state_dir,
             node_db=state_dir / "node.db",
@@ -155,6 +159,8 @@ async def start_node(
         context.ready = True
         devices_task = asyncio.create_task(node_devices.run(), name="devices")
         closers.push_async_callback(cancel, devices_task)
+        outbox_task = asyncio.create_task(api.outbox.run(), name="store outbox")
+        closers.push_async_callback(cancel, outbox_task)
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         closers.push_async_callback(session.close)
     except BaseException:

@@ -86,7 +86,10 @@ VERIFY_PASSWORD = """
 import sys
 from pathlib import Path
 from edge.access.users import UserStore
-users = UserStore(Path("/var/lib/posedge/node.db"))
+from edge.cli.common import queued_store
+from edge.config.load import load
+config = load(Path("/etc/posedge/posedge.toml"))
+users = UserStore(config.node_db_path, queued_store(config))
 right, wrong = users.verify(sys.argv[1], sys.argv[2]), users.verify(sys.argv[1], "not it")
 print(right.role if right else "refused", "refused" if wrong is None else "let in")
 """

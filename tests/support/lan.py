@@ -61,10 +61,12 @@ class Node:
         self.auth: dict[str, str] = {}
         self.unplugged = False
 
-    def configure(self, zone: str, *, host: str | None = None, http: str = "") -> None:
+    def configure(
+        self, zone: str, *, host: str | None = None, http: str = "", extra: str = ""
+    ) -> None:
         """Write the node's TOML: store s9 in time zone `zone`, mDNS on its interface only,
-        the API on `host` (default: the namespace's address), and `http` (TOML lines) among
-        its http.* settings."""
+        the API on `host` (default: the namespace's address), `http` (TOML lines) among its
+        http.* settings, and `extra` (TOML tables) at the end."""
         self.config.write_text(f"""
 [store]
 id = "{STORE}"
@@ -84,6 +86,7 @@ static = []
 interfaces = ["{self.namespace.interface}"]
 [paths]
 state_dir = "{self.state_dir}"
+{extra}
 """)
 
     @property
@@ -310,10 +313,11 @@ async def same_everywhere(http, nodes: list[Node], order_id: str, **wanted) -> d
 
 
 @contextlib.asynccontextmanager
-async def store_of_three(tmp_path: Path, zone: str = "UTC"):
-    """Three linked nodes n1, n2, n3 of one store (n1 made it, with the sample catalog; the
-    others joined with codes from it), each holding the catalog; yields (http, nodes).
-    Every process and namespace is gone on the way out, whatever happened."""
+async def store_of_three(tmp_path: Path, zone: str = "UTC", first: str = ""):
+    """Three linked nodes n1, n2, n3 of one store (n1 made it, with the sample catalog and
+    `first` (TOML tables) in its file; the others joined with codes from it), each holding
+    the catalog; yields (http, nodes). Every process and namespace is gone on the way out,
+    whatever happened."""
     timeout = aiohttp.ClientTimeout(total=30)
     async with (
         netns.Network(3, host_address=HOST) as namespaces,
@@ -325,7 +329,7 @@ async def store_of_three(tmp_path: Path, zone: str = "UTC"):
         ]
         try:
             for node in nodes:
-                node.configure(zone)
+                node.configure(zone, extra=first if node is nodes[0] else "")
             n1 = nodes[0]
             _, made, _ = await posedge("init", "--config", str(n1.config))
             assert f"store {STORE} made; this node is n1" in made

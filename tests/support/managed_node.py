@@ -20,6 +20,7 @@ import aiohttp
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 from edge.access.users import UserStore
 from edge.app import Daemon
+from edge.cli.common import queued_store
 from edge.config.load import load
 from edge.orders.catalog import sample_catalog
 from sync.membership.credentials import save as save_credentials
@@ -113,10 +114,11 @@ async def start_managed_node(
             extra += '\n[peers]\nhost = "127.0.0.1"\nport = 0\nmdns = false\n'
         ports = {p: emulators[p].port for p in printers}
         config_path.write_text(config_text(state_dir, port, ports, extra))
-        users = UserStore(state_dir / "node.db")
+        config = load(config_path)
+        users = UserStore(config.node_db_path, queued_store(config))  # as `posedge user add`
         for name, role in USERS.items():
-            users.add(name, role, PASSWORD, now=dt.datetime.now(dt.UTC))
-        daemon = Daemon(load(config_path))
+            await users.add(name, role, PASSWORD, now=dt.datetime.now(dt.UTC))
+        daemon = Daemon(config)
         task = asyncio.create_task(daemon.run(), name="daemon")
         stack.push_async_callback(_stop, daemon, task)
         node = ManagedNode(config_path, daemon, port, emulators, stack)

@@ -117,6 +117,15 @@ class Namespace:
         """Put this namespace back on the bridge after `unplug`."""
         ip("link", "set", self.host_end, "up")
 
+    def block(self, address: str) -> None:
+        """Drop whatever this namespace sends to `address` (a partition, with `block` on the
+        other side too), while the rest of the bridge stays reachable; see `unblock`."""
+        ip("-n", self.name, "route", "add", "blackhole", f"{address}/32")
+
+    def unblock(self, address: str) -> None:
+        """Reach `address` again after `block`."""
+        ip("-n", self.name, "route", "del", "blackhole", f"{address}/32")
+
     def kill_processes(self) -> None:
         """Kill what was started in this namespace and is still running, and reap it."""
         for process in self.processes:

@@ -26,19 +26,26 @@ def free_port() -> int:
 POSEDGE = [sys.executable, "-m", "edge.cli.main"]
 
 
-async def posedge_cli(*args: str, within: float = 60) -> subprocess.CompletedProcess:
+async def posedge_cli(
+    *args: str, within: float = 60, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     """Run a posedge command to its end without blocking the event loop (a node may be
-    serving in this process)."""
+    serving in this process), with `stdin` as its input."""
     process = await asyncio.create_subprocess_exec(
-        *POSEDGE, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        *POSEDGE,
+        *args,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=within)
+    given = None if stdin is None else stdin.encode()
+    stdout, stderr = await asyncio.wait_for(process.communicate(given), timeout=within)
     return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr.decode())
 
 
-async def posedge(*args: str, check: bool = True) -> tuple[int, str, str]:
+async def posedge(*args: str, check: bool = True, stdin: str | None = None) -> tuple[int, str, str]:
     """A posedge command's (exit status, stdout, stderr); with `check`, it must succeed."""
-    done = await posedge_cli(*args, within=120)
+    done = await posedge_cli(*args, within=120, stdin=stdin)
     if check:
         assert done.returncode == 0, done.stderr
     return done.returncode, done.stdout, done.stderr

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from edge.access.users import UserStore
 from tests.support.api_node import ApiNode
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -63,5 +62,5 @@ class UiClient:
         return next((c.value for c in self.session.cookie_jar if c.key == name), None)
 
 
-def add_user(node: ApiNode, name: str, role: str, password: str = "correct horse") -> None:
-    UserStore(node.state_dir / "node.db").add(name, role, password, now=node.clock())
+async def add_user(node: ApiNode, name: str, role: str, password: str = "correct horse") -> None:
+    await node.context.users.add(name, role, password, now=node.clock())

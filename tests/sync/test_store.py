@@ -17,7 +17,8 @@ from sync.errors import (
     UnknownDocument,
 )
 from sync.replica import Replica
-from sync.store import SCHEMA, DocStore, peek
+from sync.store import SCHEMA, DocStore
+from sync.store_file import peek
 from tests.support.disk import fill
 from tests.support.doc_store import GUID, OTHER, Author, content, opened, query, settings_of
 from tests.support.sqlite_files import too_new, unversioned, version_of

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import random
 import secrets
-from pathlib import Path
 
 from edge.access.users import UnknownUser, UserStore
 from edge.devices.assembly import Devices
@@ -26,14 +25,13 @@ CASHIER = Actor("demo-cashier")
 DEMO_MANAGER = "manager"
 
 
-def demo_manager(node_db: Path, now: dt.datetime) -> tuple[str, str]:
+async def demo_manager(users: UserStore, now: dt.datetime) -> tuple[str, str]:
     """The demo's manager for the web UI, with a fresh password each run: (name, password)."""
-    users = UserStore(node_db)
     password = secrets.token_urlsafe(9)
     try:
-        users.set_password(DEMO_MANAGER, password)
+        await users.set_password(DEMO_MANAGER, password)
     except UnknownUser:
-        users.add(DEMO_MANAGER, "manager", password, now=now)
+        await users.add(DEMO_MANAGER, "manager", password, now=now)
     return DEMO_MANAGER, password
 
 

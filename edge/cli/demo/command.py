@@ -11,9 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-from edge.access.terminals import TerminalRegistry
+from edge.access.pairing_codes import PairingCodes
+from edge.access.users import UserStore
 from edge.app import Daemon
-from edge.cli.common import Command, log
+from edge.cli.common import Command, log, queued_store
 from edge.cli.demo.cashier import demo_manager, simulate_cashier
 from edge.cli.demo.devices import emulated_devices
 from edge.config.edit import configuration_text
@@ -58,14 +59,15 @@ def _demo(args: argparse.Namespace) -> int:
     config = from_values(values)
     configure_logging(config.log_level)
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    registry = TerminalRegistry(config.node_db_path)
+    registry = PairingCodes(config.node_db_path)
     code = registry.create_code(
         "demo terminal", "manager", ttl=dt.timedelta(minutes=60), now=utc_now()
     )
     screen = registry.create_code(
         "demo kitchen screen", "kds", ttl=dt.timedelta(minutes=60), now=utc_now()
     )
-    manager, password = demo_manager(config.node_db_path, utc_now())
+    users = UserStore(config.node_db_path, queued_store(config))
+    manager, password = asyncio.run(demo_manager(users, utc_now()))
     api = f"http://127.0.0.1:{args.port}/api/v1"
     print(
         f"posedge demo: order log in {config.store_path}; stop with Ctrl-C.\n"

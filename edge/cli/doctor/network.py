@@ -30,7 +30,7 @@ from sync.discovery import (
 from sync.errors import StoreError
 from sync.hub.tls import client_context
 from sync.membership.trust import fingerprint
-from sync.store import peek
+from sync.store_file import peek
 
 TEST_TYPE = "_posedge-doctor._tcp.local."  # never browsed by a daemon
 BROWSE_SECONDS = 3.0  # listening for the store's nodes

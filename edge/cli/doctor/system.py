@@ -12,12 +12,13 @@ from pathlib import Path
 
 from edge import __file__ as package_file
 from edge.cli.doctor.findings import Finding, ServiceUser, ok, problem, warning
+from edge.config.layers import read_effective
 from edge.config.load import load
 from edge.config.model import Config
 from edge.runtime.disk import MIN_FREE_BYTES
 from edge.runtime.errors import ConfigError
 from sync.errors import StoreError
-from sync.store import peek
+from sync.store_file import peek
 
 LOW_DISK_BYTES = 1024**3  # below this a warning: the order log grows by the day
 CLOCK_SLACK = 120.0  # seconds a clock may be behind what it wrote before, e.g. after NTP steps
@@ -26,13 +27,17 @@ OLDEST_PLAUSIBLE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 def check_config(path: Path) -> tuple[Config | None, Finding]:
     try:
-        config = load(path)
+        config = read_effective(load(path))  # with the store's settings: what the node runs
     except ConfigError as exc:
         what = "the file" if exc.key.startswith("(") else exc.key
         return None, problem(
             "config",
             str(exc),
             f"fix {what} in {exc.path} (docs: /usr/share/doc/posedge/docs/configuration.md)",
+        )
+    except StoreError as exc:
+        return None, problem(
+            "config", f"the store's settings cannot be read: {exc}", "check the state directory"
         )
     count = len(config.devices.names())
     found = f"{path} is valid: store {config.store.id}, node {config.node.name}, {count} device(s)"

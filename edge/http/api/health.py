@@ -55,7 +55,15 @@ async def metrics(request: web.Request) -> web.Response:
     await ctx.index.day(ctx.book.business_date())  # so the open-orders gauge can count
     request.app[METRICS].event_listeners.set(len(request.app[EVENT_HUB].listeners))
     queue = ctx.devices.queue
-    request.app[METRICS].observe_printers(queue.states(), await queue.jobs.waiting_counts())
+    devices = ctx.devices
+    drivers = {
+        p: devices.driver_of(p) or "none"
+        for p in devices.settings.printers
+        if p in devices.settings.network
+    }
+    request.app[METRICS].observe_printers(
+        queue.states(), await queue.jobs.waiting_counts(), drivers
+    )
     if ctx.peers is not None:
         request.app[METRICS].observe_peers([p.to_dict() for p in ctx.peers.peers.values()])
     if ctx.upstream is not None:

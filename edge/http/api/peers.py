@@ -1,4 +1,5 @@
-"""`/api/v1/peers`: the store's other nodes as this node knows them, and removing one;
+"""`/api/v1/peers`: the store's other nodes as this node knows them (its links with them, and
+every node's API addresses from the store document), and removing one;
 `/api/v1/upstream`: the link with the hub and what it has not acknowledged yet."""
 
 from __future__ import annotations
@@ -29,15 +30,18 @@ def _manager(request: web.Request) -> PeerManager:
 
 @routes.get("/api/v1/peers")
 async def list_peers(request: web.Request) -> web.Response:
-    manager = context(request).peers
+    ctx = context(request)
+    manager = ctx.peers
     found = [] if manager is None else [p.to_dict() for p in manager.peers.values()]
     removed = {} if manager is None else manager.removed()
+    nodes = [] if ctx.directory is None else ctx.directory.nodes()
     return json_response(
         {
             "member": manager is not None,
-            "node": context(request).book.node.name,
+            "node": ctx.book.node.name,
             "peers": found,
             "removed": sorted(removed),
+            "nodes": [n for n in nodes if n["node"] not in removed],
         }
     )
 

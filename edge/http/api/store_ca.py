@@ -3,7 +3,7 @@
 A terminal about to pair cannot check the node's certificate yet: it has no CA. So before it
 sends its code, it fetches the CA here over an unchecked connection and checks it with the
 code it holds, which never crosses the network for this: each live code has a key made from
-it (scrypt, edge/access/terminals.py), and the answer carries, per code, its salt and an
+it (scrypt, edge/access/pairing_codes.py), and the answer carries, per code, its salt and an
 HMAC-SHA256 of the `ca_cert` text under that key. A CA that some machine in the middle put
 there has no proof that checks, since it does not know the code. The terminal then pins the
 CA and pairs over a connection that trusts it alone (docs/api.md, "Pairing over HTTPS").
@@ -16,7 +16,7 @@ import base64
 
 from aiohttp import web
 
-from edge.access.terminals import PAIR_CONTEXT
+from edge.access.pairing_codes import PAIR_CONTEXT
 from edge.http.api.orders import json_response
 from edge.http.context import context
 from edge.http.problems import Problem
@@ -45,7 +45,7 @@ async def store_ca(request: web.Request) -> web.Response:
             "it is not a member of a store: run posedge init or posedge join on it",
         )
     ca_pem = ctx.https.ca_pem
-    proofs = await asyncio.to_thread(ctx.terminals.ca_proofs, ca_pem, now=ctx.now())
+    proofs = await asyncio.to_thread(ctx.terminals.codes.ca_proofs, ca_pem, now=ctx.now())
     return json_response(
         {
             "ca_cert": ca_pem.decode("ascii"),

@@ -8,7 +8,7 @@ import logging
 
 from aiohttp import web
 
-from edge.access.terminals import ROLES, InvalidTerminalName, PairingRefused, check_name
+from edge.access.pairing_codes import ROLES, InvalidTerminalName, PairingRefused, check_name
 from edge.http.api.orders import json_response
 from edge.http.bodies import json_body
 from edge.http.context import context, require_manager, terminal
@@ -54,7 +54,7 @@ async def pair(request: web.Request) -> web.Response:
         raise PairingRefused("the pairing code must be a string such as K7M2-9XQF")
     roles = ("kds",) if request.get(PLAIN_LAN) else ROLES  # no other token crosses in clear
     try:
-        who, token = await asyncio.to_thread(ctx.terminals.redeem, code, now=ctx.now(), roles=roles)
+        who, token = await ctx.terminals.redeem(code, now=ctx.now(), roles=roles)
     except PairingRefused as exc:
         refusals.warning(f"refused {address}", "pairing from %s refused: %s", address, exc)
         raise
@@ -73,7 +73,7 @@ async def me(request: web.Request) -> web.Response:
 @routes.get("/api/v1/terminals")
 async def list_terminals(request: web.Request) -> web.Response:
     require_manager(request)
-    found = await asyncio.to_thread(context(request).terminals.terminals)
+    found = context(request).terminals.terminals()
     return json_response({"terminals": [t.to_dict() for t in found]})
 
 
@@ -95,7 +95,7 @@ async def create_pairing_code(request: web.Request) -> web.Response:
         raise invalid_input(f"role must be one of {', '.join(ROLES)}", pointer="/role")
     ctx = context(request)
     code = await asyncio.to_thread(
-        ctx.terminals.create_code,
+        ctx.terminals.codes.create_code,
         name,
         role,
         ttl=dt.timedelta(minutes=minutes),
@@ -116,8 +116,5 @@ async def create_pairing_code(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     require_manager(request)
     ctx = context(request)
-    revoked = await asyncio.to_thread(
-        ctx.terminals.revoke, request.match_info["terminal_id"], now=ctx.now()
-    )
-    ctx.terminals.recheck_now()
+    revoked = await ctx.terminals.revoke(request.match_info["terminal_id"], now=ctx.now())
     return json_response({"revoked": [t.to_dict() for t in revoked]})

@@ -6,8 +6,6 @@ takes to serve it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
 from edge.access.users import UserStore
@@ -44,11 +42,10 @@ def ui_routes() -> list[web.AbstractRouteDef]:
     return [route for module in PAGE_MODULES for route in module.routes]
 
 
-def install_ui(app: web.Application, node_db: Path) -> None:
-    """Serve the UI from `app` (whose middlewares include `guard.ui_middleware`), with its
-    users and sessions in `node_db`."""
+def install_ui(app: web.Application, users: UserStore) -> None:
+    """Serve the UI from `app` (whose middlewares include `guard.ui_middleware`), to `users`."""
     app[UI] = UiState(
-        users=UserStore(node_db),
+        users=users,
         templates=template_environment(),
         address_throttle=AttemptThrottle(per_address=5, total=50),
         name_throttle=AttemptThrottle(per_address=5, total=50),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from edge.config.edit import ConfigEditor
+from edge.config.layers import ConfigEditor
 from edge.http.context import context
 from edge.http.ui.pages import UiError
 

@@ -59,6 +59,10 @@ def printer_notices(device: dict, waiting: int) -> list[Notice]:
         found.append(Notice(f"{name} {words}", level))
     if device.get("failed_over"):
         found.append(Notice(f"{name}'s tickets are printing on its backup printer", "warn"))
+    driver, preferred = device.get("driven_by"), device.get("preferred_by")
+    if preferred and driver != preferred:
+        through = f"node {driver} drives it" if driver else "no node drives it"
+        found.append(Notice(f"{name}: {through} while node {preferred} is away", "warn"))
     if waiting and any(n.level == "bad" for n in found):
         jobs = "1 print job is" if waiting == 1 else f"{waiting} print jobs are"
         found.append(Notice(f"{jobs} waiting for {name}", "bad"))
@@ -86,6 +90,8 @@ def device_rows(devices: list[dict], waiting: dict[str, int]) -> list[DeviceRow]
         if states:
             state = ", ".join(states)
             level = "bad" if "bad" in levels else "warn"
+        elif device["state"] == "elsewhere":
+            state, level = f"Driven by node {device.get('driven_by') or '?'}", "ok"
         else:
             state = _STATE_WORDS.get(device["state"], device["state"].capitalize())
             level = "ok" if device["state"] == "ready" else "warn"

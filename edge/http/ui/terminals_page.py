@@ -13,7 +13,7 @@ import datetime as dt
 from aiohttp import web
 
 from edge.access.join_codes import StoredJoinCodes
-from edge.access.terminals import InvalidTerminalName, TerminalError, check_name
+from edge.access.pairing_codes import InvalidTerminalName, TerminalError, check_name
 from edge.http.context import context
 from edge.http.ui.formats import local_time
 from edge.http.ui.pages import flash, render, require_user, see_other
@@ -37,7 +37,7 @@ def _local(request: web.Request, moment: float | str | None) -> str:
 
 
 def _join_codes(request: web.Request) -> StoredJoinCodes:
-    return StoredJoinCodes(context(request).terminals.path)
+    return StoredJoinCodes(context(request).terminals.codes.path)
 
 
 @routes.get("/ui/terminals", name="ui_terminals")
@@ -45,7 +45,7 @@ async def terminals_page(request: web.Request) -> web.Response:
     require_user(request, *STAFF)
     ctx = context(request)
     registry = ctx.terminals
-    paired = await asyncio.to_thread(registry.terminals)
+    paired = registry.terminals()
     terminals = [
         {
             "id": t.id,
@@ -106,7 +106,7 @@ async def make_pairing_code(request: web.Request) -> web.Response:
             raise TerminalError("choose what is being paired")
         name = check_name(str(form.get("name", "")))
         code = await asyncio.to_thread(
-            ctx.terminals.create_code,
+            ctx.terminals.codes.create_code,
             name,
             role,
             ttl=dt.timedelta(minutes=CODE_MINUTES),
@@ -133,15 +133,15 @@ async def revoke_terminal(request: web.Request) -> web.Response:
     require_user(request, *STAFF)
     ctx = context(request)
     try:
-        revoked = await asyncio.to_thread(
-            ctx.terminals.revoke, request.match_info["terminal_id"], now=ctx.now()
-        )
+        revoked = await ctx.terminals.revoke(request.match_info["terminal_id"], now=ctx.now())
     except TerminalError as exc:
         flash(request, f"Nothing revoked: {exc}", "error")
     else:
-        ctx.terminals.recheck_now()
         names = ", ".join(f"‘{t.name}’" for t in revoked)
-        flash(request, f"Revoked {names}: its token no longer works; pair it again to use it")
+        flash(
+            request,
+            f"Revoked {names}: its token no longer works on any node; pair it again to use it",
+        )
     raise see_other("/ui/terminals")
 
 

@@ -15,7 +15,9 @@ import pytest
 from aiohttp import web
 
 from edge.access.users import UserStore, hash_password, password_matches
+from edge.cli.common import queued_store
 from edge.cli.demo.cashier import demo_manager
+from edge.config.load import from_values
 from edge.orders.log import Actor
 from sync.hub.tls import client_context, ensure_self_signed, server_context
 from tests.support.api_node import start_node
@@ -28,8 +30,8 @@ START = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 @pytest.fixture
 async def node(tmp_path):
     running = await start_node(tmp_path / "node", SettableClock(START))
-    add_user(running, "alice", "manager")
-    add_user(running, "tom", "technician")
+    await add_user(running, "alice", "manager")
+    await add_user(running, "tom", "technician")
     yield running
     await running.close()
 
@@ -215,12 +217,12 @@ async def test_signing_out_ends_the_session_for_good(browser):
 
 
 async def test_removing_a_user_or_changing_their_password_signs_them_out(node, browser):
-    users = UserStore(node.state_dir / "node.db")
+    users = node.context.users
     await browser.sign_in("tom", "correct horse")
-    users.set_password("tom", "battery staple")
+    await users.set_password("tom", "battery staple")
     assert (await browser.get("/ui/")).url == "/ui/signin?next=/ui/"
     assert (await browser.sign_in("tom", "battery staple")).url == "/ui/"
-    users.remove("tom")
+    await users.remove("tom")
     assert (await browser.get("/ui/")).url == "/ui/signin?next=/ui/"
 
 
@@ -283,21 +285,26 @@ def test_the_user_command_adds_lists_changes_and_removes_users(tmp_path):
     again = posedge("add", "maria", "--role", "manager", "--password-stdin", password="another1\n")
     assert again.returncode == 64 and "exists already" in again.stderr
     assert "maria" in posedge("list").stdout
-    users = UserStore(tmp_path / "node.db")
-    assert users.verify("maria", "s3cret pw") is not None
+
+    def users() -> UserStore:  # the store document as the command line sees it
+        return UserStore(
+            tmp_path / "node.db", queued_store(from_values({"paths.state_dir": str(tmp_path)}))
+        )
+
+    assert users().verify("maria", "s3cret pw") is not None
     changed = posedge("passwd", "maria", "--password-stdin", password="n3w password\n")
     assert changed.returncode == 0, changed.stderr
-    assert users.verify("maria", "s3cret pw") is None
-    assert users.verify("maria", "n3w password") is not None
+    assert users().verify("maria", "s3cret pw") is None
+    assert users().verify("maria", "n3w password") is not None
     assert posedge("remove", "maria").returncode == 0
     assert posedge("remove", "maria").returncode == 64
     assert "no users yet" in posedge("list").stdout
 
 
-def test_each_demo_run_gives_its_manager_a_fresh_password(tmp_path):
-    name, first = demo_manager(tmp_path / "node.db", START)
-    again, second = demo_manager(tmp_path / "node.db", START)
-    users = UserStore(tmp_path / "node.db")
+async def test_each_demo_run_gives_its_manager_a_fresh_password(node):
+    users = node.context.users
+    name, first = await demo_manager(users, START)
+    again, second = await demo_manager(users, START)
     assert name == again == "manager" and first != second
     assert users.verify(name, first) is None
     verified = users.verify(name, second)

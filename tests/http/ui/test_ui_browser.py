@@ -59,7 +59,7 @@ async def shop_with_history(state_dir: Path):
     today = LiveClock()
     today.advance(hours=-span)
     async with running_store(state_dir, today) as store:
-        add_user(store.node, "alice", "manager")
+        await add_user(store.node, "alice", "manager")
         await ring_up_spread(store, today, 7, span)
         yield store
 
@@ -67,7 +67,7 @@ async def shop_with_history(state_dir: Path):
 @pytest.fixture
 async def shop(tmp_path):
     async with running_store(tmp_path / "node", LiveClock()) as store:
-        add_user(store.node, "alice", "manager")
+        await add_user(store.node, "alice", "manager")
         yield store
 
 

@@ -138,7 +138,7 @@ def test_a_node_where_all_is_well_has_nothing_to_say():
 @pytest.fixture
 async def store(tmp_path):
     async with running_store(tmp_path / "node", LiveClock()) as running:
-        add_user(running.node, "alice", "manager")
+        await add_user(running.node, "alice", "manager")
         yield running
 
 

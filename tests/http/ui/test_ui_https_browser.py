@@ -28,7 +28,7 @@ async def member(tmp_path):
     node = await start_node(
         tmp_path / "node", SettableClock(START), member=create_store("s1", "node-1")
     )
-    add_user(node, "alice", "manager")
+    await add_user(node, "alice", "manager")
     yield node
     await node.close()
 

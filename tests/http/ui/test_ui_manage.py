@@ -13,7 +13,6 @@ import tomlkit
 from drivers.escpos.decoder import EscPosDecoder
 from edge.config.devices import parse_devices
 from edge.config.edit import (
-    ConfigEditor,
     configuration_text,
     read_document,
     remove_device,
@@ -21,6 +20,7 @@ from edge.config.edit import (
     set_settings,
     write_checked,
 )
+from edge.config.layers import ConfigEditor, LayeredConfig
 from edge.config.load import load
 from edge.http.ui.config_forms import when_applied
 from edge.http.ui.device_forms import field_of, read_device_form
@@ -31,6 +31,7 @@ from edge.orders.catalog import change_problems, sample_catalog
 from edge.printing.layout import printer_test_document, render
 from edge.runtime.errors import ConfigError
 from tests.support import managed_node
+from tests.support.store_documents import open_document
 
 CONFIG = """\
 # Burger Barn, counter node — edited by hand; keep this comment
@@ -128,14 +129,19 @@ async def test_the_editor_applies_a_change_once_written_and_never_a_refused_one(
         applied.append(config)
         return ["store.*"]
 
-    editor = ConfigEditor(config_file, apply)
-    done = await editor.change(set_settings({"store.name": "Barn"}))
-    assert done.restart == ["store.*"] == editor.waiting
-    assert [c.store.name for c in applied] == ["Barn"]
-    with pytest.raises(ConfigError):
-        await editor.change(set_settings({"kds.warn_after": "soon"}))
-    assert len(applied) == 1
-    assert load(config_file).store.name == "Barn"
+    async with open_document(config_file.parent) as document:
+        layers = LayeredConfig(config_file, document, "node-a")
+        editor = ConfigEditor(layers, apply)
+        done = await editor.change(set_settings({"store.name": "Barn", "print.late_after": 99}))
+        assert done.restart == ["store.*"] == editor.waiting
+        assert [c.store.name for c in applied] == ["Barn"]
+        assert document.value("setting:store.name") == "Barn"  # the store's: every node's
+        assert load(config_file).print.late_after == 99  # the machine's: in its file
+        assert load(config_file).store.name != "Barn"  # (the file alone: the default)
+        with pytest.raises(ConfigError):
+            await editor.change(set_settings({"kds.warn_after": "soon"}))
+        assert len(applied) == 1
+        assert layers.effective().store.name == "Barn"
 
 
 def test_the_demos_devices_written_to_a_file_load_back_the_same(tmp_path):

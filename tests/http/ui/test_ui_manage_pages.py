@@ -13,7 +13,6 @@ import re
 import aiohttp
 import pytest
 
-from edge.config.load import load
 from tests.support.managed_node import Browser, settings_form, start_managed_node
 from tests.support.waiting import until
 
@@ -80,7 +79,7 @@ async def test_a_printer_added_in_the_ui_prints_its_test_page_and_its_station(no
     assert "test print sent" in said
     [paper] = await spare.wait_for_papers(1, timeout=15)
     assert "TEST PRINT" in paper.text and "Bar" in paper.text and "ann (web UI)" in paper.text
-    config = load(node.config_path)
+    config = node.daemon.layers.effective()
     assert config.devices.printers["bar"].url.text == url
     assert config.devices.stations == {"grill": "front", "bar": "bar"}
     assert "# The test store's configuration (comments survive edits)." in (
@@ -116,12 +115,12 @@ async def _tone_ok(state) -> bool:
 async def test_editing_and_removing_devices(node, ann):
     page = await ann.get("/ui/devices/front/edit")
     assert 'value="grill" checked' in page
-    url = load(node.config_path).devices.printers["front"].url.text
+    url = node.daemon.layers.effective().devices.printers["front"].url.text
     form = [("existing", "front"), ("kind", "printer"), ("name", "Counter printer"),
             ("url", url), ("width", "32")]  # fmt: skip
     page = await ann.post("/ui/devices/save", form)
     assert flashes(page)[0][0] == "ok"
-    config = load(node.config_path)
+    config = node.daemon.layers.effective()
     assert config.devices.printers["front"].width == 32
     assert config.devices.stations == {}  # the grill was unticked
 
@@ -132,7 +131,7 @@ async def test_editing_and_removing_devices(node, ann):
     ]  # fmt: skip
     page = await ann.post("/ui/devices/till/remove", {})
     assert flashes(page) == [("ok", "Removed cash drawer ‘Till’")]
-    assert "till" not in load(node.config_path).devices.drawers
+    assert "till" not in node.daemon.layers.effective().devices.drawers
     assert 'id="device-till"' not in await ann.get("/ui/devices")  # the daemon dropped it
 
 
@@ -313,7 +312,7 @@ async def test_receipt_lines_name_and_kitchen_colours_apply_at_once_the_day_at_r
             snapshot = await ws.receive_json(timeout=15)
     assert (snapshot["warn_after"], snapshot["late_after"]) == (180, 360)
     assert node.daemon.config.store.rollover_hour == 4  # until a restart
-    assert load(node.config_path).store.rollover_hour == 5
+    assert node.daemon.layers.effective().store.rollover_hour == 5  # the store's, saved
 
     page = await ann.post("/ui/terminals/pairing-code", {"name": "Till", "role": "terminal"})
     till = {"Authorization": f"Bearer {await pair(node, CODE.search(page).group(1))}"}

@@ -20,7 +20,7 @@ WAIT = 15.0  # seconds an emulated printer may take to cut the paper asked for, 
 @pytest.fixture
 async def store(tmp_path):
     async with running_store(tmp_path / "node", LiveClock()) as running:
-        add_user(running.node, "alice", "manager")
+        await add_user(running.node, "alice", "manager")
         yield running
 
 

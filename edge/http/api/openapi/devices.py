@@ -23,7 +23,8 @@ from edge.printing.jobs import STATES
 
 JOB_ID_MAX = 10**18 - 1  # edge/http/api/devices.py takes at most 18 digits
 MAX_JOBS = 500  # edge/http/api/devices.py list_jobs
-PRINTER_STATES = ("unknown", "ready", "problem", "offline")  # edge/printing/worker.py
+# edge/printing/worker.py; "elsewhere": a store printer another node drives now
+PRINTER_STATES = ("unknown", "ready", "problem", "offline", "elsewhere")
 
 DEVICE_HEADERS = {
     "PrintJobLocation": {
@@ -65,6 +66,12 @@ def _device_schemas() -> dict[str, dict]:
                     {
                         "backup": nullable(string("the printer that takes its jobs when unusable")),
                         "stations": array(string("a catalog station whose tickets it prints")),
+                        "driven_by": nullable(
+                            string("the node that drives it now (null: no node does)")
+                        ),
+                        "preferred_by": nullable(
+                            string("the node that prefers to drive it (null: plugged into one)")
+                        ),
                         "state": {"enum": list(PRINTER_STATES)},
                         "problems": problems,
                         "detail": nullable(string("what the last failure said")),

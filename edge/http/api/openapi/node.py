@@ -77,6 +77,21 @@ PEERS = closed(
         "member": {"type": "boolean", "description": "false until posedge init or join"},
         "node": {"type": "string", "description": "this node's name"},
         "removed": array({"type": "string", "description": "a node removed from the store"}),
+        "nodes": {
+            **array(
+                closed(
+                    {
+                        "node": {"type": "string"},
+                        "api": array(
+                            {"type": "string", "description": "an HTTPS URL of the node's API"}
+                        ),
+                        "this_node": {"type": "boolean"},
+                    }
+                )
+            ),
+            "description": "every node of the store with its API's addresses, from the store "
+            "document: where a terminal goes when its node goes away",
+        },
         "peers": array(
             closed(
                 {

@@ -6,7 +6,8 @@ disagree; tests/http/test_openapi.py checks the order id pattern, written out he
 
 from __future__ import annotations
 
-from edge.access.terminals import CODE_ALPHABET, CODE_LENGTH, MAX_NAME, ROLES, TOKEN_PREFIX
+from edge.access.pairing_codes import CODE_ALPHABET, CODE_LENGTH, MAX_NAME, ROLES
+from edge.access.terminals import TOKEN_PREFIX
 from edge.http import idempotency
 from edge.http.api.terminals import DEFAULT_CODE_MINUTES, MAX_CODE_MINUTES
 from edge.http.problems import TYPE_PREFIX
@@ -20,7 +21,7 @@ PERCENT_PATTERN = f"^{PERCENT_FORMAT.pattern}$"
 IDEMPOTENCY_KEY_PATTERN = f"^{idempotency.KEY_FORMAT.pattern}$"
 ORDER_ID_PATTERN = r"^[0-9]{8}-[0-9a-f]{12}$"  # edge/orders/ids.py
 _HALF_CODE = f"[{CODE_ALPHABET}]{{{CODE_LENGTH // 2}}}"
-PAIRING_CODE_PATTERN = f"^{_HALF_CODE}-{_HALF_CODE}$"  # as edge/access/terminals.py shows codes
+PAIRING_CODE_PATTERN = f"^{_HALF_CODE}-{_HALF_CODE}$"  # as pairing_codes.py shows codes
 MAX_GUESTS = 99  # edge/orders/book.py open_order
 
 

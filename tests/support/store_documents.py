@@ -1,0 +1,29 @@
+"""The store document over a real store file, for tests of what it holds."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from edge.config.store_document import StoreDocument
+from edge.orders.clock import HybridClock
+from sync.replica import Replica
+from sync.store import DocStore
+
+
+@contextlib.asynccontextmanager
+async def open_document(
+    directory: Path, *, node: str = "node-a", wall_ms=lambda: 1_790_000_000_000
+) -> AsyncIterator[StoreDocument]:
+    """Store `s1`'s document in `directory`/orders.db, written as node `node`."""
+    store = await DocStore.open(directory / "orders.db")
+    try:
+        document = StoreDocument(Replica(store), "s1/store", HybridClock(node, wall_ms))
+        await document.open()
+        try:
+            yield document
+        finally:
+            document.close()
+    finally:
+        await store.close()
