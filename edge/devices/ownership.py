@@ -14,6 +14,9 @@ sees, and writes its decision into that register, which replicates to the others
 - **Return.** A driver that is not the preferred node hands the printer back once the
   preferred node has been linked with it for SETTLE seconds (so that the preferred node
   has caught up with what was printed meanwhile).
+- **Rejoining.** A node that was cut off from every peer and gets a link back counts every
+  peer as present for failover_after from then: links come back one by one, and until a
+  peer's has, this node cannot know whether that peer drives a printer now.
 - **Starting.** A node that starts drives none of the store's printers until it has been
   linked SETTLE seconds with every node the store document lists that is not away (a node
   it has not heard from since it started is away after failover_after): until then it may
@@ -77,6 +80,9 @@ class DeviceOwnership:
         self._started = clock()
         self.taken: dict[str, Takeover] = {}  # printers this node took over, since when
         self._driving: frozenset[str] = frozenset()
+        self._known = False  # whether it has been up long enough to know who drives what
+        self._linked: bool | None = None  # whether it had a live link at the last look
+        self._rejoined = self._started  # when it last got a link back after having none
 
     def driver(self, printer: str, preferred: str) -> str:
         """The node the store document says drives `printer`."""
@@ -97,7 +103,16 @@ class DeviceOwnership:
         if peer is not None and peer.ending == "stopped":
             return False
         heard = peer.heard if peer is not None and peer.heard is not None else self._started
-        return now - heard < failover_after
+        return now - max(heard, self._rejoined) < failover_after
+
+    def _note_links(self, now: float) -> None:
+        """A node that was cut off from every peer and has a link again gives every peer
+        failover_after from then to link with it again: until they have, it cannot know
+        whether they went on driving while it was away."""
+        linked = any(peer.session is not None for peer in self._peers().values())
+        if linked and self._linked is False:
+            self._rejoined = now
+        self._linked = linked
 
     def _linked_for(self, node: str, now: float) -> float:
         peer = self._peers().get(node)
@@ -107,10 +122,13 @@ class DeviceOwnership:
 
     def _ready(self, now: float, longest: float) -> bool:
         """Whether this node has been up long enough to know who drives what."""
+        if self._known:  # once it knew, it goes on knowing: a node joining changes nothing
+            return True
         others = set(self.document.group("node")) - {self.node}
-        return all(
+        self._known = all(
             self._linked_for(n, now) >= SETTLE or not self._present(n, longest, now) for n in others
         )
+        return self._known
 
     def decide(self, printers: dict[str, tuple[str, float]]) -> dict[str, str]:
         """Register writes this node makes now: printer -> the node that drives it."""
@@ -143,6 +161,7 @@ class DeviceOwnership:
         """Decide on `printers` (default: the node's now), write what was decided, and tell
         the devices when what this node drives changes."""
         printers = self._printers() if printers is None else printers
+        self._note_links(self._clock())
         writes = self.decide(printers)
         now = self._clock()
         for printer, node in writes.items():

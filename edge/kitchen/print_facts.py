@@ -68,6 +68,17 @@ class PrintFacts:
         self.book = book
         self._flushed = flushed  # waits until the peer links have taken what they must send
 
+    async def check(self, job: Job) -> Decision:
+        """What the order log says of a ticket this node is about to print on a store
+        printer: another node may have printed it (or may have) while it waited here."""
+        if job.kind != "ticket" or job.order_id is None:
+            return Decision()
+        try:
+            facts = await self.book.print_facts(job.order_id)
+        except (OrderError, SyncError):  # the order log cannot tell: print it
+            return Decision()
+        return decide(facts.get(job.key, {}), self.book.node.name, None, job.event_at)
+
     async def sent(self, job: Job, printer: str) -> None:
         """Before the first byte of `job` goes to `printer`."""
         if await self._record(job, "sent", printer):

@@ -66,9 +66,16 @@ class PrinterState:
         }
 
 
+class Verdict(Protocol):
+    reprint: bool
+    skip_reason: str | None
+
+
 class Facts(Protocol):
-    """Where a store printer's worker records what it sent and printed
-    (edge/kitchen/print_facts.py)."""
+    """Where a store printer's worker records what it sent and printed, and learns what
+    other nodes did with a job's ticket (edge/kitchen/print_facts.py)."""
+
+    async def check(self, job: Job) -> Verdict: ...
 
     async def sent(self, job: Job, printer: str) -> None: ...
 
@@ -196,7 +203,17 @@ class PrinterWorker:
             await asyncio.wait_for(self._wake.wait(), self._printer_retry.delay())
 
     async def _attempt(self, job: Job) -> bool:
-        """One try at printing `job` (claimed: marked sending); returns whether it printed."""
+        """One try at printing `job` (claimed: marked sending); returns whether it printed.
+        A ticket for a store printer that another node printed meanwhile is skipped, and
+        one it may have printed carries a REPRINT mark."""
+        if self.facts is not None:
+            verdict = await self.facts.check(job)
+            if verdict.skip_reason is not None:
+                skip = functools.partial(self.jobs.skip, job.id, error=verdict.skip_reason)
+                await self._record(skip)
+                return True
+            if verdict.reprint:
+                job = dataclasses.replace(job, reprint=True)
         marks = self._marks(job)
         try:
             data = render(

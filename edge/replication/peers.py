@@ -19,6 +19,7 @@ removed one and refuses it from then on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 RETRY_CAP = 10.0  # seconds: a healed LAN links again within this
 FLUSH_WAIT = 0.5  # seconds `flushed` waits at most
 FLUSH_POLL = 0.002
+CLOSE_WAIT = 1.0  # seconds a stopping node gives its links to close
 
 
 @dataclass(slots=True)
@@ -107,6 +109,7 @@ class PeerManager:
         self._policy = MembershipPolicy(creds.store_id, self.removed)
         self._accept = store_documents(creds.store_id)
         self._stopping = asyncio.Event()
+        self._link_up = asyncio.Event()  # set (and replaced) each time a link comes up
         self._dialing: dict[str, asyncio.Task] = {}
         self._wanted: dict[str, str] = {}  # node id -> URL to dial
         self._unlinked: dict[str, asyncio.Event] = {}  # node id -> set while it has no link
@@ -195,6 +198,7 @@ class PeerManager:
                 status.session, status.since = None, now
                 status.last_sync = session.last_frame_at
                 status.ending = session.ending  # a silent one was last heard a ping before
+                log.info("link with %s ended (%s)", peer, session.ending, extra={"peer": peer})
                 status.heard = now - HEARTBEAT if session.ending == "silent" else now
                 unlinked.set()
 
@@ -208,6 +212,8 @@ class PeerManager:
         )
         status.session, status.since, status.last_error = session, time.time(), None
         status.ending = None
+        self._link_up.set()  # the LAN may be back: dial the others now, not at their backoff
+        self._link_up = asyncio.Event()
         status.dialled_by = dialled_by
         return session
 
@@ -258,14 +264,30 @@ class PeerManager:
                             await discovery.start()
                         except DiscoveryError as exc:  # another node announces this name
                             log.error("mDNS: %s; peers come from peers.static only", exc)
-                        await asyncio.Event().wait()
+                        await self._until_cancelled()
                     finally:
                         await discovery.close()
                 else:
-                    await asyncio.Event().wait()
+                    await self._until_cancelled()
         finally:
             self.replica.remove_listener(self._on_durable)
             self._stopping.set()
+
+    async def _until_cancelled(self) -> None:
+        """Wait until cancelled; then end every link saying this node stops (GOING_AWAY),
+        for at most CLOSE_WAIT seconds, so that its peers know it is gone on purpose and
+        take over its printers at once (edge/devices/ownership.py)."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self._stopping.set()
+            dialled = [task for task in self._dialing.values() if not task.done()]
+            if dialled:  # each ends once its link's close frame is out
+                await asyncio.wait(dialled, timeout=CLOSE_WAIT)
+            for _ in range(int(CLOSE_WAIT / FLUSH_POLL)):  # the links peers dialled
+                if all(p.session is None for p in self.peers.values()):
+                    break
+                await asyncio.sleep(FLUSH_POLL)
 
     def _on_announced(self, peers: dict[str, PeerAnnouncement]) -> None:
         now = time.time()
@@ -321,6 +343,8 @@ class PeerManager:
                     self._stopping,
                     ssl=ssl_context,
                 )
+                if self._stopping.is_set():  # this node stops: the link said so, and ended
+                    return
                 retry.succeeded()
             except LinkExists:  # this node has the link already: wait until it ends
                 await self._unlinked[answered[0]].wait()
@@ -334,7 +358,9 @@ class PeerManager:
                     longest = True
             except (aiohttp.ClientError, OSError, TimeoutError, NotAMember) as exc:
                 self._dial_failed(shown_as(), url, exc, retry)
-            await asyncio.sleep(retry.delay(longest=longest))
+            with contextlib.suppress(TimeoutError):  # a link coming up ends the wait
+                async with asyncio.timeout(retry.delay(longest=longest)):
+                    await self._link_up.wait()
 
     def _dial_failed(self, key: str, url: str, exc: Exception, retry: Retry) -> None:
         """Record a failed dial on the peer's status, and count it in `retry`."""

@@ -41,11 +41,13 @@ class LinkExists(SyncError):
     """This node already has the link it wants with that peer; a second one is turned away."""
 
 
-def _ending(ws) -> str:
-    """How a link ended, as the other node's side of it: `stopped` (it said it was
-    stopping), `silent` (no answer to pings: a pulled cable, a machine off), or `closed`
-    (its connection closed: its process ended, or it closed the link)."""
-    if ws.close_code == WSCloseCode.GOING_AWAY:
+def _ending(ws, code: int) -> str:
+    """How a link that ended with `code` (the pump's) ended, as the other node's side of it:
+    `stopped` (it said it was stopping), `silent` (no answer to pings: a pulled cable, a
+    machine off), or `closed` (its connection closed: its process ended, or it closed the
+    link). The close frame's own code tells a stop: `ws.close_code` is overwritten when the
+    other side drops the connection while the answer to its close frame is sent."""
+    if code == WSCloseCode.GOING_AWAY:
         return "stopped"
     if isinstance(ws.exception(), asyncio.TimeoutError):
         return "silent"
@@ -73,7 +75,7 @@ async def run_session(
             check=lambda: (CLOSE_ENDED, session.end_reason) if session.ended.is_set() else None,
             wake=session.ended,
         )
-        session.ending = _ending(ws)
+        session.ending = _ending(ws, code)
     finally:
         session.close()
     if code not in (WSCloseCode.OK, WSCloseCode.GOING_AWAY):

@@ -69,7 +69,7 @@ async def pump(
             if receiving.done():
                 message = receiving.result()
                 if message.type in _CLOSING:
-                    return CLOSED
+                    return _closed_by_other_side(message)
                 if receive is not None and (ended := await receive(message)) is not None:
                     return ended
                 receiving = asyncio.ensure_future(ws.receive())
@@ -89,6 +89,14 @@ async def pump(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _closed_by_other_side(message: WSMessage) -> End:
+    """How the other side ended the socket: the code and reason of its close frame (1001
+    when it is stopping), or CLOSED when it went without one."""
+    if message.type == WSMsgType.CLOSE and isinstance(message.data, int):
+        return message.data, message.extra or ""
+    return CLOSED
 
 
 async def _send(ws, frame: str | bytes) -> None:

@@ -132,3 +132,25 @@ async def test_a_node_alone_drives_its_printer_once_failover_after_has_passed(tm
         clock.now += FAILOVER
         await n1.step()
         assert n1.driving() == {"kitchen"}
+
+
+async def test_a_node_back_from_a_cut_gives_its_peers_time_to_link_again(tmp_path):
+    async with open_document(tmp_path, node="n1") as document:
+        await three_nodes(document)
+        clock = Clock()
+        peers = {"n2": linked(clock.now - SETTLE), "n3": linked(clock.now - SETTLE)}
+        n1 = ownership(document, "n1", peers, clock, [])
+        await n1.step()
+        assert n1.driving() == {"kitchen"}
+        peers.update({"n2": gone(clock.now, "silent"), "n3": gone(clock.now, "silent")})
+        clock.now += FAILOVER * 2
+        await n1.step()  # cut off: it keeps driving its printer
+        assert n1.driving() == {"kitchen"}
+        await document.write({"driver:kitchen": {"node": "n2"}})  # n2 took it over meanwhile
+        peers["n3"] = linked(clock.now)  # the cut heals; the link with n2 is not back yet
+        await n1.step()
+        assert n1.driving() == frozenset()  # it learnt that n2 drives
+        clock.now += FAILOVER - 1
+        assert n1.decide(PRINTERS) == {}  # n2 may still drive: it has not linked again yet
+        clock.now += 1
+        assert n1.decide(PRINTERS) == {"kitchen": "n1"}  # n2 went, after all

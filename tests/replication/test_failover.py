@@ -117,6 +117,8 @@ async def test_the_kitchen_printer_moves_to_a_live_node_when_its_node_goes(tmp_p
                 return seen[0] == seen[1] == "n2", seen
 
             await settle(taken_over, "n2 (first by name) drives the printer now")
+            why = {"kill": "unreachable for", "cable": "unreachable for", "stop": "it stopped"}
+            assert f"printer kitchen: n2 takes over from n1, {why[how]}" in n2.log_tail(400)
             async with http.get(f"{n3.url}/metrics", headers=n3.auth, ssl=n3.tls) as answer:
                 metrics = await answer.text()
             assert 'posedge_printer_driver{node="n2",printer="kitchen"} 1.0' in metrics
