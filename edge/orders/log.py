@@ -79,6 +79,7 @@ class OrderLog:
         self._next_number: dict[str, int] = {}
         self._catalog: Catalog | None = None
         self._cache = OrderCache()
+        self._print_facts: dict[str, dict[str, dict[str, dict]]] = {}  # guid -> facts, read
         replica.add_remote_change_listener(self._on_remote_change)
 
     # -- documents ---------------------------------------------------------------------
@@ -112,6 +113,7 @@ class OrderLog:
 
     def _on_remote_change(self, guid: str) -> None:
         """A peer's update changed a live Doc: what was derived from it is stale."""
+        self._print_facts.pop(guid, None)
         if guid == self.catalog_guid:
             self._catalog = None
         else:
@@ -320,10 +322,15 @@ class OrderLog:
             )
         except DocumentClosed:
             raise BusinessDayClosed(f"business day of {order_id} is closed") from None
+        finally:
+            self._print_facts.pop(guid, None)
 
     async def print_facts(self, order_id: str) -> dict[str, dict[str, dict]]:
-        """The print facts of the day of `order_id`: ticket -> "<kind>|<node>" -> fact."""
+        """The print facts of the day of `order_id`: ticket -> "<kind>|<node>" -> fact
+        (read once per change of the day: a takeover's catch-up asks for every order)."""
         guid = self._guid_of(order_id)
+        if guid in self._print_facts:
+            return self._print_facts[guid]
         found: dict[str, dict[str, dict]] = {}
         for key, text in root_map_contents(await self._replica.open(guid), PRINT_FACTS).items():
             ticket, kind, node = _split_fact_key(str(key))
@@ -332,6 +339,7 @@ class OrderLog:
                     found.setdefault(ticket, {})[f"{kind}|{node}"] = decode_entry(text)
                 except ValueError:  # a malformed fact still says the ticket went out
                     found.setdefault(ticket, {})[f"{kind}|{node}"] = {}
+        self._print_facts[guid] = found
         return found
 
 
