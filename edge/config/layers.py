@@ -116,7 +116,7 @@ class LayeredConfig:
         a fault of the file itself."""
         tables = self.store_tables()
         elsewhere = self.elsewhere()
-        for _ in range(len(tables.changes()) + 1):
+        while True:  # each pass returns, raises, or leaves one store entry out
             try:
                 return load(self.path, tables, elsewhere)
             except ConfigError as exc:
@@ -130,7 +130,6 @@ class LayeredConfig:
                     extra={"config_key": exc.key},
                 )
                 tables = smaller
-        return load(self.path, replace(tables, settings={}, devices={}, stations={}), elsewhere)
 
 
 def _without(tables: StoreTables, key: str) -> StoreTables | None:

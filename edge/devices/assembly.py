@@ -123,6 +123,14 @@ class Devices:
             return preferred or None
         return self.ownership.driver(printer_id, preferred) or None
 
+    def store_drivers(self) -> dict[str, str]:
+        """The store's network printers, each with the node driving it ("none")."""
+        return {
+            p: self.driver_of(p) or "none"
+            for p in self.settings.printers
+            if p in self.settings.network
+        }
+
     @staticmethod
     def driven(setup: DeviceSetup) -> set[str]:
         """The printers this node drives: its own, and the store's it drives now."""

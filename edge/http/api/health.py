@@ -55,14 +55,8 @@ async def metrics(request: web.Request) -> web.Response:
     await ctx.index.day(ctx.book.business_date())  # so the open-orders gauge can count
     request.app[METRICS].event_listeners.set(len(request.app[EVENT_HUB].listeners))
     queue = ctx.devices.queue
-    devices = ctx.devices
-    drivers = {
-        p: devices.driver_of(p) or "none"
-        for p in devices.settings.printers
-        if p in devices.settings.network
-    }
     request.app[METRICS].observe_printers(
-        queue.states(), await queue.jobs.waiting_counts(), drivers
+        queue.states(), await queue.jobs.waiting_counts(), ctx.devices.store_drivers()
     )
     if ctx.peers is not None:
         request.app[METRICS].observe_peers([p.to_dict() for p in ctx.peers.peers.values()])
