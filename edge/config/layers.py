@@ -45,13 +45,19 @@ log = logging.getLogger(__name__)
 NODE = "node"  # the store document's node registers: what each node tells the others
 
 
+def read_store(config: Config) -> Registers | None:
+    """The store document of the node configured by `config`, read from its store file
+    without changing anything (`posedge doctor`); None before the node has one."""
+    found = registered(config.store_path, STORE_KIND)
+    return Registers(read_registers(config.store_path, found[0])) if found else None
+
+
 def read_effective(config: Config) -> Config:
     """The configuration a node loaded from its file (`config`) runs on, with the store's
     settings read from its store file without changing anything (`posedge doctor`)."""
-    found = registered(config.store_path, STORE_KIND)
-    if not found:
+    registers = read_store(config)
+    if registers is None:
         return config
-    registers = Registers(read_registers(config.store_path, found[0]))
     return LayeredConfig(Path(config.source), registers, config.node.name).effective()
 
 

@@ -123,6 +123,12 @@ class Devices:
             return preferred or None
         return self.ownership.driver(printer_id, preferred) or None
 
+    def moved(self, printer_id: str) -> dict | None:
+        """The last takeover or return of store printer `printer_id`, if it moved."""
+        if self.ownership is None or printer_id not in self.settings.network:
+            return None
+        return self.ownership.moved(printer_id)
+
     def store_drivers(self) -> dict[str, str]:
         """The store's network printers, each with the node driving it ("none")."""
         return {
@@ -258,6 +264,7 @@ class Devices:
                     ),
                     "driven_by": self.driver_of(printer_id),
                     "preferred_by": self.settings.network.get(printer_id) or None,
+                    "moved": self.moved(printer_id),
                     **states.get(printer_id, PrinterState(state="elsewhere")).to_dict(),
                 }
             )

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from edge.config.registers import Registers
 from edge.config.store_document import StoreDocument
 from edge.kitchen.print_facts import Takeover
 from sync.errors import SyncError
@@ -86,9 +87,11 @@ class DeviceOwnership:
 
     def driver(self, printer: str, preferred: str) -> str:
         """The node the store document says drives `printer`."""
-        value = self.document.value(f"{KIND}:{printer}")
-        node = value.get("node") if isinstance(value, dict) else None
-        return node if isinstance(node, str) and node else preferred
+        return driver_of(self.document, printer, preferred)
+
+    def moved(self, printer: str) -> dict | None:
+        """The last takeover or return of `printer` (see last_move)."""
+        return last_move(self.document, printer)
 
     def driving(self) -> frozenset[str]:
         """The store printers this node drives now."""
@@ -213,6 +216,24 @@ class DeviceOwnership:
             except SyncError as exc:
                 log.warning("printer ownership not written: %s; retrying", exc)
             await asyncio.sleep(TICK)
+
+
+def driver_of(document: StoreDocument | Registers, printer: str, preferred: str) -> str:
+    """The node the store document says drives `printer` (`preferred`, the node that
+    prefers it, until one is written)."""
+    value = document.value(f"{KIND}:{printer}")
+    node = value.get("node") if isinstance(value, dict) else None
+    return node if isinstance(node, str) and node else preferred
+
+
+def last_move(document: StoreDocument | Registers, printer: str) -> dict | None:
+    """The last takeover or return of `printer` the store document holds: {"from": the
+    node it moved from, "why": in words, "at": when, UTC}; None while it never moved."""
+    entry = document.entry(f"{KIND}:{printer}")
+    value = entry.value if entry is not None else None
+    if not isinstance(value, dict) or not isinstance(value.get("why"), str):
+        return None
+    return {"from": value.get("from"), "why": value["why"], "at": entry.stamp.partition("/")[0]}
 
 
 def store_printers(settings) -> dict[str, tuple[str, float]]:

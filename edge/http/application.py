@@ -14,6 +14,7 @@ from edge.http.api import peers as peer_routes
 from edge.http.auth import auth_middleware
 from edge.http.bodies import MAX_BODY
 from edge.http.context import CONTEXT, ApiContext
+from edge.http.cross_origin import cross_origin_middleware
 from edge.http.idempotency import IDEMPOTENCY, IdempotencyStore, idempotency_middleware
 from edge.http.lan_guard import LAN_POLICY, LanPolicy, lan_middleware
 from edge.http.metrics import METRICS, ApiMetrics, metrics_middleware
@@ -56,6 +57,7 @@ def make_app(
     app = web.Application(
         middlewares=[
             metrics_middleware,
+            cross_origin_middleware,  # a page of another node's origin: preflights first
             problem_middleware,
             lan_middleware,  # plain HTTP from the LAN: kitchen screens at most
             auth_middleware,

@@ -26,6 +26,7 @@ from edge.cli.doctor.system import check_clock
 from edge.config.load import load
 from tests.support import netns
 from tests.support.processes import free_port
+from tests.support.store_documents import open_document
 
 POSEDGE = [sys.executable, "-m", "edge.cli.main"]
 ME = pwd.getpwuid(os.geteuid()).pw_name
@@ -116,6 +117,8 @@ async def test_a_good_first_node_is_ok_but_for_peers_whether_its_daemon_runs_or_
             findings["port.http"]["found"] == "0.0.0.0:8420 is in use by this node's running daemon"
         )
         assert "the running daemon has no job waiting" in findings["printer.front"]["found"]
+        # the daemon moved the network printer into the store document, preferring this node
+        assert findings["driver.front"]["found"] == "driven by this node now; this node prefers it"
         daemon.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             assert await daemon.wait() == 0
@@ -148,6 +151,30 @@ def test_an_unreachable_printer_is_a_problem(tmp_path):
     assert [n for n, v in verdicts(findings).items() if v != "ok"] == ["printer.front"]
     assert "connection refused" in findings["printer.front"]["found"]
     assert "check its power, cable and address" in findings["printer.front"]["todo"]
+
+
+async def test_a_store_printer_another_node_drives_is_named_and_not_probed(tmp_path):
+    config = host_config(tmp_path)  # nothing answers at the printer's address
+    node = load(config).node.name
+    front = load(config).devices.printers["front"]
+    async with open_document(tmp_path / "state", store="s3", node="n2") as document:
+        await document.write(  # as this node's daemon moved it, and n2 then took it over
+            {
+                "device:front": {"kind": "printer", "url": str(front.url)},
+                "owner:front": node,
+                "driver:front": {"node": "n2", "from": node, "why": "it stopped"},
+            }
+        )
+    code, findings = await asyncio.to_thread(doctor, config)
+    assert findings["driver.front"] == {
+        "id": "driver.front",
+        "verdict": "ok",
+        "found": "driven by n2 now; this node prefers it (it is not probed from here: the "
+        "printer takes one connection at a time)",
+        "todo": None,
+    }, findings
+    assert "printer.front" not in findings  # n2's connection is the printer's only one
+    assert code != 2, findings  # nothing is wrong with this node, though nothing answers there
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import signal
 import subprocess
 import sys
@@ -18,45 +17,18 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Page
 
 from edge.access.pairing_codes import PairingCodes
 from tests.support.api_node import Terminal, start_node
 from tests.support.browser import WAIT, chromium
 from tests.support.clocks import LiveClock
+from tests.support.kds_screens import open_screen, until_state, until_tickets
 from tests.support.paths import ROOT
 from tests.support.processes import free_port
 from tests.support.waiting import until
 
 ARTIFACTS = ROOT / "test-artifacts" / "kds"
-
-
-async def open_screen(browser: Browser, url: str, code: str, **viewport: int) -> Page:
-    """A screen of its own (its own storage, as a separate tablet), paired with `code`."""
-    context = await browser.new_context(viewport=viewport or {"width": 1920, "height": 1080})
-    page = await context.new_page()
-    await page.goto(url)
-    await page.fill("#code", code)
-    await page.click("#pair button")
-    await until_state(page, "live")
-    return page
-
-
-async def until_state(page: Page, state: str) -> None:
-    await page.wait_for_function(
-        f"document.body.dataset.state === {json.dumps(state)}", timeout=WAIT
-    )
-
-
-async def until_tickets(page: Page, numbers: list[str]) -> None:
-    """Wait until the screen shows exactly these order numbers, in this order (a ticket on
-    several cards once)."""
-    script = (
-        "want => JSON.stringify([...new Map([...document.querySelectorAll('#board .ticket')]"
-        ".map(c => [c.dataset.key, c.querySelector('.number').textContent])).values()])"
-        " === JSON.stringify(want)"
-    )
-    await page.wait_for_function(script, arg=numbers, timeout=WAIT)
 
 
 # What the board's page shows: its cards, each with its ticket's key and number, its part

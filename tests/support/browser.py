@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 from pathlib import Path
 
 from playwright.async_api import Browser, async_playwright
@@ -35,3 +36,18 @@ async def chromium(*, home: Path | None = None):
             yield browser
         finally:
             await browser.close()
+
+
+def trusting(home: Path, ca_pem: bytes) -> Path:
+    """An NSS database in `home` that trusts `ca_pem` to name web sites."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    (home / "store-ca.pem").write_bytes(ca_pem)
+    for args in (
+        ["-N", "--empty-password"],
+        ["-A", "-t", "C,,", "-n", "posedge store", "-i", str(home / "store-ca.pem")],
+    ):
+        subprocess.run(
+            ["certutil", "-d", f"sql:{nssdb}", *args], check=True, capture_output=True, timeout=60
+        )
+    return home

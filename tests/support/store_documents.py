@@ -14,16 +14,20 @@ from sync.store import DocStore
 
 @contextlib.asynccontextmanager
 async def open_document(
-    directory: Path, *, node: str = "node-a", wall_ms=lambda: 1_790_000_000_000
+    directory: Path,
+    *,
+    store: str = "s1",
+    node: str = "node-a",
+    wall_ms=lambda: 1_790_000_000_000,
 ) -> AsyncIterator[StoreDocument]:
-    """Store `s1`'s document in `directory`/orders.db, written as node `node`."""
-    store = await DocStore.open(directory / "orders.db")
+    """Store `store`'s document in `directory`/orders.db, written as node `node`."""
+    docs = await DocStore.open(directory / "orders.db")
     try:
-        document = StoreDocument(Replica(store), "s1/store", HybridClock(node, wall_ms))
+        document = StoreDocument(Replica(docs), f"{store}/store", HybridClock(node, wall_ms))
         await document.open()
         try:
             yield document
         finally:
             document.close()
     finally:
-        await store.close()
+        await docs.close()

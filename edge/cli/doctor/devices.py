@@ -1,10 +1,11 @@
 """`posedge doctor`'s checks of the configured devices: whether the service user may open
-the local ones (serial ports, USB printers), and how each printer fares.
+the local ones (serial ports, USB printers), which node drives each of the store's network
+printers now and which prefers it, and how each printer fares.
 
-A printer is asked for its status only while no daemon runs: the daemon keeps its own
-connection to each printer, and a network printer serves one connection at a time. While
-the daemon runs, its print jobs tell instead: jobs waiting for a printer, and what the last
-try at them said.
+A printer is asked for its status only while no daemon runs, and a store printer only if
+no other node drives it: the driving daemon keeps its own connection to the printer, and a
+network printer serves one connection at a time. While the daemon runs, its print jobs tell
+instead: jobs waiting for a printer, and what the last try at them said.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from drivers.printer import EscPosPrinter
 from drivers.transport import find_usb_printer
 from edge.cli.doctor.findings import Finding, ServiceUser, ok, problem, warning
 from edge.cli.doctor.system import can_access
+from edge.config.layers import read_store
 from edge.config.model import Config
+from edge.devices.ownership import driver_of, store_printers
 from edge.printing.jobs import read_waiting
 from edge.runtime.errors import StorageError
 
@@ -38,11 +41,39 @@ async def check_devices(
     urls |= {b.id: b.url for b in devices.bump_bars.values()}
     findings = [check_groups(user, {url.scheme for url in urls.values()})]
     findings += [access(i, url, user) for i, url in urls.items() if url.scheme != "tcp"]
+    drivers = store_drivers(config)
+    findings += [driven(config, printer, *nodes) for printer, nodes in drivers.items()]
     if daemon_running:
         findings += jobs_waiting(config, dt.datetime.now(dt.UTC).timestamp())
     else:
-        findings += await asyncio.gather(*(probe(p.id, p.url) for p in devices.printers.values()))
+        mine = [
+            p
+            for p in devices.printers.values()
+            if drivers.get(p.id, (config.node.name,))[0] == config.node.name
+        ]
+        findings += await asyncio.gather(*(probe(p.id, p.url) for p in mine))
     return findings
+
+
+def store_drivers(config: Config) -> dict[str, tuple[str, str]]:
+    """The store's network printers: id -> (the node driving it now, the node preferring
+    it), from the node's copy of the store document."""
+    registers = read_store(config)
+    found = {}
+    for printer, (preferred, _) in store_printers(config.devices).items():
+        driver = preferred if registers is None else driver_of(registers, printer, preferred)
+        found[printer] = (driver, preferred)
+    return found
+
+
+def driven(config: Config, printer: str, driver: str, preferred: str) -> Finding:
+    """Which node drives the store printer `printer` now, and which prefers it."""
+    me = config.node.name
+    by = "this node" if driver == me else driver
+    found = f"driven by {by} now; {'this node' if preferred == me else preferred} prefers it"
+    if driver != me:
+        found += " (it is not probed from here: the printer takes one connection at a time)"
+    return ok(f"driver.{printer}", found)
 
 
 def check_groups(user: ServiceUser, schemes: set[str]) -> Finding:

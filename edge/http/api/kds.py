@@ -5,9 +5,11 @@ comes from the internet) to any browser without a token; the page pairs once wit
 and keeps its token. `GET /api/v1/kds/{station}` (station `expo`: every order's progress)
 upgrades to a WebSocket on which the node sends JSON text frames:
 
-- `{"type": "snapshot", "now": ms, ...}` on connect and whenever the station's tickets may
-  have changed: everything the screen shows (see KdsBoard.snapshot), with the node's clock
-  so that ticket timers do not depend on the screen's;
+- `{"type": "snapshot", "now": ms, "nodes": [...], ...}` on connect and whenever the
+  station's tickets may have changed: everything the screen shows (see KdsBoard.snapshot),
+  with the node's clock so that ticket timers do not depend on the screen's, and the store's
+  nodes with their API's addresses (as `GET /api/v1/peers` lists them), where the screen goes
+  on when this node goes away (edge/http/cross_origin.py);
 - `{"type": "tick", "now": ms}` every KEEPALIVE seconds without a snapshot, so a screen
   that hears nothing for longer knows it is not live.
 
@@ -24,8 +26,9 @@ import logging
 from aiohttp import web
 
 from edge.http.api.orders import ORDER, dumps, order_response
+from edge.http.api.peers import store_nodes
 from edge.http.bodies import json_body
-from edge.http.context import actor, context, terminal
+from edge.http.context import ApiContext, actor, context, terminal
 from edge.http.idempotency import REQUEST_KEY
 from edge.http.problems import Problem
 from edge.http.websocket import STOPPING, TOKEN_RECHECK, Close, close, serve, while_paired
@@ -41,6 +44,8 @@ ASSETS = {
     "kds.js": "text/javascript",
     "kds.layout.js": "text/javascript",
     "kds.sound.js": "text/javascript",
+    "kds.nodes.js": "text/javascript",
+    "kds.expo.js": "text/javascript",
     "kds.css": "text/css",
     "kds.html": "text/html",
 }
@@ -93,7 +98,7 @@ async def screen(request: web.Request) -> web.WebSocketResponse:
         # What the screen sends is ignored.
         _, reason = await serve(
             ws,
-            lambda: _next_message(board, station, changed),
+            lambda: _next_message(board, station, changed, context(request)),
             stopping=request.app[STOPPING],
             check=while_paired(request),
             every=TOKEN_RECHECK,
@@ -104,7 +109,9 @@ async def screen(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _next_message(board: KdsBoard, station: str, changed: asyncio.Event) -> str:
+async def _next_message(
+    board: KdsBoard, station: str, changed: asyncio.Event, ctx: ApiContext
+) -> str:
     """A snapshot once the station may have changed, or a tick after KEEPALIVE seconds
     without one."""
     try:
@@ -113,7 +120,7 @@ async def _next_message(board: KdsBoard, station: str, changed: asyncio.Event) -
     except TimeoutError:
         return dumps(board.tick())
     changed.clear()
-    return dumps(await board.snapshot(station))
+    return dumps({**await board.snapshot(station), "nodes": store_nodes(ctx)})
 
 
 @routes.post(ORDER + "/recall")

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from edge.http.api.orders import json_response
 from edge.http.bodies import json_body
-from edge.http.context import context, require_manager, terminal
+from edge.http.context import ApiContext, context, require_manager, terminal
 from edge.http.problems import Problem
 from edge.orders.validation import require_text
 from edge.replication.peers import PeerManager
@@ -28,20 +28,27 @@ def _manager(request: web.Request) -> PeerManager:
     return manager
 
 
+def store_nodes(ctx: ApiContext) -> list[dict]:
+    """Every node of the store but those removed from it, with its API's addresses."""
+    if ctx.directory is None:
+        return []
+    removed = {} if ctx.peers is None else ctx.peers.removed()
+    return [n for n in ctx.directory.nodes() if n["node"] not in removed]
+
+
 @routes.get("/api/v1/peers")
 async def list_peers(request: web.Request) -> web.Response:
     ctx = context(request)
     manager = ctx.peers
     found = [] if manager is None else [p.to_dict() for p in manager.peers.values()]
     removed = {} if manager is None else manager.removed()
-    nodes = [] if ctx.directory is None else ctx.directory.nodes()
     return json_response(
         {
             "member": manager is not None,
             "node": ctx.book.node.name,
             "peers": found,
             "removed": sorted(removed),
-            "nodes": [n for n in nodes if n["node"] not in removed],
+            "nodes": store_nodes(ctx),
         }
     )
 

@@ -30,7 +30,7 @@ async def _node_health(ctx: ApiContext) -> dict:
     upstream = await ctx.upstream.status() if ctx.upstream is not None else None
     names = {d["id"]: d["name"] for d in devices}
     return {
-        "notices": node_notices(devices, waiting, peers, upstream),
+        "notices": node_notices(devices, waiting, peers, upstream, ctx.book.zone),
         "devices": device_rows(devices, waiting),
         "jobs": await ctx.devices.queue.jobs.jobs(limit=RECENT_JOBS),
         "printer_names": names,

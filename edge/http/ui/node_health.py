@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from zoneinfo import ZoneInfo
+
+from edge.http.ui.formats import local_time
 
 UPSTREAM_LATE = 15 * 60  # seconds an order may wait for the hub before a manager is told
 
@@ -50,8 +53,9 @@ class DeviceRow:
     waiting: int  # print jobs not yet printed (printers)
 
 
-def printer_notices(device: dict, waiting: int) -> list[Notice]:
-    """What is wrong with one printer of `Devices.describe()`, with what waits for it."""
+def printer_notices(device: dict, waiting: int, zone: ZoneInfo) -> list[Notice]:
+    """What is wrong with one printer of `Devices.describe()`, with what waits for it
+    (times in `zone`)."""
     name = device["name"]
     found = []
     for problem in device.get("problems") or ():
@@ -61,12 +65,22 @@ def printer_notices(device: dict, waiting: int) -> list[Notice]:
         found.append(Notice(f"{name}'s tickets are printing on its backup printer", "warn"))
     driver, preferred = device.get("driven_by"), device.get("preferred_by")
     if preferred and driver != preferred:
-        through = f"node {driver} drives it" if driver else "no node drives it"
-        found.append(Notice(f"{name}: {through} while node {preferred} is away", "warn"))
+        found.append(Notice(_elsewhere(name, driver, preferred, device.get("moved"), zone), "warn"))
     if waiting and any(n.level == "bad" for n in found):
         jobs = "1 print job is" if waiting == 1 else f"{waiting} print jobs are"
         found.append(Notice(f"{jobs} waiting for {name}", "bad"))
     return found
+
+
+def _elsewhere(name: str, driver: str | None, preferred: str, moved: dict | None, zone) -> str:
+    """A store printer driven by a node other than the one that prefers it, in words."""
+    if not driver:
+        return f"{name}: no node drives it while node {preferred} is away"
+    told = f"{name}: node {driver} prints its tickets"
+    if moved is not None:
+        since = local_time(moved["at"], zone)[:5]
+        told += f" since {since}, taking over from node {moved['from']} ({moved['why']})"
+    return told + f"; it goes back to node {preferred} once that node is back"
 
 
 def _words(problem: str) -> tuple[str, str, str]:
@@ -104,12 +118,13 @@ def node_notices(
     waiting: dict[str, int],
     peers: list[dict],
     upstream: dict | None,
+    zone: ZoneInfo,
 ) -> list[Notice]:
-    """Everything that needs attention, the urgent first."""
+    """Everything that needs attention, the urgent first (times in `zone`)."""
     found = []
     for device in devices:
         if device["kind"] == "printer":
-            found += printer_notices(device, waiting.get(device["id"], 0))
+            found += printer_notices(device, waiting.get(device["id"], 0), zone)
     for peer in peers:
         if not peer.get("connected"):
             found.append(

@@ -3,7 +3,9 @@
 //
 // The node sends a whole snapshot on connect and on every change of the station, and a
 // tick every few seconds; a screen that hears nothing for STALE_AFTER ms, or whose socket
-// closes, greys its tickets out as not live and reconnects with capped backoff. Ticket
+// closes, greys its tickets out as not live and goes on with another node of the store
+// (kds.nodes.js), backing off once it has tried them all. Bumps wait until a node takes
+// them. Ticket
 // timers run on the node's clock (`now` in every message). Keys as a USB bump bar types
 // them: 1-9 select, B or Enter bump, R recall, N/P page, H first page. kds.layout.js says
 // which card of which ticket goes where, so that nothing is ever cut off.
@@ -12,6 +14,8 @@
 (() => {
   const { PAGE, measurer, paginate } = window.kdsLayout;
   const { chime } = window.kdsSound;
+  const { NodeList, Outbox, fetchWithin } = window.kdsNodes;
+  const { shown, orderCard } = window.kdsExpo;
   const STALE_AFTER = 12000; // ms without a message: the node sends one every 5 s
   const BACKOFF_CAP = 5000;
   const UNKNOWN_STATION_RETRY = 10000;
@@ -30,6 +34,8 @@
     selected: null, // the selected ticket's key
     live: false,
     socket: null,
+    nodes: new NodeList(), // where the screen's node is, and where the others are
+    outbox: new Outbox(), // bumps and recalls no node has taken yet
     attempt: 0,
     watchdog: null,
     retry: null,
@@ -84,7 +90,7 @@
   function markStale(text) {
     screen.live = false;
     setState(text, "stale");
-    $("banner").textContent = "Reconnecting to the node: the tickets shown are not live";
+    $("banner").textContent = "Reconnecting: the tickets shown are not live";
     $("banner").hidden = false;
   }
 
@@ -105,12 +111,19 @@
     }
   }
 
+  // The screen's node did not answer: go on with the next one at once, and back off only
+  // once every node was tried.
+  function moveOn() {
+    markStale("reconnecting");
+    if (screen.nodes.advance()) reconnectLater();
+    else reconnectLater(0);
+  }
+
   function armWatchdog() {
     clearTimeout(screen.watchdog);
     screen.watchdog = setTimeout(() => {
       dropSocket();
-      markStale("reconnecting");
-      reconnectLater();
+      moveOn();
     }, STALE_AFTER);
   }
 
@@ -122,27 +135,22 @@
       return;
     }
     if (!screen.snapshot) setState("connecting", "connecting");
+    const origin = screen.nodes.current;
     // The socket's handshake hides why it failed: ask first whether the token still works.
     try {
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), 5000);
-      const answer = await fetch("/api/v1/terminals/me", {
+      const answer = await fetchWithin(5000, `${origin}/api/v1/terminals/me`, {
         headers: { Authorization: `Bearer ${token()}` },
-        signal: abort.signal,
       });
-      clearTimeout(timer);
       if (answer.status === 401) {
         showPairing("this screen's token is no longer valid: pair it again");
         return;
       }
       if (!answer.ok) throw new Error(`status ${answer.status}`);
     } catch (error) {
-      markStale("reconnecting");
-      reconnectLater();
+      moveOn();
       return;
     }
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const url = `${scheme}://${location.host}/api/v1/kds/${encodeURIComponent(station)}` +
+    const url = `${origin.replace(/^http/, "ws")}/api/v1/kds/${encodeURIComponent(station)}` +
       `?access_token=${encodeURIComponent(token())}`;
     const socket = new WebSocket(url);
     screen.socket = socket;
@@ -160,8 +168,7 @@
         $("banner").hidden = false;
         reconnectLater(UNKNOWN_STATION_RETRY);
       } else {
-        markStale("reconnecting");
-        reconnectLater();
+        moveOn();
       }
     };
   }
@@ -171,7 +178,9 @@
     armWatchdog();
     const message = JSON.parse(data);
     screen.offset = message.now - Date.now();
+    if (screen.outbox.actions.length > 0) send();
     if (message.type !== "snapshot") return;
+    screen.nodes.learn(message.nodes);
     screen.attempt = 0;
     screen.live = true;
     $("banner").hidden = true;
@@ -283,6 +292,7 @@
     if (ticket.rush) card.classList.add("rush");
     if (ticket.void) card.classList.add("void");
     if (ticket.key === screen.selected) card.classList.add("selected");
+    if (screen.outbox.has(ticket.key)) card.classList.add("bumping");
     const button = element("button", "bump-ticket", "BUMP");
     button.type = "button";
     button.addEventListener("click", (event) => {
@@ -328,34 +338,9 @@
     $("title").textContent = "Expo";
     document.title = "Expo · KDS";
     const names = Object.fromEntries(snap.stations.map((s) => [s.id, s.name]));
-    const orders = snap.orders.filter((o) => o.done_ms === null || nodeNow() - o.done_ms < 300000);
-    $("board").replaceChildren(
-      ...orders.map((order) => {
-        const card = element("article", "ticket order");
-        card.dataset.order = order.order_id;
-        card.dataset.fired = order.fired_ms;
-        if (order.rush) card.classList.add("rush");
-        if (order.void) card.classList.add("void");
-        if (order.done_ms !== null) card.classList.add("ready");
-        const head = element("header");
-        head.append(element("span", "number", order.number), element("span", "timer"));
-        const sub = element("div", "where", where(order));
-        if (order.done_ms !== null) sub.prepend(element("span", "badge ready-badge", "READY"));
-        if (order.rush) sub.prepend(element("span", "badge rush-badge", "RUSH"));
-        const list = element("ul", "stations");
-        for (const s of order.stations) {
-          const done = s.open === 0;
-          const row = element("li", done ? "done" : "open");
-          row.append(
-            element("span", "name", names[s.station] || s.station),
-            element("span", "progress", done ? "done" : `${s.open} cooking`),
-          );
-          list.append(row);
-        }
-        card.append(head, sub, list);
-        return card;
-      }),
-    );
+    const orders = shown(snap, nodeNow());
+    const helpers = { element, where };
+    $("board").replaceChildren(...orders.map((order) => orderCard(order, names, helpers)));
     $("count").textContent = `${orders.length} orders`;
     $("allday").hidden = true;
     $("controls").hidden = true;
@@ -395,40 +380,39 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  async function post(path, body) {
-    try {
-      const answer = await fetch(path, {
-        method: "POST",
-        headers: {
-          Authorization: `Bearer ${token()}`,
-          "Content-Type": "application/json",
-          "Idempotency-Key": newKey(),
-        },
-        body: JSON.stringify(body),
-      });
+  // Keep a bump or recall until a node takes it (kds.nodes.js), and hand it over now.
+  function post(path, body, ticket) {
+    screen.outbox.add({ path, body, ticket, key: newKey() });
+    send();
+  }
+
+  function send() {
+    screen.outbox.flush(screen.nodes.current, token(), async (action, answer) => {
       if (answer.status === 401) return showPairing("this screen's token is no longer valid");
       if (!answer.ok) {
         const problem = await answer.json().catch(() => ({}));
         toast(problem.detail || problem.title || `the node answered ${answer.status}`);
+        render(); // a bump refused: its ticket is not on its way out after all
       }
-    } catch (error) {
-      toast("the node does not answer: try again");
-    }
+    });
   }
 
+  // Bump a ticket: while the screen is not live, too; it goes to the node it reaches next.
   function bump(ticket) {
-    if (!screen.live || !ticket) return;
+    if (!ticket || screen.outbox.has(ticket.key)) return;
     const cards = document.querySelectorAll(`#board [data-key="${CSS.escape(ticket.key)}"]`);
     for (const card of cards) card.classList.add("bumping"); // the bump is the whole ticket's
     screen.selected = null;
-    post(`/api/v1/orders/${ticket.order_id}/bump`, { fire_id: ticket.fire_id, station: ticket.station });
+    const body = { fire_id: ticket.fire_id, station: ticket.station };
+    post(`/api/v1/orders/${ticket.order_id}/bump`, body, ticket.key);
   }
 
   function bumpSelected() {
     const tickets = screen.snapshot ? screen.snapshot.tickets : [];
-    const first = screen.pages[screen.page]?.cards[0];
+    const page = screen.pages[screen.page]?.cards ?? [];
+    const first = page.map((card) => tickets[card.index]).find((t) => !screen.outbox.has(t.key));
     const selected = tickets.find((ticket) => ticket.key === screen.selected);
-    bump(selected ?? (first && tickets[first.index]));
+    bump(selected ?? first);
   }
 
   // Select the ticket at `position` (1-9) of the page's nine, turning to its page if need be.
@@ -444,7 +428,7 @@
 
   function recall() {
     const last = screen.live && screen.snapshot.recent_bumps[0];
-    if (last) post(`/api/v1/orders/${last.order_id}/recall`, { bump_id: last.bump_id });
+    if (last) post(`/api/v1/orders/${last.order_id}/recall`, { bump_id: last.bump_id }, null);
   }
 
   function turn(page) {

@@ -21,6 +21,8 @@ from tests.support.printing_node import running_store
 from tests.support.ui_client import UiClient, add_user
 from tests.support.waiting import until
 
+UTC = ZoneInfo("UTC")
+
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -104,7 +106,7 @@ def test_problems_are_told_in_a_managers_words_the_urgent_first():
     ]
     peers = [{"node": "node-b", "connected": False}, {"node": "node-c", "connected": True}]
     upstream = {"state": "offline", "backlog": {"orders": 12, "oldest_age": 3600.0}}
-    notices = node_notices(devices, {"kitchen": 3}, peers, upstream)
+    notices = node_notices(devices, {"kitchen": 3}, peers, upstream, UTC)
     assert [(n.level, n.text) for n in notices] == [
         ("bad", "Kitchen printer is out of paper"),
         ("bad", "3 print jobs are waiting for Kitchen printer"),
@@ -128,10 +130,33 @@ def test_problems_are_told_in_a_managers_words_the_urgent_first():
     assert (rows["Front printer"].level, rows["Till"].kind) == ("warn", "Cash drawer")
 
 
+def test_a_store_printer_another_node_took_over_is_told_with_when_and_why():
+    kitchen = printer("Kitchen printer", "elsewhere") | {
+        "driven_by": "n2",
+        "preferred_by": "n1",
+        "moved": {"from": "n1", "why": "unreachable for 15 s", "at": "2026-03-02T19:04:11.250Z"},
+    }
+    notices = node_notices([kitchen], {}, [], None, NEW_YORK)
+    assert [(n.level, n.text) for n in notices] == [
+        (
+            "warn",
+            "Kitchen printer: node n2 prints its tickets since 14:04, taking over from node n1 "
+            "(unreachable for 15 s); it goes back to node n1 once that node is back",
+        )
+    ]
+    orphan = kitchen | {"driven_by": None, "moved": None}
+    assert [n.text for n in node_notices([orphan], {}, [], None, UTC)] == [
+        "Kitchen printer: no node drives it while node n1 is away"
+    ]
+    assert device_rows([kitchen], {})[0].state == "Driven by node n2"
+    home = kitchen | {"driven_by": "n1", "moved": {**kitchen["moved"], "from": "n2"}}
+    assert node_notices([home], {}, [], None, UTC) == []  # back where it is preferred
+
+
 def test_a_node_where_all_is_well_has_nothing_to_say():
     devices = [printer("Front printer", "ready")]
     fresh = {"state": "connected", "backlog": {"orders": 2, "oldest_age": 5.0}}
-    assert node_notices(devices, {}, [{"node": "b", "connected": True}], fresh) == []
+    assert node_notices(devices, {}, [{"node": "b", "connected": True}], fresh, UTC) == []
     assert device_rows(devices, {})[0].state == "Ready"
 
 

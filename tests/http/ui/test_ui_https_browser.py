@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import subprocess
 
 import pytest
 from playwright.async_api import Error as PlaywrightError
 
 from sync.membership.trust import create_store
 from tests.support.api_node import start_node
-from tests.support.browser import WAIT, chromium
+from tests.support.browser import WAIT, chromium, trusting
 from tests.support.clocks import SettableClock
 from tests.support.processes import IN_CI
 from tests.support.ui_client import add_user
@@ -31,21 +30,6 @@ async def member(tmp_path):
     await add_user(node, "alice", "manager")
     yield node
     await node.close()
-
-
-def trusting(home, ca_pem: bytes):
-    """An NSS database in `home` that trusts `ca_pem` to name web sites."""
-    nssdb = home / ".pki" / "nssdb"
-    nssdb.mkdir(parents=True)
-    (home / "store-ca.pem").write_bytes(ca_pem)
-    for args in (
-        ["-N", "--empty-password"],
-        ["-A", "-t", "C,,", "-n", "posedge store", "-i", str(home / "store-ca.pem")],
-    ):
-        subprocess.run(
-            ["certutil", "-d", f"sql:{nssdb}", *args], check=True, capture_output=True, timeout=60
-        )
-    return home
 
 
 async def test_chromium_signs_in_over_https_once_it_trusts_the_store_ca(member, tmp_path):

@@ -72,6 +72,16 @@ def _device_schemas() -> dict[str, dict]:
                         "preferred_by": nullable(
                             string("the node that prefers to drive it (null: plugged into one)")
                         ),
+                        "moved": _or_null(
+                            closed(
+                                {
+                                    "from": nullable(string("the node that drove it before")),
+                                    "why": string('in words, e.g. "unreachable for 15 s"'),
+                                    "at": INSTANT,
+                                },
+                                description="its last takeover or return (null: it never moved)",
+                            )
+                        ),
                         "state": {"enum": list(PRINTER_STATES)},
                         "problems": problems,
                         "detail": nullable(string("what the last failure said")),
