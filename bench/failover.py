@@ -179,7 +179,7 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as root:
         async with NetworkPrinterEmulator(host="0.0.0.0") as printer:
             first = kitchen_printer(printer.port, args.failover_after)
-            async with store_of_three(Path(root), first=first) as (http, nodes):
+            async with store_of_three(Path(root), files={"n1": first}) as (http, nodes):
                 await driver_everywhere(http, nodes, "n1")
                 for number in range(args.trials):
                     for way in WAYS:

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -25,8 +26,10 @@ from edge.config.layers import NODE, ConfigEditor, LayeredConfig
 from edge.config.model import Config
 from edge.config.store_document import StoreDocument
 from edge.config.store_settings import DEVICE, OWNER, SETTING, STATION
-from edge.devices.assembly import Devices, DeviceSetup, open_devices
+from edge.devices.assembly import Devices, DeviceSetup, open_devices, standing_in_here
 from edge.devices.ownership import DeviceOwnership, store_printers
+from edge.devices.standins import KIND as STANDIN
+from edge.devices.standins import Standins
 from edge.http.assembly import open_api
 from edge.http.server import HttpServer
 from edge.http.tls import ApiCertificate, node_names
@@ -41,7 +44,7 @@ from edge.replication.archive import DayArchive
 from edge.replication.directory import NodeDirectory
 from edge.replication.peers import PeerManager
 from edge.replication.upstream import UpstreamLink
-from edge.runtime.errors import ConfigError
+from edge.runtime.errors import ConfigError, StorageError
 from edge.runtime.lifecycle import Stopping, run_until_stopped
 from edge.runtime.process import (
     freeze_startup_objects,
@@ -49,6 +52,7 @@ from edge.runtime.process import (
     utc_now,
 )
 from edge.runtime.systemd import SystemdNotifier, run_watchdog, watchdog_interval
+from sync.errors import SyncError
 from sync.membership.credentials import load as load_credentials
 from sync.membership.trust import StoreCredentials, TrustError
 from sync.replica import Replica
@@ -60,7 +64,8 @@ Service = Callable[[OrderBook, Devices], Awaitable[None]]
 """An extra long-running task given the order book and the devices (the demo's cashier)."""
 
 RELOADED = ("devices", "print", "receipt", "kds")  # the Config fields SIGHUP applies
-CONFIG_KINDS = {SETTING, DEVICE, STATION, OWNER, NODE}  # store registers the devices follow
+# store registers the devices follow
+CONFIG_KINDS = {SETTING, DEVICE, STATION, OWNER, NODE, STANDIN}
 NEEDS_RESTART = {  # the other fields, as the operator knows them
     "state_dir": "paths.state_dir",
     "log_level": "log.level",
@@ -68,6 +73,7 @@ NEEDS_RESTART = {  # the other fields, as the operator knows them
     "status_interval": "daemon.status_interval",
 }
 SWAP_TIMEOUT = 10.0  # seconds the devices may take to restart on new settings
+HAND_BACK_RETRY = 1.0  # seconds before tickets not handed back to their printer are again
 
 
 def order_book(config: Config, replica: Replica, store_id: str | None = None) -> OrderBook:
@@ -184,6 +190,13 @@ class Daemon:
                 changed=self._hangup.set,
             )
             await ownership.step()
+            standins = Standins(
+                document,
+                config.node.name,
+                peers=lambda: peers.peers if peers is not None else {},
+                owners=lambda: self.config.devices.network,
+                clock=time.time,
+            )
             devices = await resources.enter_async_context(
                 open_devices(
                     book,
@@ -196,6 +209,7 @@ class Daemon:
                     now=utc_now,
                     ownership=ownership,
                     facts=PrintFacts(book, peers.flushed if peers is not None else _nothing),
+                    standins=standins,
                 )
             )
             upstream = self._upstream_link(book, replica, feed, peers)
@@ -387,7 +401,8 @@ class Daemon:
         if devices.ownership is not None:  # a printer just added is decided on at once
             await devices.ownership.step(store_printers(fresh.devices))
             driven = devices.ownership.driving()
-        setup = DeviceSetup(fresh.devices, fresh.print, fresh.receipt, driven)
+        stand_ins = standing_in_here(devices.standins, fresh.devices, driven)
+        setup = DeviceSetup(fresh.devices, fresh.print, fresh.receipt, driven, stand_ins)
         if setup == devices.setup:  # nothing of theirs changed: the printers stay connected
             swapped = asyncio.get_running_loop().create_future()
             swapped.set_result(None)
@@ -421,6 +436,11 @@ class Daemon:
                 await asyncio.shield(swapped)
         except TimeoutError:
             log.warning("the devices took over %.0f s to restart on new settings", SWAP_TIMEOUT)
+        try:
+            await devices.hand_back()
+        except (SyncError, StorageError) as exc:  # looked at again in a second
+            log.warning("tickets not handed back to their printer yet: %s", exc)
+            asyncio.get_running_loop().call_later(HAND_BACK_RETRY, self._hangup.set)
         return stale
 
     def status_line(self) -> str:

@@ -225,7 +225,7 @@ def parse_devices(
         bump_bars=found["bump_bar"],
         stations={},
     )
-    _check_references(settings, source)
+    _check_references(settings, source, elsewhere)
     printers = settings.printers.keys() | elsewhere
     known = ", ".join(sorted(printers)) or "none"
     for station, printer in stations.items():
@@ -239,14 +239,17 @@ def parse_devices(
     return settings
 
 
-def _check_references(settings: DeviceSettings, source: str) -> None:
+def _check_references(settings: DeviceSettings, source: str, elsewhere: frozenset[str]) -> None:
     printers = settings.printers
     for printer in printers.values():
         if printer.backup is not None and (
-            printer.backup not in printers or printer.backup == printer.id
+            printer.backup not in printers.keys() | elsewhere or printer.backup == printer.id
         ):
+            known = ", ".join(sorted(printers.keys() | elsewhere - {printer.id})) or "none"
             raise ConfigError(
-                source, f"devices.{printer.id}.backup", "must name another printer of this node"
+                source,
+                f"devices.{printer.id}.backup",
+                f"must name another printer of the store ({known})",
             )
     for drawer in settings.drawers.values():
         if drawer.printer is not None and drawer.printer not in printers:

@@ -23,6 +23,7 @@ from edge.devices.bump_bars import BumpBar
 from edge.devices.customer_displays import CustomerDisplay
 from edge.devices.drawers import CashDrawers
 from edge.devices.ownership import DeviceOwnership
+from edge.devices.standins import Standins
 from edge.kitchen.print_facts import PrintFacts
 from edge.kitchen.routing import KitchenRouter
 from edge.orders.book import OrderBook
@@ -41,12 +42,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class DeviceSetup:
     """What `Devices.reload` can change: the devices and stations, receipt.* and print.*,
-    and which of the store's network printers this node drives (ownership.py)."""
+    which of the store's network printers this node drives (ownership.py), and the
+    (printer, backup) pairs where a printer of this node stands in for another node's
+    (standins.py)."""
 
     devices: DeviceSettings
     print_settings: PrintSettings
     receipt: ReceiptConfig
     driven: frozenset[str] = frozenset()
+    stand_ins: frozenset[tuple[str, str]] = frozenset()
 
 
 class Devices:
@@ -63,9 +67,11 @@ class Devices:
         now: Callable[[], dt.datetime],
         ownership: DeviceOwnership | None = None,
         facts: PrintFacts | None = None,
+        standins: Standins | None = None,
     ) -> None:
         self.book = book
         self.facts = facts
+        self.standins = standins
         self.feed = feed
         self.jobs = jobs
         self.store_name = store_name
@@ -78,6 +84,12 @@ class Devices:
         book, now = self.book, self.now
         driven = self.driven(setup)
         store_printers = frozenset(setup.devices.network) & driven
+        routes = {s: p for s, p in setup.devices.stations.items() if p in driven}
+        stand_ins = {}
+        for printer, backup in setup.stand_ins:
+            for station in (s for s, p in setup.devices.stations.items() if p == printer):
+                routes[station] = backup
+                stand_ins[station] = self.printer_name(printer, setup.devices)
         queue = PrintQueue(
             self.jobs,
             {p: c for p, c in setup.devices.printers.items() if p in driven},
@@ -86,7 +98,8 @@ class Devices:
             now=lambda: now().timestamp(),
             logo=ReceiptLogo(setup.receipt.logo),
             facts=self.facts,
-            store_printers=store_printers,
+            store_printers=store_printers | {b for _, b in setup.stand_ins},
+            remote=self.standins,
         )
         ownership = self.ownership
         return _Parts(
@@ -96,10 +109,11 @@ class Devices:
                 book,
                 self.feed,
                 queue,
-                routes={s: p for s, p in setup.devices.stations.items() if p in driven},
+                routes=routes,
                 now=now,
                 store_printers=store_printers,
                 taken=lambda p: ownership.taken.get(p) if ownership is not None else None,
+                stand_ins=stand_ins,
             ),
             CashDrawers(
                 book,
@@ -136,6 +150,25 @@ class Devices:
             for p in self.settings.printers
             if p in self.settings.network
         }
+
+    @staticmethod
+    def printer_name(printer: str, settings: DeviceSettings) -> str:
+        """The name people see of `printer`: another node's own printer is known by id."""
+        config = settings.printers.get(printer)
+        return config.name if config is not None else printer
+
+    async def hand_back(self) -> None:
+        """Let go of the tickets of every printer that is taking them back from a printer
+        this node drives (standins.py, step 4)."""
+        if self.standins is None:
+            return
+        for printer, backup in self.standins.returning(set(self.queue.workers)).items():
+            name = self.printer_name(printer, self.settings)
+            kept = await self.jobs.skip_waiting(
+                backup, error=f"{name} prints it again", backup_for=name
+            )
+            await self.standins.handed_back(printer)
+            log.info("%d ticket(s) for %s left on %s: it prints them itself", kept, name, backup)
 
     @staticmethod
     def driven(setup: DeviceSetup) -> set[str]:
@@ -302,6 +335,17 @@ class Devices:
         return found
 
 
+def standing_in_here(
+    standins: Standins | None, settings: DeviceSettings, driven: frozenset[str]
+) -> frozenset[tuple[str, str]]:
+    """The (printer, backup) pairs where a printer this node drives (its own of `settings`,
+    and those of the store's it drives, `driven`) stands in for another node's now."""
+    if standins is None:
+        return frozenset()
+    mine = {p for p in settings.printers if p not in settings.network or p in driven}
+    return frozenset(standins.standing_in(mine).items())
+
+
 def _drawer_open(state) -> bool | None:
     if state is None or state.status is None:
         return None
@@ -321,21 +365,25 @@ async def open_devices(
     now: Callable[[], dt.datetime],
     ownership: DeviceOwnership | None = None,
     facts: PrintFacts | None = None,
+    standins: Standins | None = None,
 ):
     """The node's devices over the job store at `print_db` (driving the store's printers
-    `ownership` says, if given, recording in `facts` what they print), closed on exit."""
+    `ownership` says, if given, recording in `facts` what they print, handing tickets to
+    and from backups on other nodes through `standins`), closed on exit."""
     jobs = await JobStore.open(print_db, now=now().timestamp())
     driven = ownership.driving() if ownership is not None else frozenset()
+    stand_ins = standing_in_here(standins, settings, driven)
     try:
         yield Devices(
             book,
             feed,
             jobs,
-            DeviceSetup(settings, print_settings, receipt, driven),
+            DeviceSetup(settings, print_settings, receipt, driven, stand_ins),
             store_name=store_name,
             now=now,
             ownership=ownership,
             facts=facts,
+            standins=standins,
         )
     finally:
         await jobs.close()

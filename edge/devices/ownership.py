@@ -156,7 +156,7 @@ class DeviceOwnership:
                 self.taken[printer] = Takeover(
                     driver,
                     (peer.ending if peer is not None else None) or "silent",
-                    (peer.heard if peer is not None else None) or self._started,
+                    (peer.since if peer is not None else None) or self._started,
                 )
         return writes
 
@@ -174,7 +174,9 @@ class DeviceOwnership:
             elif self.taken[printer].ending == "stopped":
                 why = "it stopped"
             else:
-                why = f"unreachable for {now - self.taken[printer].heard:.0f} s"
+                peer = self._peers().get(self.taken[printer].node)
+                heard = (peer.heard if peer is not None else None) or self._started
+                why = f"unreachable for {now - heard:.0f} s"
             await self.document.write(
                 {f"{KIND}:{printer}": {"node": node, "from": old, "why": why}}
             )

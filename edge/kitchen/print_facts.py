@@ -10,8 +10,9 @@ a printer it drives (`decide`):
 - a ticket another node sent but never confirmed may be on paper: it prints marked REPRINT;
 - a ticket no node sent prints as itself, unless this node took the printer over from a
   node that went silent (a pulled cable, a machine switched off, a partition) and the
-  fire is older than the last moment that node was heard from: it may have printed it and
-  its `sent` may never have left it, so the ticket prints marked REPRINT. A node that was
+  fire is older than the moment this node's link with that node ended: it may have reached
+  that node, which may have printed it while its `sent` never left it, so the ticket prints
+  marked REPRINT. A node that was
   killed or stopped closed its links as it went, so all it sent had reached its peers.
 """
 
@@ -32,11 +33,11 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Takeover:
     """How this node came to drive a printer (edge/devices/ownership.py): from whom, how
-    that node went, and when it was last heard from."""
+    that node went, and when this node's link with it ended."""
 
     node: str
     ending: str  # stopped, silent or closed (sync/links/peer_link.py)
-    heard: float
+    lost: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,7 @@ def decide(facts: dict[str, dict], node: str, taken: Takeover | None, fired_at: 
     sent_elsewhere = [key for key in facts if key.startswith("sent|") and key != f"sent|{node}"]
     if sent_elsewhere:
         return Decision(reprint=True)
-    if taken is not None and taken.ending == "silent" and fired_at <= taken.heard:
+    if taken is not None and taken.ending == "silent" and fired_at <= taken.lost:
         return Decision(reprint=True)
     return Decision()
 
@@ -68,16 +69,17 @@ class PrintFacts:
         self.book = book
         self._flushed = flushed  # waits until the peer links have taken what they must send
 
-    async def check(self, job: Job) -> Decision:
+    async def check(self, job: Job, taken: Takeover | None = None) -> Decision:
         """What the order log says of a ticket this node is about to print on a store
-        printer: another node may have printed it (or may have) while it waited here."""
+        printer: another node may have printed it (or may have) while it waited here
+        (`taken`: how this node got the printer's tickets back, if from a node gone away)."""
         if job.kind != "ticket" or job.order_id is None:
             return Decision()
         try:
             facts = await self.book.print_facts(job.order_id)
         except (OrderError, SyncError):  # the order log cannot tell: print it
             return Decision()
-        return decide(facts.get(job.key, {}), self.book.node.name, None, job.event_at)
+        return decide(facts.get(job.key, {}), self.book.node.name, taken, job.event_at)
 
     async def sent(self, job: Job, printer: str) -> None:
         """Before the first byte of `job` goes to `printer`."""

@@ -7,7 +7,9 @@ fire seen again after a restart or a replayed update is never printed twice. At 
 router catches up on today's orders. For the store's network printers, which another node
 may have driven, what the order log says was sent and printed decides (print_facts.py): a
 ticket printed elsewhere is not printed again, one that may have been prints marked
-REPRINT. A ticket for a fire older than
+REPRINT; the same holds for a station whose printer, on another node, is unusable and has
+one of this node's printers as its backup (`stand_ins`: edge/devices/standins.py), whose
+tickets print here marked as standing in for it. A ticket for a fire older than
 `print.skip_tickets_after` is recorded as skipped instead of printed: an hours-old ticket
 would only confuse a kitchen.
 """
@@ -47,6 +49,7 @@ class KitchenRouter:
         now: Callable[[], dt.datetime],
         store_printers: frozenset[str] = frozenset(),
         taken: Callable[[str], Takeover | None] = lambda _printer: None,
+        stand_ins: dict[str, str] | None = None,
     ) -> None:
         self.book = book
         self.feed = feed
@@ -55,6 +58,7 @@ class KitchenRouter:
         self.now = now
         self.store_printers = store_printers  # the store's network printers: facts count
         self.taken = taken  # how this node came to drive a store printer, if it took it over
+        self.stand_ins = stand_ins or {}  # station -> the printer it stands in for
         self._seen: set[str] = set()  # ticket keys already queued (or skipped)
 
     async def run(self) -> None:
@@ -65,7 +69,7 @@ class KitchenRouter:
         unsubscribe = self.feed.subscribe(changes.put_nowait)
         try:
             for view in await self.book.list_orders():
-                await self.route(view)
+                await self._route_order(view.id)
             while True:
                 change = await changes.get()
                 for order_id in change.order_ids:
@@ -107,11 +111,12 @@ class KitchenRouter:
             if request.key in self._seen:
                 continue
             printer = self.routes[request.station]
+            stands_in = self.stand_ins.get(request.station)
             decision = Decision()
-            if printer in self.store_printers:  # another node may have printed it
+            if printer in self.store_printers or stands_in:  # another node may have printed it
                 facts = await self.book.print_facts(view.id) if facts is None else facts
                 fired_at = request.event_at.timestamp()
-                taken = self.taken(printer)
+                taken = None if stands_in else self.taken(printer)
                 node = self.book.node.name
                 decision = decide(facts.get(request.key, {}), node, taken, fired_at)
             age = (now - request.event_at).total_seconds()
@@ -134,6 +139,9 @@ class KitchenRouter:
                 await self.queue.submit(**common, skip_reason=decision.skip_reason)
             else:
                 await self.queue.submit(
-                    **common, requested_by=request.document["fired_by"], reprint=decision.reprint
+                    **common,
+                    requested_by=request.document["fired_by"],
+                    reprint=decision.reprint,
+                    backup_for=stands_in,
                 )
             self._seen.add(request.key)

@@ -238,6 +238,7 @@ class JobStore:
         state: str = "queued",
         reprint: bool = False,
         last_error: str | None = None,
+        backup_for: str | None = None,
     ) -> tuple[Job, bool]:
         """Record a job; returns it and whether it is new (an existing key returns the first).
 
@@ -247,8 +248,9 @@ class JobStore:
         with storage_errors(self.path, "record a print job"):
             cursor = await self._db.execute(
                 "INSERT INTO jobs (key, kind, printer, requested_printer, order_id, document, "
-                "state, created_at, event_at, requested_by, reprint, last_error, attempts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING "
+                "state, created_at, event_at, requested_by, reprint, last_error, attempts, "
+                "backup_for) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING "
                 f"RETURNING {_COLUMNS}",
                 (
                     key,
@@ -264,6 +266,7 @@ class JobStore:
                     int(reprint),
                     last_error,
                     int(state == "sending"),
+                    backup_for,
                 ),
             )
             row = await cursor.fetchone()
@@ -356,14 +359,15 @@ class JobStore:
             )
         await self._kept(job_id, "state", "skipped")
 
-    async def skip_waiting(self, printer: str, *, error: str) -> int:
-        """Keep every job waiting for `printer`, visibly, without printing it (another node
-        drives it now and prints what the order log says); returns how many."""
+    async def skip_waiting(self, printer: str, *, error: str, backup_for: str | None = None) -> int:
+        """Keep every job waiting for `printer` (only those standing in for `backup_for`,
+        if given), visibly, without printing it (another node prints what the order log
+        says); returns how many."""
         with storage_errors(self.path, f"hand over the print jobs of {printer}"):
             cursor = await self._db.execute(
                 "UPDATE jobs SET state = 'skipped', last_error = ? "
-                "WHERE printer = ? AND state = 'queued'",
-                (error, printer),
+                "WHERE printer = ? AND state = 'queued' AND (? IS NULL OR backup_for = ?)",
+                (error, printer, backup_for, backup_for),
             )
         return cursor.rowcount
 

@@ -14,7 +14,7 @@ from edge.config.devices import PrinterConfig
 from edge.config.model import PrintSettings
 from edge.printing.jobs import Job, JobStore
 from edge.printing.logo import ReceiptLogo
-from edge.printing.worker import Facts, PrinterState, PrinterWorker
+from edge.printing.worker import Facts, PrinterState, PrinterWorker, RemoteBackup
 from edge.runtime.errors import UnknownDevice, UnknownJob
 
 
@@ -32,10 +32,15 @@ class PrintQueue:
         logo: ReceiptLogo | None = None,
         facts: Facts | None = None,
         store_printers: frozenset[str] = frozenset(),
+        remote: RemoteBackup | None = None,
     ) -> None:
+        """`facts` records and checks what the printers of `store_printers` print, and those
+        whose backup is a printer another node drives, which `remote` hands their tickets
+        to while they are unusable."""
         self.jobs = jobs
         self.settings = settings
         self.now = now
+        elsewhere = {p for p, c in printers.items() if c.backup and c.backup not in printers}
         self.workers = {
             printer_id: PrinterWorker(
                 config,
@@ -44,12 +49,13 @@ class PrintQueue:
                 zone=zone,
                 now=now,
                 logo=logo or ReceiptLogo(None),
-                facts=facts if printer_id in store_printers else None,
+                facts=facts if printer_id in store_printers | elsewhere else None,
+                remote=remote if printer_id in elsewhere else None,
             )
             for printer_id, config in printers.items()
         }
         for printer_id, config in printers.items():
-            if config.backup in self.workers:  # a backup another node drives is not one here
+            if config.backup in self.workers:
                 self.workers[printer_id].backup = self.workers[config.backup]
 
     async def run(self) -> None:
@@ -79,11 +85,13 @@ class PrintQueue:
         requested_by: str | None = None,
         reprint: bool = False,
         skip_reason: str | None = None,
+        backup_for: str | None = None,
     ) -> tuple[Job, bool]:
         """Queue a job durably (or find the job `key` already made); returns (job, created).
 
         With a `skip_reason` the job is recorded as skipped, to be seen but never printed
-        (e.g. a ticket for a fire hours old).
+        (e.g. a ticket for a fire hours old); with `backup_for`, it prints marked as
+        standing in for that printer (edge/devices/standins.py).
         """
         worker = self.worker(printer)
         reserved = skip_reason is None and worker.reserve()  # an idle printer takes it now
@@ -100,6 +108,7 @@ class PrintQueue:
                 reprint=reprint,
                 state="skipped" if skip_reason else "sending" if reserved else "queued",
                 last_error=skip_reason,
+                backup_for=backup_for,
             )
         except BaseException:
             if reserved:

@@ -5,8 +5,11 @@ due), commits `sending`, and hands the bytes to the printer, which answers only 
 printed them. A failure puts the job back in the queue: marked as a reprint when bytes may
 have gone out, not when nothing was sent. Retries back off up to a cap. When the printer has
 been unusable for its `failover_after` and it has a backup, its waiting jobs (and new ones,
-until it is usable again) move to the backup, marked with the printer they were meant for.
-Between jobs the worker polls the printer's status and logs each change.
+until it is usable again) move to the backup, marked with the printer they were meant for;
+a backup another node drives takes its kitchen tickets instead, while the worker holds its
+jobs, until the printer is usable again and that node has let them go
+(edge/devices/standins.py). Between jobs the worker polls the printer's status and logs
+each change.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from edge.printing.layout import Marks, render
 from edge.printing.logo import ReceiptLogo
 from edge.runtime.errors import StorageError
 from edge.runtime.retry import Retry
+from sync.errors import SyncError
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +79,24 @@ class Facts(Protocol):
     """Where a store printer's worker records what it sent and printed, and learns what
     other nodes did with a job's ticket (edge/kitchen/print_facts.py)."""
 
-    async def check(self, job: Job) -> Verdict: ...
+    async def check(self, job: Job, taken: object | None = None) -> Verdict: ...
 
     async def sent(self, job: Job, printer: str) -> None: ...
 
     async def printed(self, job: Job, printer: str) -> None: ...
+
+
+class RemoteBackup(Protocol):
+    """The handover of a printer's tickets to a backup another node drives
+    (edge/devices/standins.py)."""
+
+    def state(self, printer: str) -> tuple[str, str] | None: ...
+
+    async def stand_in(self, printer: str, backup: str) -> None: ...
+
+    async def give_back(self, printer: str, backup: str) -> None: ...
+
+    def taken_back(self, printer: str, failover_after: float) -> tuple[bool, object | None]: ...
 
 
 class PrinterWorker:
@@ -96,6 +113,7 @@ class PrinterWorker:
         logo: ReceiptLogo,
         backup: PrinterWorker | None = None,
         facts: Facts | None = None,
+        remote: RemoteBackup | None = None,
     ) -> None:
         self.config = config
         self.jobs = jobs
@@ -104,7 +122,9 @@ class PrinterWorker:
         self.now = now
         self.backup = backup
         self.logo = logo
-        self.facts = facts  # the store's printers only
+        self.facts = facts  # the store's printers, and those with a backup on another node
+        self.remote = remote  # set when the backup is a printer another node drives
+        self._taken: object | None = None  # how its tickets came back from a node gone away
         self.printer = EscPosPrinter(config.url)
         self.state = PrinterState()
         self._wake = asyncio.Event()
@@ -133,6 +153,8 @@ class PrinterWorker:
 
     async def run(self) -> None:
         """Print jobs until cancelled (then the connection closes)."""
+        if self.remote is not None and self.remote.state(self.config.id) is not None:
+            self.state.failed_over = True  # its backup has its tickets: held until given back
         try:
             while True:
                 try:
@@ -168,6 +190,8 @@ class PrinterWorker:
         """Print the next job, or wait for one (handing jobs to the backup when failed over)."""
         if self.state.failed_over and self.backup and not self.backup.state.failed_over:
             await self._hand_to_backup()
+        if self.state.failed_over and self.remote is not None:
+            await self._hold_for_remote_backup(self.remote)
         job, self._handed = self._handed, None
         if job is None and not self.state.failed_over:
             job = await self.jobs.claim_next(self.config.id)
@@ -207,7 +231,7 @@ class PrinterWorker:
         A ticket for a store printer that another node printed meanwhile is skipped, and
         one it may have printed carries a REPRINT mark."""
         if self.facts is not None:
-            verdict = await self.facts.check(job)
+            verdict = await self.facts.check(job, self._taken)
             if verdict.skip_reason is not None:
                 skip = functools.partial(self.jobs.skip, job.id, error=verdict.skip_reason)
                 await self._record(skip)
@@ -281,7 +305,7 @@ class PrinterWorker:
         self.state.status = status
         if status.ready:
             self.state.unusable_since = None
-            if self.state.failed_over:
+            if self.state.failed_over and self.remote is None:
                 self.state.failed_over = False
                 log.info("printer %s is usable again; its jobs print on it", self.config.name)
             self._set_state("ready", tuple(status.problems()), None)
@@ -295,18 +319,19 @@ class PrinterWorker:
             self.state.unusable_since = now
         self._set_state(state, problems, detail)
         if (
-            self.backup is not None
+            (self.backup is not None or self.remote is not None)
             and not self.state.failed_over
             and now - self.state.unusable_since >= self.config.failover_after
         ):
             self.state.failed_over = True
+            backup = self.backup.config.name if self.backup is not None else self.config.backup
             log.warning(
                 "printer %s unusable for %.0f s (%s): its jobs go to %s",
                 self.config.name,
                 now - self.state.unusable_since,
                 detail,
-                self.backup.config.name,
-                extra={"printer": self.config.id, "backup": self.backup.config.id},
+                backup,
+                extra={"printer": self.config.id, "backup": self.config.backup},
             )
             self.wake()
 
@@ -326,6 +351,29 @@ class PrinterWorker:
         self.state.state = state
         self.state.problems = problems
         self.state.since = self.now()
+
+    async def _hold_for_remote_backup(self, remote: RemoteBackup) -> None:
+        """While failed over to a backup another node drives: ask it to stand in while the
+        printer is unusable, ask for the tickets back once it is usable, and print again
+        once they are back."""
+        backup, printer = self.config.backup, self.config.id
+        assert backup is not None
+        state = remote.state(printer)
+        try:
+            if self.state.unusable_since is not None:
+                if state is None or state[1] != "standing_in":
+                    await remote.stand_in(printer, backup)
+                return
+            if state is not None and state[1] == "standing_in":
+                await remote.give_back(printer, backup)
+        except SyncError as exc:  # the store document refused: tried again at the next look
+            log.warning("printer %s: the handover is not written: %s", self.config.name, exc)
+            return
+        back, taken = remote.taken_back(printer, self.config.failover_after)
+        if back:
+            self.state.failed_over = False
+            self._taken = taken
+            log.info("printer %s is usable again; its jobs print on it", self.config.name)
 
     async def _hand_to_backup(self) -> None:
         assert self.backup is not None

@@ -37,7 +37,7 @@ from edge.orders.view import decode_entry
 from edge.runtime.errors import InvalidInput
 from edge.runtime.retry import Retry
 from sync.discovery import Discovery, DiscoveryError, PeerAnnouncement
-from sync.links.peer_link import HEARTBEAT, PATH, LinkExists, peer_routes, run_link
+from sync.links.peer_link import PATH, SILENT_AFTER, LinkExists, peer_routes, run_link
 from sync.links.request_turns import RequestTurns
 from sync.links.session import PeerSession
 from sync.membership.peer_tls import MembershipPolicy, client_ssl_context, server_ssl_context
@@ -197,9 +197,10 @@ class PeerManager:
                 now = time.time()
                 status.session, status.since = None, now
                 status.last_sync = session.last_frame_at
-                status.ending = session.ending  # a silent one was last heard a ping before
+                status.ending = session.ending
                 log.info("link with %s ended (%s)", peer, session.ending, extra={"peer": peer})
-                status.heard = now - HEARTBEAT if session.ending == "silent" else now
+                # a silent link ends SILENT_AFTER after the last thing the peer sent (peer_link)
+                status.heard = now - SILENT_AFTER if session.ending == "silent" else now
                 unlinked.set()
 
         session = PeerSession(

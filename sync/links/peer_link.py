@@ -8,8 +8,8 @@ and catches up on its next connection. A session factory that raises `LinkExists
 second link with the same peer away: the accepting side answers 409, the connecting side
 closes its new connection and lets `LinkExists` through to its caller. Each side pings the
 other every HEARTBEAT seconds, so a link whose other end went silent (a pulled cable, a
-machine switched off) ends within 1.5 HEARTBEAT; the session then says how it ended
-(`PeerSession.ending`), which the store's device ownership reads.
+machine switched off) ends SILENT_AFTER (1.5 HEARTBEAT) after its last frame; the session
+then says how it ended (`PeerSession.ending`), which the store's device ownership reads.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ PATH = "/sync/peer"
 CLOSE_REFUSED = 4400
 CLOSE_ENDED = 4403  # this node ended the link: the peer is no longer a member
 HEARTBEAT = 3.0  # seconds between pings; a link without a pong for half of it is silent
+# aiohttp pings HEARTBEAT after the last frame received and waits half of it for the pong,
+# so a silent link ends this long after the peer was last heard
+SILENT_AFTER = 1.5 * HEARTBEAT
 
 SessionFactory = Callable[[str], PeerSession]
 

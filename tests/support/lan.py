@@ -141,6 +141,11 @@ state_dir = "{self.state_dir}"
         except aiohttp.ClientError:
             return False
 
+    def reload(self) -> None:
+        """SIGHUP: the daemon applies its file as it is now."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
+
     async def stop(self) -> None:
         """SIGTERM; the daemon must stop cleanly."""
         assert self.process is not None
@@ -313,11 +318,11 @@ async def same_everywhere(http, nodes: list[Node], order_id: str, **wanted) -> d
 
 
 @contextlib.asynccontextmanager
-async def store_of_three(tmp_path: Path, zone: str = "UTC", first: str = ""):
-    """Three linked nodes n1, n2, n3 of one store (n1 made it, with the sample catalog and
-    `first` (TOML tables) in its file; the others joined with codes from it), each holding
-    the catalog; yields (http, nodes). Every process and namespace is gone on the way out,
-    whatever happened."""
+async def store_of_three(tmp_path: Path, zone: str = "UTC", files: dict[str, str] | None = None):
+    """Three linked nodes n1, n2, n3 of one store (n1 made it, with the sample catalog; the
+    others joined with codes from it), each holding the catalog, each with `files[name]`
+    (TOML tables) in its file; yields (http, nodes). Every process and namespace is gone on
+    the way out, whatever happened."""
     timeout = aiohttp.ClientTimeout(total=30)
     async with (
         netns.Network(3, host_address=HOST) as namespaces,
@@ -329,7 +334,7 @@ async def store_of_three(tmp_path: Path, zone: str = "UTC", first: str = ""):
         ]
         try:
             for node in nodes:
-                node.configure(zone, extra=first if node is nodes[0] else "")
+                node.configure(zone, extra=(files or {}).get(node.name, ""))
             n1 = nodes[0]
             _, made, _ = await posedge("init", "--config", str(n1.config))
             assert f"store {STORE} made; this node is n1" in made
