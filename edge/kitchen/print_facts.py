@@ -6,7 +6,8 @@ the ticket (`sent`, written and handed to its peer links before the first byte g
 printer) and that the printer confirmed it (`printed`). A node deciding what to print for
 a printer it drives (`decide`):
 
-- a ticket some node printed is not printed again (it is kept, skipped, saying where);
+- a ticket some node printed is not printed again (a job already queued for it here is
+  kept, skipped, saying where; the router queues none);
 - a ticket another node sent but never confirmed may be on paper: it prints marked REPRINT;
 - a ticket no node sent prints as itself, unless this node took the printer over from a
   node that went silent (a pulled cable, a machine switched off, a partition) and the

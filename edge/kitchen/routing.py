@@ -119,6 +119,9 @@ class KitchenRouter:
                 taken = None if stands_in else self.taken(printer)
                 node = self.book.node.name
                 decision = decide(facts.get(request.key, {}), node, taken, fired_at)
+            if decision.skip_reason is not None:  # printed by another node, as the log keeps
+                self._seen.add(request.key)  # (no job for it here: a takeover meets the day's)
+                continue
             age = (now - request.event_at).total_seconds()
             common = {
                 "key": request.key,
@@ -135,8 +138,6 @@ class KitchenRouter:
                     log.warning(
                         "ticket for order %s at %s: %s", view.number, request.station, reason
                     )
-            elif decision.skip_reason is not None:
-                await self.queue.submit(**common, skip_reason=decision.skip_reason)
             else:
                 await self.queue.submit(
                     **common,
