@@ -36,7 +36,7 @@ MAX_WAITING = 1000
 """Most received updates held per document while their dependencies are missing; the sync
 protocol's state vectors make a peer send the dropped ones again."""
 
-_EMPTY_UPDATE = b"\x00\x00"
+EMPTY_UPDATE = b"\x00\x00"
 
 
 class UpdateListener(Protocol):
@@ -184,6 +184,10 @@ class Replica:
             self._end_change(guid)
         return result
 
+    def waiting(self, guid: str) -> bool:
+        """Whether `guid` has received updates whose structs it has not integrated yet."""
+        return bool(self._waiting.get(guid))
+
     async def apply_update(self, guid: str, update: bytes, origin: str) -> bool:
         """Apply an update received from `origin`; return whether it changed anything.
 
@@ -314,5 +318,5 @@ def _is_integrated(update: bytes, doc: Doc) -> bool:
 
 def _capture(captured: list[bytes], event: TransactionEvent) -> None:
     update = event.update
-    if update != _EMPTY_UPDATE:
+    if update != EMPTY_UPDATE:
         captured.append(update)

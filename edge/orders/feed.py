@@ -6,6 +6,12 @@ Each durable update of a business day (made here or received from a peer) become
 only grows and survives restarts, so a terminal that saw cursor N can ask for everything
 after N.
 
+An update that arrives before one it depends on (an order created on a peer, relayed by a
+third node ahead of that peer's earlier update) is held by Yrs as pending, and Yrs tells the
+observers of its orders then, in a transaction whose update is empty; the transaction that
+later integrates it tells them nothing. So the orders of such a transaction are kept and
+named by every durable update of the day until the replica holds nothing pending for it.
+
 The feed remembers the latest `history` changes. A resume point it can serve exactly is one
 at or after its floor: the store's last sequence number when the feed started (nothing
 before it is remembered), or the cursor of the newest change it has since forgotten.
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 
 from pycrdt import Doc, Map, MapEvent, TransactionEvent
 
-from sync.replica import Replica
+from sync.replica import EMPTY_UPDATE, Replica
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,7 @@ class OrderFeed:
         self.floor = replica.store.last_seq
         self._subscribers: list[Subscriber] = []
         self._touched: dict[str, set[str]] = {}  # guid → orders touched by the open txn
+        self._pending: dict[str, set[str]] = {}  # guid → orders of updates Yrs holds pending
         self._by_update: dict[tuple[str, bytes], tuple[str, ...]] = {}
         self._observed: dict[str, Map] = {}
         replica.add_load_listener(self._watch)
@@ -101,15 +108,23 @@ class OrderFeed:
 
     def _seal(self, guid: str, event: TransactionEvent) -> None:
         touched = self._touched[guid]
-        if touched:
-            self._by_update[(guid, event.update)] = tuple(sorted(touched))
+        if event.update == EMPTY_UPDATE:  # structs held pending: they come in a later update
+            if touched:
+                self._pending.setdefault(guid, set()).update(touched)
             touched.clear()
+            return
+        order_ids = touched | self._pending.get(guid, set())
+        if order_ids:
+            self._by_update[(guid, event.update)] = tuple(sorted(order_ids))
+        touched.clear()
 
     def _on_durable(self, guid: str, update: bytes, origin: str, seq: int) -> None:
         if guid == self._catalog_guid:
             change = OrderChange(seq, guid, catalog=True)
         else:
             order_ids = self._by_update.pop((guid, update), None)
+            if guid in self._pending and not self._replica.waiting(guid):
+                del self._pending[guid]  # every update held pending is in now
             if not order_ids:
                 return
             change = OrderChange(seq, guid, order_ids)

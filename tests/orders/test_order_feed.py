@@ -10,6 +10,9 @@ from edge.orders.feed import OrderFeed
 from edge.orders.index import OrderIndex, OrderQuery
 from edge.orders.log import Actor
 from edge.orders.status import Status
+from sync.replica import Replica
+from sync.store import DocStore
+from tests.support.books import make_book
 
 CASHIER = Actor("cashier")
 
@@ -103,3 +106,35 @@ async def test_the_index_keeps_the_days_asked_about_most_recently(
     assert index.open_count(days[2]) == 1
     page, _ = await index.search(days[0], OrderQuery())
     assert len(page) == 1  # read again when asked
+
+
+async def test_an_order_that_arrives_ahead_of_an_update_it_depends_on_is_named_once_in(
+    book, replica, clock, tmp_path
+):
+    """A peer writes a print fact and then opens an order; a third node relays the order
+    first. Yrs holds it pending, tells of it in an empty update, and tells nothing when the
+    fact brings it in: the feed names it with the update that does."""
+    feed = OrderFeed(replica, store_id=book.store_id)
+    heard = []
+    feed.subscribe(heard.append)
+    peer_store = await DocStore.open(tmp_path / "peer.db")
+    try:
+        peer_replica = Replica(peer_store)
+        peer = await make_book(peer_store, clock, letter="B", name="node-b", replica=peer_replica)
+        guid = peer.day_guid(peer.business_date())
+        sent: list[bytes] = []
+        peer_replica.add_listener(lambda g, update, *_: sent.append(update) if g == guid else None)
+        first = await peer.open_order(CASHIER)
+        await peer.record_print_fact(first.id, "ticket-1", "printed", "kitchen")
+        second = await peer.open_order(CASHIER)
+        opened, fact, later = sent
+        await replica.create(guid, "orders", {"business_date": peer.business_date().isoformat()})
+        assert await replica.apply_update(guid, opened, "peer node-b")
+        assert not await replica.apply_update(guid, later, "peer node-b")  # held pending
+        assert replica.waiting(guid)
+        assert await replica.apply_update(guid, fact, "peer node-b")
+        assert not replica.waiting(guid)
+        assert [c.order_ids for c in heard] == [(first.id,), (second.id,)]
+        assert (await book.get(second.id)).number == second.number
+    finally:
+        await peer_store.close()
