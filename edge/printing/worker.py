@@ -205,8 +205,7 @@ class PrinterWorker:
         self._wake.clear()
         self._idle_now = True
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.status_interval)
+            await self._woken_within(self.settings.status_interval)
         finally:
             self._idle_now = False
         if not self._wake.is_set() or self.state.failed_over:
@@ -223,8 +222,15 @@ class PrinterWorker:
     async def _back_off(self) -> None:
         self._printer_retry.failed()  # logged as the printer's state changes
         self._wake.clear()
+        await self._woken_within(self._printer_retry.delay())
+
+    async def _woken_within(self, seconds: float) -> None:
+        """Wait until woken, at most `seconds`. asyncio.timeout, not wait_for: Python 3.11's
+        wait_for drops a cancellation that lands as the event is set, and the worker then
+        never stopped (a reload that cancelled it as a job woke it hung)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._printer_retry.delay())
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     async def _attempt(self, job: Job) -> bool:
         """One try at printing `job` (claimed: marked sending); returns whether it printed.
