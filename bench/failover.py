@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 from tests.support.api_node import Terminal, start_node
 from tests.support.clocks import LiveClock
-from tests.support.lan import HOST, Node, settle, store_of_three
+from tests.support.lan import HOST, Node, fire_burger, printed_copies, settle, store_of_three
 from tests.support.printing_node import devices_for
 
 FIRE_EVERY = 0.25  # seconds between fires during a trial
@@ -49,16 +49,6 @@ def kitchen_printer(port: int, failover_after: float) -> str:
         f'[devices.kitchen]\nkind = "printer"\nurl = "tcp://{HOST}:{port}"\n'
         f'failover_after = {failover_after}\n\n[stations]\ngrill = "kitchen"\n'
     )
-
-
-async def fire(http, node: Node, note: str) -> None:
-    order = (await node.post(http, "/api/v1/orders", {}))["order"]
-    await node.post(http, f"/api/v1/orders/{order['id']}/lines", {"sku": "BURGER", "note": note})
-    await node.post(http, f"/api/v1/orders/{order['id']}/fire", {})
-
-
-def copies(printer, note: str) -> list[str]:
-    return [p.text for p in printer.papers if p.cut and note in p.text]  # notes: fixed width
 
 
 async def driver_everywhere(http, nodes: list[Node], wanted: str) -> None:
@@ -84,7 +74,7 @@ async def trial(http, nodes, printer, way: str, number: int) -> dict:
             if stop.is_set():
                 return
             note = f"{way}{number:02d}x{count:04d}"
-            await fire(http, stay[count % 2], note)
+            await fire_burger(http, stay[count % 2], note)
             notes.append((note, time.monotonic()))
             await asyncio.sleep(FIRE_EVERY)
 
@@ -100,7 +90,7 @@ async def trial(http, nodes, printer, way: str, number: int) -> dict:
     first = None
     for _ in range(100_000):  # bounded below by settle's WAIT
         fired_after = [note for note, at in notes if at > lost_at]
-        if any(copies(printer, note) for note in fired_after):
+        if any(printed_copies(printer, note) for note in fired_after):
             first = time.monotonic() - lost_at
             break
         if time.monotonic() - lost_at > 120:
@@ -111,11 +101,11 @@ async def trial(http, nodes, printer, way: str, number: int) -> dict:
     await rush
 
     async def all_printed():
-        missing = [note for note, _ in notes if not copies(printer, note)]
+        missing = [note for note, _ in notes if not printed_copies(printer, note)]
         return not missing, missing
 
     await settle(all_printed, f"{way} trial {number}: every ticket on paper")
-    counts = [copies(printer, note) for note, _ in notes]
+    counts = [printed_copies(printer, note) for note, _ in notes]
     marked = sum(sum("REPRINT" in text for text in found) for found in counts)
     unmarked_twice = sum(max(0, sum("REPRINT" not in t for t in found) - 1) for found in counts)
     if way == "cable":

@@ -6,37 +6,12 @@ starting node knows who drives what."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from edge.devices.ownership import SETTLE, DeviceOwnership
+from tests.support.peer_stubs import Clock, Peer, gone, linked
 from tests.support.store_documents import open_document
 
 FAILOVER = 15.0
 PRINTERS = {"kitchen": ("n1", FAILOVER)}
-
-
-@dataclass
-class Peer:
-    session: object | None = None
-    since: float | None = None
-    ending: str | None = None
-    heard: float | None = None
-
-
-def linked(since: float) -> Peer:
-    return Peer(session=object(), since=since)
-
-
-def gone(heard: float, ending: str = "closed") -> Peer:
-    return Peer(since=heard, ending=ending, heard=heard)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def three_nodes(document) -> None:

@@ -6,29 +6,12 @@ been away for failover_after, with the takeover that marks what it may have prin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from edge.devices.standins import Standins
 from edge.kitchen.print_facts import Takeover
+from tests.support.peer_stubs import Clock, Peer
 from tests.support.store_documents import open_document
 
 FAILOVER = 15.0
-
-
-@dataclass
-class Peer:
-    session: object | None = None
-    since: float | None = None
-    ending: str | None = None
-    heard: float | None = None
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def standins(document, node: str, peers: dict, clock: Clock) -> Standins:

@@ -16,7 +16,7 @@ import pytest
 
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 from tests.support import netns
-from tests.support.lan import HOST, Node, settle, store_of_three
+from tests.support.lan import HOST, Node, fire_burger, printed_copies, settle, store_of_three
 
 needs_namespaces = pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
 
@@ -43,18 +43,6 @@ async def driver(http, node: Node) -> str | None:
     return next(d for d in answer["devices"] if d["id"] == "kitchen")["driven_by"]
 
 
-async def fire(http, node: Node, note: str) -> None:
-    """An order of one burger (the grill's) with `note` on its line, fired at `node`."""
-    order = (await node.post(http, "/api/v1/orders", {}))["order"]
-    await node.post(http, f"/api/v1/orders/{order['id']}/lines", {"sku": "BURGER", "note": note})
-    await node.post(http, f"/api/v1/orders/{order['id']}/fire", {})
-
-
-def copies(printer: NetworkPrinterEmulator, note: str) -> list[str]:
-    """The printed tickets carrying `note`."""
-    return [paper.text for paper in printer.papers if paper.cut and note in paper.text]
-
-
 async def rush(http, nodes: list[Node], notes: list[str], halfway) -> None:
     """Fire `notes` round-robin at the live `nodes`, calling `halfway()` half-way (it may
     take a node away, which is then left out)."""
@@ -63,12 +51,12 @@ async def rush(http, nodes: list[Node], notes: list[str], halfway) -> None:
         if n == len(notes) // 2:
             gone = await halfway()
             live = [node for node in live if node is not gone]
-        await fire(http, live[n % len(live)], note)
+        await fire_burger(http, live[n % len(live)], note)
 
 
 async def every_ticket_printed(http, printer, notes: list[str]) -> None:
     async def check():
-        missing = [note for note in notes if not copies(printer, note)]
+        missing = [note for note in notes if not printed_copies(printer, note)]
         return not missing, missing
 
     await settle(check, "every fire's ticket on paper")
@@ -78,7 +66,7 @@ def duplicates_are_marked(printer, notes: list[str]) -> int:
     """The number of REPRINT copies; fails on a ticket printed twice without one."""
     reprints = 0
     for note in notes:
-        found = copies(printer, note)
+        found = printed_copies(printer, note)
         marked = [text for text in found if "REPRINT" in text]
         assert len(found) - len(marked) <= 1, f"{note} printed {len(found)} times unmarked"
         reprints += len(marked)
@@ -131,7 +119,7 @@ async def test_the_kitchen_printer_moves_to_a_live_node_when_its_node_goes(tmp_p
             await settle(everyone_says_n1, "n1 drives it again")
             after = [f"{how}-back-{n:02d}" for n in range(10)]
             for note, node in zip(after, itertools.cycle(nodes), strict=False):
-                await fire(http, node, note)
+                await fire_burger(http, node, note)
             await every_ticket_printed(http, printer, notes + after)
             assert duplicates_are_marked(printer, notes + after) == reprints
 
@@ -163,19 +151,19 @@ async def test_a_driver_cut_off_from_the_others_keeps_printing_and_every_duplica
             await settle(lambda: drivers_are(["n1"] * 3), "n1 drives the kitchen printer")
             before = [f"before-{n:02d}" for n in range(6)]
             for note, node in zip(before, itertools.cycle(nodes), strict=False):
-                await fire(http, node, note)
+                await fire_burger(http, node, note)
             partition(n1, [n2, n3], cut=True)
             try:
                 await settle(lambda: drivers_are(["n1", "n2", "n2"]), "both sides drive it")
                 during = [f"during-{n:02d}" for n in range(9)]
                 for note, node in zip(during, itertools.cycle(nodes), strict=False):
-                    await fire(http, node, note)  # n1's side and the others' alike
+                    await fire_burger(http, node, note)  # n1's side and the others' alike
                 await every_ticket_printed(http, printer, before + during)
             finally:
                 partition(n1, [n2, n3], cut=False)
             await settle(lambda: drivers_are(["n1"] * 3), "healed: the printer back with n1")
             after = [f"after-{n:02d}" for n in range(6)]
             for note, node in zip(after, itertools.cycle(nodes), strict=False):
-                await fire(http, node, note)
+                await fire_burger(http, node, note)
             await every_ticket_printed(http, printer, before + during + after)
             duplicates_are_marked(printer, before + during + after)

@@ -14,7 +14,7 @@ import pytest
 from tests.support import netns
 from tests.support.browser import chromium, trusting
 from tests.support.kds_screens import open_screen, until_tickets
-from tests.support.lan import Node, settle, store_of_three
+from tests.support.lan import Node, fire_burger, settle, store_of_three
 from tests.support.processes import IN_CI, posedge
 
 needs_namespaces = pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
@@ -22,13 +22,6 @@ needs_certutil = pytest.mark.skipif(
     shutil.which("certutil") is None and not IN_CI,
     reason="certutil is not installed (Debian: apt-get install libnss3-tools)",
 )
-
-
-async def fire(http, node: Node) -> dict:
-    """A burger (the grill's) fired at `node`: the order."""
-    order = (await node.post(http, "/api/v1/orders", {}))["order"]
-    await node.post(http, f"/api/v1/orders/{order['id']}/lines", {"sku": "BURGER"})
-    return (await node.post(http, f"/api/v1/orders/{order['id']}/fire", {}))["order"]
 
 
 async def bumped_everywhere(http, nodes: list[Node], order: dict) -> None:
@@ -57,7 +50,7 @@ async def test_a_kitchen_screen_goes_on_with_another_node_when_its_own_goes(tmp_
         home = trusting(tmp_path / "kitchen-tablet", n1.ca_file.read_bytes())
         async with chromium(home=home) as browser:
             screen = await open_screen(browser, f"{n1.url}/kds/grill", code)
-            first = await fire(http, n2)
+            first = await fire_burger(http, n2)
             await until_tickets(screen, [first["number"]])
 
             if how == "kill":
@@ -65,7 +58,7 @@ async def test_a_kitchen_screen_goes_on_with_another_node_when_its_own_goes(tmp_
             else:
                 n1.unplug()
             await screen.keyboard.press("b")  # n1 is gone: the bump waits for another node
-            second = await fire(http, n3)
+            second = await fire_burger(http, n3)
             # live again through n2 or n3: the first ticket bumped, the one fired meanwhile shown
             await until_tickets(screen, [second["number"]])
             await bumped_everywhere(http, [n2, n3], first)

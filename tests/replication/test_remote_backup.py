@@ -14,7 +14,7 @@ import pytest
 
 from drivers.emulators.network_printer import NetworkPrinterEmulator
 from tests.support import netns
-from tests.support.lan import HOST, Node, settle, store_of_three
+from tests.support.lan import HOST, Node, fire_burger, printed_copies, settle, store_of_three
 
 needs_namespaces = pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
 
@@ -24,17 +24,6 @@ STATIONS = '[stations]\ngrill = "kitchen"\n'
 
 def printer(name: str, port: int, extra: str = "") -> str:
     return f'[devices.{name}]\nkind = "printer"\nurl = "tcp://{HOST}:{port}"\n{extra}\n'
-
-
-async def fire(http, node: Node, note: str) -> None:
-    """An order of one burger (the grill's, which the kitchen prints) with `note`."""
-    order = (await node.post(http, "/api/v1/orders", {}))["order"]
-    await node.post(http, f"/api/v1/orders/{order['id']}/lines", {"sku": "BURGER", "note": note})
-    await node.post(http, f"/api/v1/orders/{order['id']}/fire", {})
-
-
-def tickets(emulator: NetworkPrinterEmulator, note: str) -> list[str]:
-    return [paper.text for paper in emulator.papers if paper.cut and note in paper.text]
 
 
 async def devices_say(http, nodes: list[Node], wanted: dict) -> None:
@@ -74,43 +63,47 @@ async def test_a_printers_tickets_go_to_its_backup_on_another_node_and_come_back
             turns = itertools.cycle(nodes)
             before = [f"before-{n:02d}" for n in range(6)]
             for note in before:
-                await fire(http, next(turns), note)
+                await fire_burger(http, next(turns), note)
             await every_ticket(http, kitchen, bar, before)
-            assert all(tickets(kitchen, note) for note in before)  # the kitchen prints its own
+            assert all(
+                printed_copies(kitchen, note) for note in before
+            )  # the kitchen prints its own
 
             kitchen.paper_out()
             out = [f"out-{n:02d}" for n in range(12)]
             for note in out:
-                await fire(http, next(turns), note)
+                await fire_burger(http, next(turns), note)
             await every_ticket(http, kitchen, bar, out)
-            on_bar = [note for note in out if tickets(bar, note)]
+            on_bar = [note for note in out if printed_copies(bar, note)]
             assert on_bar, "no ticket printed on the bar printer while the kitchen had no paper"
             for note in on_bar:
-                assert all("FOR Kitchen" in text for text in tickets(bar, note)), note
+                assert all("FOR Kitchen" in text for text in printed_copies(bar, note)), note
 
             kitchen.paper_out(False)
             back = [f"back-{n:02d}" for n in range(6)]
             for note in back:
-                await fire(http, next(turns), note)
+                await fire_burger(http, next(turns), note)
             await every_ticket(http, kitchen, bar, back)
 
             async def kitchen_prints_again():
                 note = f"after-{len(kitchen.papers)}"
-                await fire(http, n3, note)
+                await fire_burger(http, n3, note)
                 await every_ticket(http, kitchen, bar, [note])
-                return bool(tickets(kitchen, note)), note
+                return bool(printed_copies(kitchen, note)), note
 
             await settle(kitchen_prints_again, "the kitchen's tickets back on the kitchen printer")
             await devices_say(http, nodes, wanted)
             for note in before + out + back:
-                found = tickets(kitchen, note) + tickets(bar, note)
+                found = printed_copies(kitchen, note) + printed_copies(bar, note)
                 unmarked = [text for text in found if "REPRINT" not in text]
                 assert len(unmarked) <= 1, f"{note} printed {len(found)} times: {found}"
 
 
 async def every_ticket(http, kitchen, bar, notes: list[str]) -> None:
     async def check():
-        missing = [note for note in notes if not tickets(kitchen, note) + tickets(bar, note)]
+        missing = [
+            note for note in notes if not printed_copies(kitchen, note) + printed_copies(bar, note)
+        ]
         return not missing, missing
 
     await settle(check, "every fire's ticket on paper")

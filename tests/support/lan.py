@@ -396,3 +396,17 @@ async def pay_balance(http, node: Node, order_id: str, key: str, amount: int = 0
     answer = await node.post(http, f"/api/v1/orders/{order_id}/payments", body)
     assert answer["payment_key"] == key
     return amount
+
+
+async def fire_burger(http, node: Node, note: str = "") -> dict:
+    """An order of one burger (the grill's station) with `note` on its line, fired at
+    `node`: the order."""
+    order = (await node.post(http, "/api/v1/orders", {}))["order"]
+    line = {"sku": "BURGER", "note": note} if note else {"sku": "BURGER"}
+    await node.post(http, f"/api/v1/orders/{order['id']}/lines", line)
+    return (await node.post(http, f"/api/v1/orders/{order['id']}/fire", {}))["order"]
+
+
+def printed_copies(printer, note: str) -> list[str]:
+    """The tickets a printer emulator cut carrying `note`."""
+    return [paper.text for paper in printer.papers if paper.cut and note in paper.text]
