@@ -73,7 +73,7 @@ NEEDS_RESTART = {  # the other fields, as the operator knows them
     "status_interval": "daemon.status_interval",
 }
 SWAP_TIMEOUT = 10.0  # seconds the devices may take to restart on new settings
-HAND_BACK_RETRY = 1.0  # seconds before tickets not handed back to their printer are again
+HAND_BACK_RETRY = 1.0  # seconds before a failed hand-back of tickets is tried again
 
 
 def order_book(config: Config, replica: Replica, store_id: str | None = None) -> OrderBook:

@@ -173,8 +173,7 @@ class Devices:
     @staticmethod
     def driven(setup: DeviceSetup) -> set[str]:
         """The printers this node drives: its own, and the store's it drives now."""
-        network = setup.devices.network
-        return {p for p in setup.devices.printers if p not in network or p in setup.driven}
+        return driven_printers(setup.devices, setup.driven)
 
     def own_printers(self) -> set[str]:
         """The printers plugged into this node (not the store's network printers)."""
@@ -342,8 +341,13 @@ def standing_in_here(
     and those of the store's it drives, `driven`) stands in for another node's now."""
     if standins is None:
         return frozenset()
-    mine = {p for p in settings.printers if p not in settings.network or p in driven}
-    return frozenset(standins.standing_in(mine).items())
+    return frozenset(standins.standing_in(driven_printers(settings, driven)).items())
+
+
+def driven_printers(settings: DeviceSettings, driven: frozenset[str]) -> set[str]:
+    """The printers of `settings` this node drives: its own, and those of the store's
+    network printers it drives now (`driven`)."""
+    return {p for p in settings.printers if p not in settings.network or p in driven}
 
 
 def _drawer_open(state) -> bool | None:

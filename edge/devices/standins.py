@@ -71,23 +71,19 @@ class Standins:
     def standing_in(self, driven: set[str]) -> dict[str, str]:
         """Printer -> backup, for every printer not driven here whose tickets go to a
         backup this node drives (`driven`) now."""
-        found = {}
-        for printer in self.document.group(KIND):
-            state = self.state(printer)
-            if printer in driven or state is None:
-                continue
-            backup, stage = state
-            if stage == STANDING_IN and backup in driven:
-                found[printer] = backup
-        return found
+        return {p: b for p, b in self._at(STANDING_IN, driven).items() if p not in driven}
 
     def returning(self, driven: set[str]) -> dict[str, str]:
         """Printer -> backup, for every printer taking its tickets back from a backup this
         node drives (`driven`)."""
+        return self._at(RETURNING, driven)
+
+    def _at(self, stage: str, driven: set[str]) -> dict[str, str]:
+        """Printer -> backup, for the registers at `stage` whose backup is in `driven`."""
         found = {}
         for printer in self.document.group(KIND):
             state = self.state(printer)
-            if state is not None and state[1] == RETURNING and state[0] in driven:
+            if state is not None and state[1] == stage and state[0] in driven:
                 found[printer] = state[0]
         return found
 
