@@ -100,11 +100,8 @@ def parse_line(key: str, entry: dict) -> dict:
     """A line's fields as written, with its gross amount (the view adds what is derived)."""
     qty = as_int(entry["qty"])
     unit_price = as_int(entry["unit_price"])
-    modifiers = tuple(
-        {"code": as_text(m["code"]), "name": as_text(m["name"]), "price": as_int(m["price"])}
-        for m in entry.get("modifiers") or ()
-    )
-    if qty <= 0 or unit_price < 0 or any(m["price"] < 0 for m in modifiers):
+    modifiers = tuple(_modifier(m) for m in entry.get("modifiers") or ())
+    if qty <= 0 or unit_price < 0 or any(m["price"] < 0 or m["qty"] <= 0 for m in modifiers):
         raise ValueError("negative quantity or price")
     tax_rate = as_text(entry["tax_rate"])
     parse_percent(tax_rate)
@@ -122,7 +119,18 @@ def parse_line(key: str, entry: dict) -> dict:
         "station": station if isinstance(station, str) else None,
         "at": as_text(entry["at"]),
         "by": as_text(entry.get("by"), ""),
-        "gross": qty * (unit_price + sum(m["price"] for m in modifiers)),
+        "gross": qty * (unit_price + sum(m["price"] * m["qty"] for m in modifiers)),
+    }
+
+
+def _modifier(entry: dict) -> dict:
+    """A line's modifier: {code, name, price, qty}; `qty` (how many of it on each unit of
+    the line, where its group allows more than one) is 1 unless written."""
+    return {
+        "code": as_text(entry["code"]),
+        "name": as_text(entry["name"]),
+        "price": as_int(entry["price"]),
+        "qty": as_int(entry.get("qty", 1)),
     }
 
 

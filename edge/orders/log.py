@@ -41,10 +41,25 @@ from sync.replica import Replica, root_map_contents
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who does an operation: a cashier, a terminal, or a manager."""
+    """Who does an operation: the terminal, UI user or device that asks (`id`, recorded as
+    an entry's `by`), the employee signed in on it, and whether it acts with a manager's
+    authority: its own (a manager's terminal, session or sign-in) or a manager's approval of
+    this one operation (`approved_by`, the approving manager, recorded on the entry)."""
 
     id: str
     manager: bool = False
+    employee: str | None = None  # "Sam (e-3fa2c1)": the employee signed in, if any
+    approved_by: str | None = None  # "Dana (e-77b0e2)": the manager who approved by PIN
+
+    def stamp(self, at: str) -> dict:
+        """The fields every entry this actor writes carries: when, by whom, approved by whom."""
+        stamped: dict = {"at": at, "by": self.id}
+        if self.employee is not None:
+            stamped["employee"] = self.employee
+        if self.approved_by is not None:
+            stamped["approved_by"] = self.approved_by
+            stamped["approved_at"] = at
+        return stamped
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +269,41 @@ class OrderLog:
             )
         await self._replica.store.close_document(guid)
 
+    async def record_day_fact(
+        self, day: dt.date, root: str, key: str, entry: dict
+    ) -> tuple[dict, bool]:
+        """Record `entry` once under `key` in root map `root` of business day `day` (drawer
+        opens, time clock punches, drawer sessions): the entry as recorded (stamped with
+        `at` unless it has one) and whether it is new. A closed day refuses it."""
+
+        def write(doc: Doc) -> tuple[dict, bool]:
+            facts = doc.get(root, type=Map)
+            if key in facts:
+                return decode_entry(facts[key]), False
+            stamped = entry if "at" in entry else {**entry, "at": self.clock.now()}
+            facts[key] = json.dumps(stamped, separators=(",", ":"), ensure_ascii=False)
+            return stamped, True
+
+        await self.open_day(day)
+        try:
+            return await self._replica.transact(self.day_guid(day), write)
+        except DocumentClosed:
+            raise BusinessDayClosed(f"business day {day} is closed; it takes no more") from None
+
+    async def day_facts(self, day: dt.date, root: str) -> dict[str, dict]:
+        """Business day `day`'s entries of root map `root` that parse: key -> entry."""
+        if not self.day_exists(day):
+            return {}
+        found = {}
+        for key, text in root_map_contents(
+            await self._replica.open(self.day_guid(day)), root
+        ).items():
+            try:
+                found[str(key)] = decode_entry(text)
+            except ValueError:
+                continue  # a peer's malformed fact: kept in the document, never read
+        return found
+
     async def record_drawer_open(self, day: dt.date, key: str, entry: dict) -> tuple[dict, bool]:
         """Audit a drawer open in business day `day` once per `key`: the entry as recorded
         (stamped with the time) and whether it is new; a closed day refuses it.
@@ -263,19 +313,9 @@ class OrderLog:
         """
         if entry["order"] is not None:
             await self._drawer_event(entry["order"], key, entry)
-
-        def write(doc: Doc) -> tuple[dict, bool]:
-            audit = doc.get(DRAWER_OPENS, type=Map)
-            if key in audit:
-                return decode_entry(audit[key]), False
-            stamped = {**entry, "at": self.clock.now()}
-            audit[key] = json.dumps(stamped, separators=(",", ":"))
-            return stamped, True
-
-        await self.open_day(day)
         try:
-            return await self._replica.transact(self.day_guid(day), write)
-        except DocumentClosed:  # the day's audit trail is read-only: no record, so no open
+            return await self.record_day_fact(day, DRAWER_OPENS, key, entry)
+        except BusinessDayClosed:  # the day's audit trail is read-only: no record, so no open
             raise BusinessDayClosed(
                 f"business day {day} is closed; the drawer opens after the rollover"
             ) from None

@@ -1,4 +1,4 @@
-"""`/api/v1/orders` and `/api/v1/catalog`: the order lifecycle over HTTP.
+"""`/api/v1/orders`: the order lifecycle over HTTP.
 
 Each handler reads its body, calls the order book as the requesting terminal, and answers
 with the order as it now is (`{"order": {...}}`, amounts in minor units), or in short when
@@ -18,7 +18,6 @@ from edge.http.bodies import json_body, known_query, query_bool, query_int
 from edge.http.context import actor, context
 from edge.http.idempotency import REQUEST_KEY
 from edge.http.problems import invalid_parameter
-from edge.orders.catalog import Catalog
 from edge.orders.ids import entry_id
 from edge.orders.index import MAX_PAGE, OrderQuery
 from edge.orders.status import Status
@@ -64,34 +63,6 @@ def _prefers_minimal(request: web.Request) -> bool:
             if name.strip().lower() == "return" and value.strip().strip('"') == "minimal":
                 return True
     return False
-
-
-def catalog_json(catalog: Catalog) -> dict:
-    return {
-        "currency": catalog.currency,
-        "prices_include_tax": catalog.prices_include_tax,
-        "taxes": [{"id": t.id, "name": t.name, "rate": t.rate} for t in catalog.taxes.values()],
-        "stations": [{"id": key, "name": name} for key, name in catalog.stations.items()],
-        "items": [
-            {
-                "sku": item.sku,
-                "name": item.name,
-                "price": item.price,
-                "tax": item.tax,
-                "station": item.station,
-                "modifiers": [
-                    {"code": m.code, "name": m.name, "price": m.price}
-                    for m in item.modifiers.values()
-                ],
-            }
-            for item in catalog.items.values()
-        ],
-    }
-
-
-@routes.get("/api/v1/catalog")
-async def get_catalog(request: web.Request) -> web.Response:
-    return json_response(catalog_json(await context(request).book.catalog()))
 
 
 def _order_query(request: web.Request) -> tuple[dt.date, OrderQuery]:
