@@ -28,8 +28,9 @@ from edge.kitchen.print_facts import PrintFacts
 from edge.kitchen.routing import KitchenRouter
 from edge.orders.book import OrderBook
 from edge.orders.feed import OrderFeed
+from edge.orders.refunds import RefundView
 from edge.orders.view import OrderView
-from edge.printing.documents import ReceiptSettings, receipt_document
+from edge.printing.documents import ReceiptSettings, receipt_document, refund_document
 from edge.printing.jobs import Job, JobStore
 from edge.printing.logo import ReceiptLogo
 from edge.printing.queue import PrintQueue
@@ -249,6 +250,26 @@ class Devices:
             kind="receipt",
             printer=target,
             document=await self.receipt_of(view),
+            order_id=view.id,
+            requested_by=requested_by,
+        )
+
+    async def print_refund(
+        self, view: OrderView, refund: RefundView, *, key: str, requested_by: str
+    ) -> tuple[Job, bool]:
+        """Queue the slip of one of an order's refunds on the receipt printer."""
+        document = refund_document(
+            view,
+            refund,
+            ReceiptSettings(self.store_name, self.receipt.header, self.receipt.footer),
+            currency=(await self.book.catalog()).currency,
+            printed_at=self.now(),
+        )
+        return await self.queue.submit(
+            key=key,
+            kind="refund",
+            printer=self.receipt_printer(None),
+            document=document,
             order_id=view.id,
             requested_by=requested_by,
         )

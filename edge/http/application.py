@@ -8,7 +8,7 @@ import logging
 
 from aiohttp import web
 
-from edge.http.api import catalog, events, health, kds, orders, store_ca, sync, terminals
+from edge.http.api import catalog, events, health, kds, orders, refunds, store_ca, sync, terminals
 from edge.http.api import devices as device_routes
 from edge.http.api import peers as peer_routes
 from edge.http.auth import auth_middleware
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 ROUTE_TABLES = (
     health.routes,
     orders.routes,
+    refunds.routes,
     catalog.routes,
     terminals.routes,
     store_ca.routes,

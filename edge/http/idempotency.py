@@ -81,7 +81,7 @@ SECRET_ANSWERS = frozenset({("POST", "/api/v1/terminals/pairing-codes")})
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
     status: int
-    content_type: str
+    content_type: str  # the whole header, charset included: a client decodes text by it
     headers: dict[str, str]
     body: bytes
 
@@ -89,8 +89,11 @@ class StoredAnswer:
         return web.Response(
             status=self.status,
             body=self.body,
-            content_type=self.content_type,
-            headers={**self.headers, "Idempotent-Replayed": "true"},
+            headers={
+                **self.headers,
+                "Content-Type": self.content_type,
+                "Idempotent-Replayed": "true",
+            },
         )
 
 
@@ -248,7 +251,7 @@ def _keepable(response: web.StreamResponse) -> StoredAnswer | None:
         return None
     return StoredAnswer(
         response.status,
-        response.content_type,
+        response.headers.get("Content-Type", response.content_type),
         {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers},
         bytes(response.body),
     )

@@ -10,6 +10,7 @@ entries in one transaction, and returns once the update is durable.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from pycrdt import Doc, Map
 
@@ -18,22 +19,28 @@ from edge.orders.cache import OrderDraft
 from edge.orders.days import next_number
 from edge.orders.ids import entry_id
 from edge.orders.ids import order_id as make_order_id
-from edge.orders.log import Actor, OrderLog
+from edge.orders.log import Actor
+from edge.orders.refund_book import RefundBook, require_manager
 from edge.orders.status import current_epoch
 from edge.orders.validation import MAX_AMOUNT, MAX_QTY, require_int, require_key, require_text
 from edge.orders.view import ENTRY_SECTIONS, OrderView
 from edge.runtime.errors import (
     BusinessDayClosed,
     InvalidInput,
-    ManagerRequired,
 )
 from sync.errors import DocumentClosed
 from sync.replica import root_map_contents
 
+DEFAULT_DISCOUNT_LIMIT = Decimal(20)
 
-class OrderBook(OrderLog):
+
+class OrderBook(RefundBook):
     """The store's orders on this node: every operation, checked by the order rules and
     written to the order log in one durable transaction."""
+
+    discount_limit = DEFAULT_DISCOUNT_LIMIT
+    """The most percent off a line or order a discount takes without a manager (the store
+    setting `staff.discount_limit_percent`)."""
 
     async def open_order(
         self,
@@ -82,6 +89,7 @@ class OrderBook(OrderLog):
                     "guests": guests,
                     "opened_at": self.clock.now(),
                     "opened_by": actor.id,
+                    "server": actor.employee,
                     "node": self.node.name,
                     **{section: Map() for section in ENTRY_SECTIONS},
                 }
@@ -119,7 +127,7 @@ class OrderBook(OrderLog):
                 return  # the retry of a request that added it
             rules.editable(draft.view, "add lines")
             rules.room_for(draft.view, "lines")
-            draft.add("lines", line_id, {**entry, "at": self.clock.now(), "by": actor.id})
+            draft.add("lines", line_id, {**entry, **actor.stamp(self.clock.now())})
 
         return await self._change(order_id, write), line_id
 
@@ -128,9 +136,12 @@ class OrderBook(OrderLog):
         reason = require_text(reason, "/reason")
 
         def write(draft: OrderDraft) -> None:
-            if rules.line_to_void(draft.view, line_id) is None:
+            line = rules.line_to_void(draft.view, line_id)
+            if line is None:
                 return  # already void: voiding twice is one void
-            draft.add("voids", line_id, {"reason": reason, "at": self.clock.now(), "by": actor.id})
+            if line.fired:
+                require_manager(actor, "void a line the kitchen was sent")
+            draft.add("voids", line_id, {"reason": reason, **actor.stamp(self.clock.now())})
 
         return await self._change(order_id, write)
 
@@ -153,7 +164,9 @@ class OrderBook(OrderLog):
             if draft.has("discounts", discount_id):
                 return
             rules.check_discount(draft.view, line_id)
-            draft.add("discounts", discount_id, {**entry, "at": self.clock.now(), "by": actor.id})
+            if rules.discount_over_limit(draft.view, entry, self.discount_limit):
+                require_manager(actor, f"take more than {self.discount_limit} % off")
+            draft.add("discounts", discount_id, {**entry, **actor.stamp(self.clock.now())})
 
         return await self._change(order_id, write)
 
@@ -189,8 +202,7 @@ class OrderBook(OrderLog):
                     "amount": amount,
                     "tip": tip,
                     "reference": reference,
-                    "at": self.clock.now(),
-                    "by": actor.id,
+                    **actor.stamp(self.clock.now()),
                 },
             )
 
@@ -221,8 +233,7 @@ class OrderBook(OrderLog):
                 {
                     "amount": amount,
                     "payment": payment_key,
-                    "at": self.clock.now(),
-                    "by": actor.id,
+                    **actor.stamp(self.clock.now()),
                 },
             )
 
@@ -345,6 +356,8 @@ class OrderBook(OrderLog):
             view = draft.view
             if not rules.order_is_voidable(view):
                 return
+            if rules.has_fired_lines(view):
+                require_manager(actor, "void an order the kitchen was sent")
             draft.add(
                 "events",
                 entry_id(None, "void"),
@@ -362,8 +375,7 @@ class OrderBook(OrderLog):
     ) -> OrderView:
         """Reopen a closed order (managers only); starts a new epoch of its status.
         Reopening it twice (no close between) is one reopen."""
-        if not actor.manager:
-            raise ManagerRequired("only a manager can reopen an order")
+        require_manager(actor, "reopen an order")
         reason = require_text(reason, "/reason")
         event_id = entry_id(request_key, "reopen")
 
@@ -377,8 +389,7 @@ class OrderBook(OrderLog):
                 {
                     "kind": "reopen",
                     "reason": reason,
-                    "at": self.clock.now(),
-                    "by": actor.id,
+                    **actor.stamp(self.clock.now()),
                     "epoch": current_epoch(view.events) + 1,
                 },
             )
@@ -386,4 +397,4 @@ class OrderBook(OrderLog):
         return await self._change(order_id, write)
 
     def _stamp(self, actor: Actor, view: OrderView) -> dict:
-        return {"at": self.clock.now(), "by": actor.id, "epoch": current_epoch(view.events)}
+        return {**actor.stamp(self.clock.now()), "epoch": current_epoch(view.events)}

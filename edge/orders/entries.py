@@ -20,6 +20,8 @@ class VoidView:
     reason: str
     at: str
     by: str
+    employee: str | None
+    approved_by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class DiscountView:
     reason: str
     at: str
     by: str
+    employee: str | None
+    approved_by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,7 @@ class PaymentView:
     reference: str | None
     at: str
     by: str
+    employee: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,7 @@ class TipView:
     amount: int
     at: str
     by: str
+    employee: str | None
 
 
 def as_int(value: object) -> int:
@@ -69,6 +75,11 @@ def as_text(value: object, default: str | None = None) -> str:
     return value
 
 
+def optional_text(value: object) -> str | None:
+    """An optional text field (who signed in, who approved): None unless it is a string."""
+    return value if isinstance(value, str) else None
+
+
 def parse_void(key: str, entry: dict) -> VoidView:
     """A void, keyed by the line it voids."""
     return VoidView(
@@ -76,6 +87,8 @@ def parse_void(key: str, entry: dict) -> VoidView:
         reason=as_text(entry.get("reason"), ""),
         at=as_text(entry.get("at"), ""),
         by=as_text(entry.get("by"), ""),
+        employee=optional_text(entry.get("employee")),
+        approved_by=optional_text(entry.get("approved_by")),
     )
 
 
@@ -119,6 +132,7 @@ def parse_line(key: str, entry: dict) -> dict:
         "station": station if isinstance(station, str) else None,
         "at": as_text(entry["at"]),
         "by": as_text(entry.get("by"), ""),
+        "employee": optional_text(entry.get("employee")),
         "gross": qty * (unit_price + sum(m["price"] * m["qty"] for m in modifiers)),
     }
 
@@ -154,6 +168,8 @@ def parse_discount(key: str, entry: dict) -> DiscountView:
         reason=as_text(entry.get("reason"), ""),
         at=as_text(entry["at"]),
         by=as_text(entry.get("by"), ""),
+        employee=optional_text(entry.get("employee")),
+        approved_by=optional_text(entry.get("approved_by")),
     )
 
 
@@ -172,6 +188,7 @@ def parse_payment(key: str, entry: dict) -> PaymentView:
         reference=reference if isinstance(reference, str) else None,
         at=as_text(entry["at"]),
         by=as_text(entry.get("by"), ""),
+        employee=optional_text(entry.get("employee")),
     )
 
 
@@ -187,4 +204,5 @@ def parse_tip(key: str, entry: dict) -> TipView:
         amount=amount,
         at=as_text(entry["at"]),
         by=as_text(entry.get("by"), ""),
+        employee=optional_text(entry.get("employee")),
     )

@@ -14,9 +14,11 @@ where it is (closing a void order, reopening one that was never closed) is refus
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from edge.orders.catalog import Catalog
+from edge.orders.refunds import CASH_TENDERS, units_value
 from edge.orders.status import Status, current_epoch, live_bumps
 from edge.orders.validation import (
     MAX_AMOUNT,
@@ -34,12 +36,12 @@ from edge.runtime.errors import (
     OrderFull,
     OrderNotEditable,
     PaymentRejected,
+    RefundRejected,
     UnknownItem,
     UnknownLine,
 )
 
 CHANNELS = ("counter", "dine_in", "takeaway", "delivery", "drive_thru", "kiosk", "online")
-CASH_TENDERS = ("cash",)
 
 
 def editable(view: OrderView, doing: str) -> None:
@@ -213,12 +215,115 @@ def close_is_new(view: OrderView) -> bool:
 
 
 def order_is_voidable(view: OrderView) -> bool:
-    """Whether to record a void: False when it is void already; refused once money was taken."""
+    """Whether to record a void: False when it is void already; refused while the order
+    keeps money (payments not reversed or refunded, less the change given)."""
     if view.status == Status.VOID:
         return False
     editable(view, "void it")
-    if view.payments:
-        raise OrderNotEditable(f"order {view.number} has payments; refund them before voiding")
+    if view.refunds.refundable > 0:
+        raise OrderNotEditable(
+            f"order {view.number} keeps {view.refunds.refundable} of its payments; "
+            "reverse or refund them before voiding"
+        )
+    return True
+
+
+def has_fired_lines(view: OrderView) -> bool:
+    """Whether the kitchen was sent a line of the order that is not void."""
+    return any(line.fired and not line.voided for line in view.lines)
+
+
+def discount_over_limit(view: OrderView, entry: dict, limit: Decimal) -> bool:
+    """Whether a discount's entry takes more than `limit` percent off what it applies to
+    (a line's gross, or the order's amount after line discounts): a comp is 100 %."""
+    if "percent" in entry:
+        return Decimal(entry["percent"]) > limit
+    if entry["line"] is not None:
+        line = view.line(entry["line"])
+        base = line.gross if line is not None else 0
+    else:
+        base = sum(line.net for line in view.lines if not line.voided)
+    return entry["amount"] * 100 > limit * base
+
+
+def refund_amount(
+    view: OrderView, tender: str, amount: int | None, items: list[tuple[str, int]]
+) -> int:
+    """What a refund on `tender` of `amount` and/or the units `items` ((line id, units), at
+    most once each) gives back, checked against what the order holds: refused when the
+    order is void, was not paid by `tender`, the units are not there to refund, or it is
+    more than is left to refund on the tender."""
+    if view.status == Status.VOID:
+        raise OrderNotEditable(f"order {view.number} is void; nothing to refund")
+    balance = view.refunds.tender(tender)
+    if balance is None or balance.paid == 0:
+        paid_by = sorted(t.tender for t in view.refunds.tenders if t.paid) or ["nothing"]
+        raise RefundRejected(
+            f"order {view.number} was not paid by {tender} (paid by {', '.join(paid_by)})",
+            field="/tender",
+        )
+    before = view.refunds.refunded_units
+    after = dict(before)
+    for index, (line_id, qty) in enumerate(items):
+        where = f"/items/{index}"
+        line = view.line(line_id)
+        if line is None:
+            raise UnknownLine(f"order {view.number} has no line {line_id!r}", field=where)
+        if line.voided:
+            raise RefundRejected(
+                f"line {line_id} ({line.name}) is void: it was not paid", field=where
+            )
+        left = line.qty - after.get(line_id, 0)
+        if qty > left:
+            raise RefundRejected(
+                f"{left} of line {line_id} ({line.name}) left to refund, not {qty}",
+                field=f"{where}/qty",
+            )
+        after[line_id] = after.get(line_id, 0) + qty
+    value = units_value(view.lines, before, after) if items else None
+    if amount is None:
+        if value is None:
+            raise InvalidInput("/amount", "give an amount, or the items to refund")
+        amount = value
+    elif value is not None and amount > value:
+        raise RefundRejected(f"the items come to {value}, less than {amount}", field="/amount")
+    if amount <= 0:
+        raise RefundRejected(
+            "those items come to nothing: there is nothing to refund", field="/items"
+        )
+    if amount > balance.refundable:
+        raise RefundRejected(
+            f"a refund of {amount} exceeds the {balance.refundable} left to refund on {tender}",
+            field="/amount",
+        )
+    return amount
+
+
+def needs_reference(tender: str) -> bool:
+    """Whether a refund on `tender` must carry the processor's reference (all but cash)."""
+    return tender not in CASH_TENDERS
+
+
+def reversal_is_new(view: OrderView, payment_key: str) -> bool:
+    """Whether to record a payment's reversal: False when it is reversed already; refused
+    for a payment the order does not have, once the order is closed (refund it instead) or
+    when its tender has refunds."""
+    payment = next((p for p in view.payments if p.key == payment_key), None)
+    if payment is None:
+        raise InvalidInput("/payment_key", f"order {view.number} has no payment {payment_key!r}")
+    if payment_key in view.refunds.reversed:
+        return False
+    if view.status >= Status.CLOSED:
+        raise OrderNotEditable(
+            f"order {view.number} is {view.status.label}; refund the payment instead"
+        )
+    balance = view.refunds.tender(payment.tender)
+    if balance is not None and (balance.refunded or balance.over_refunded):
+        raise RefundRejected(
+            f"the {payment.tender} payments of order {view.number} have refunds; "
+            "refund instead of reversing",
+            field="/payment_key",
+        )
     return True
 
 

@@ -16,7 +16,9 @@ The rounding rule (the one rule, documented in docs/orders.md):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 
@@ -65,6 +67,12 @@ class Totals:
     change_due: int  # max(0, paid − total)
     taxes: tuple[TaxAmount, ...]
     line_net: dict[str, int]  # line id → amount after every discount
+
+
+@functools.lru_cache(maxsize=256)
+def percent_fraction(text: str) -> Fraction:
+    """A decimal percent such as "8.875" as an exact Fraction (rates and percents recur)."""
+    return Fraction(Decimal(text))
 
 
 def round_half_up(value: Fraction) -> int:

@@ -33,8 +33,9 @@ from edge.orders.entries import (
     parse_tip,
     parse_void,
 )
+from edge.orders.refunds import Refunds, count_refunds, parse_refund, reversed_payments
 from edge.orders.status import Event, Status, derive_status
-from edge.orders.totals import DiscountRule, PricedLine, Totals, compute_totals
+from edge.orders.totals import DiscountRule, PricedLine, Totals, compute_totals, percent_fraction
 from edge.orders.validation import MAX_ENTRIES
 
 T = TypeVar("T")
@@ -57,6 +58,7 @@ class LineView:
     station: str | None
     at: str
     by: str
+    employee: str | None
     gross: int
     net: int  # after discounts; 0 when voided
     fired: bool
@@ -74,6 +76,7 @@ class OrderView:
     guests: int
     opened_at: str
     opened_by: str
+    server: str | None  # the employee who opened it, if one was signed in
     status: Status
     lines: tuple[LineView, ...]
     voids: tuple[VoidView, ...]
@@ -82,6 +85,7 @@ class OrderView:
     tips: tuple[TipView, ...]
     events: tuple[Event, ...]
     totals: Totals
+    refunds: Refunds
     ignored: tuple[str, ...]
     version: str  # names the entries the order holds: another entry, another version
 
@@ -136,6 +140,7 @@ class OrderView:
             data[section] = [_plain(entry) for entry in data[section]]
         data["events"] = [{**_plain(e), "detail": dict(e.detail)} for e in self.events]
         data["totals"] = self._totals_dict()
+        data["refunds"] = self.refunds.to_dict()
         data["ignored"] = list(self.ignored)
         data["history"] = self.history()
         return data
@@ -287,9 +292,18 @@ def derive_order(order: dict) -> OrderView:
         ignored,
     )
     tips = _section(order, "tips", parse_tip, ignored)
+    reversed_keys = reversed_payments(events, payments)
+    kept = [p for p in payments if p.key not in reversed_keys]
+    refunds = []
+    for event in events:
+        if event.kind == "refund":
+            try:
+                refunds.append(parse_refund(event))
+            except _PARSE_ERRORS as exc:
+                ignored.append(f"events/{event.id}: {exc}")
 
     counted = [
-        PricedLine(raw["id"], raw["gross"], _fraction(raw["tax_rate"]), raw["tax_included"])
+        PricedLine(raw["id"], raw["gross"], percent_fraction(raw["tax_rate"]), raw["tax_included"])
         for raw in raw_lines
         if raw["id"] not in voids
     ]
@@ -300,12 +314,12 @@ def derive_order(order: dict) -> OrderView:
                 d.id,
                 d.line,
                 d.amount,
-                None if d.percent is None else _fraction(d.percent),
+                None if d.percent is None else percent_fraction(d.percent),
             )
             for d in discounts
         ],
-        [p.amount for p in payments],
-        [p.tip for p in payments] + [t.amount for t in tips],
+        [p.amount for p in kept],
+        [p.tip for p in kept] + [t.amount for t in tips],
     )
     lines = tuple(
         LineView(
@@ -317,7 +331,9 @@ def derive_order(order: dict) -> OrderView:
         )
         for raw in sorted(raw_lines, key=lambda r: (r["at"], r["id"]))
     )
-    fully_paid = bool(payments) and totals.balance_due == 0
+    fully_paid = bool(kept) and totals.balance_due == 0
+    units = {raw["id"]: raw["qty"] for raw in raw_lines if raw["id"] not in voids}
+    refunded = count_refunds(refunds, payments, reversed_keys, totals.change_due, units)
     return OrderView(
         id=as_text(order.get("id"), ""),
         number=as_text(order.get("number"), "?"),
@@ -327,6 +343,7 @@ def derive_order(order: dict) -> OrderView:
         guests=_int_or_zero(order.get("guests", 0)),
         opened_at=as_text(order.get("opened_at"), ""),
         opened_by=as_text(order.get("opened_by"), ""),
+        server=order.get("server") if isinstance(order.get("server"), str) else None,
         status=derive_status(events, fully_paid),
         lines=lines,
         voids=tuple(void_list),
@@ -335,15 +352,10 @@ def derive_order(order: dict) -> OrderView:
         tips=tuple(tips),
         events=tuple(events),
         totals=totals,
+        refunds=refunded,
         ignored=tuple(ignored),
         version=_version(order),
     )
-
-
-@functools.lru_cache(maxsize=256)
-def _fraction(text: str) -> Fraction:
-    """A decimal percent such as "8.875" as an exact Fraction (rates and percents recur)."""
-    return Fraction(Decimal(text))
 
 
 def _int_or_zero(value: object) -> int:

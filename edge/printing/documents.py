@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from edge.orders.clock import hlc_to_datetime
+from edge.orders.refunds import RefundView
 from edge.orders.view import LineView, OrderView, percent_text
 
 
@@ -46,9 +47,15 @@ def _ticket_line(line: LineView) -> dict:
     return {
         "qty": line.qty,
         "name": line.name,
-        "modifiers": [modifier["name"] for modifier in line.modifiers],
+        "modifiers": [modifier_text(modifier) for modifier in line.modifiers],
         "note": line.note,
     }
+
+
+def modifier_text(modifier: dict) -> str:
+    """A line's modifier as printed: its name, after how many when more than one."""
+    qty = modifier.get("qty", 1)
+    return modifier["name"] if qty == 1 else f"{qty} x {modifier['name']}"
 
 
 def _ticket(
@@ -76,6 +83,7 @@ def _ticket(
         "station_name": names.get(station, station),
         "fired_at": _iso(hlc_to_datetime(at)),
         "fired_by": by,
+        "server": view.server,
         "lines": [_ticket_line(line) for line in lines],
     }
     if reason is not None:
@@ -172,12 +180,16 @@ def receipt_document(
         "table": view.table,
         "opened_at": _iso(hlc_to_datetime(view.opened_at)),
         "printed_at": _iso(printed_at),
+        "server": view.server,
         "currency": currency,
         "lines": [
             {
                 "qty": line.qty,
                 "name": line.name,
-                "modifiers": [{"name": m["name"], "price": m["price"]} for m in line.modifiers],
+                "modifiers": [
+                    {"name": modifier_text(m), "price": m["price"] * m.get("qty", 1)}
+                    for m in line.modifiers
+                ],
                 "amount": line.gross,
                 "voided": line.voided,
             }
@@ -199,11 +211,50 @@ def receipt_document(
         ],
         "tax": totals.tax,
         "total": totals.total,
-        "payments": [{"tender": p.tender, "amount": p.amount, "tip": p.tip} for p in view.payments],
+        "payments": [
+            {"tender": p.tender, "amount": p.amount, "tip": p.tip}
+            for p in view.payments
+            if p.key not in view.refunds.reversed
+        ],
+        "refunds": [
+            {"tender": r.tender, "amount": r.amount} for r in view.refunds.refunds if r.counted
+        ],
         "tips": totals.tips,
         "paid": totals.paid,
         "change": totals.change_due,
         "balance_due": totals.balance_due,
+    }
+
+
+def refund_document(
+    view: OrderView,
+    refund: RefundView,
+    settings: ReceiptSettings,
+    *,
+    currency: str,
+    printed_at: dt.datetime,
+) -> dict:
+    """The slip of one refund of an order: what went back, on which tender, and why."""
+    lines = {line.id: line for line in view.lines}
+    return {
+        "kind": "refund",
+        "store": {"name": settings.store_name, "header": list(settings.header), "footer": []},
+        "order_id": view.id,
+        "number": view.number,
+        "refund_id": refund.id,
+        "refunded_at": _iso(hlc_to_datetime(refund.at)),
+        "printed_at": _iso(printed_at),
+        "currency": currency,
+        "tender": refund.tender,
+        "amount": refund.amount,
+        "reference": refund.reference,
+        "reason": refund.reason,
+        "items": [
+            {"qty": qty, "name": lines[line].name if line in lines else line}
+            for line, qty in refund.items
+        ],
+        "by": refund.employee or refund.by,
+        "approved_by": refund.approved_by,
     }
 
 

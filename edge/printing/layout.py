@@ -18,7 +18,7 @@ from PIL import Image
 
 from drivers.escpos.encoder import Paper
 from edge.printing.fields import Fields, LayoutError, label, person_name
-from edge.printing.receipt import lay_out_receipt
+from edge.printing.receipt import lay_out_receipt, lay_out_refund
 
 MIN_WIDTH = 24  # columns; the narrowest common paper (58 mm) has 32
 
@@ -69,23 +69,18 @@ def render(
     if not isinstance(document, dict):
         raise LayoutError(f"a print document must be a JSON object, got {type(document).__name__}")
     kind = document.get("kind")
-    if kind not in ("ticket", "receipt", "test"):
+    if kind not in LAYOUTS:
         problem = "is missing" if kind is None else f"is {kind!r}, an unknown kind"
         raise LayoutError(
-            f"print document: /kind {problem}: expected 'ticket', 'receipt' or 'test'",
+            f"print document: /kind {problem}: expected one of {', '.join(map(repr, LAYOUTS))}",
             field="/kind",
         )
     paper = Paper(profile, width)
     for text in marks.texts():
         paper.headline(text, invert=True)
-    if kind == "ticket":
-        _lay_out_ticket(paper, Fields(document, "", kind), zone)
-    elif kind == "test":
-        _lay_out_test_page(paper, Fields(document, "", kind), zone)
-    else:
-        if logo is not None:
-            paper.image(logo)
-        lay_out_receipt(paper, Fields(document, "", kind), zone)
+    if kind in CUSTOMER_COPIES and logo is not None:
+        paper.image(logo)
+    LAYOUTS[kind](paper, Fields(document, "", kind), zone)
     return paper.finish()
 
 
@@ -116,6 +111,7 @@ def _lay_out_ticket(paper: Paper, doc: Fields, zone: tzinfo) -> None:
     station = doc.optional_text("station_name") or doc.text("station")
     fired_at = doc.when("fired_at").astimezone(zone)
     fired_by = doc.optional_text("fired_by")
+    server = doc.optional_text("server")
     lines = doc.objects("lines")
     if not lines:
         raise doc.error("lines", "is empty: a ticket needs at least one line")
@@ -137,6 +133,8 @@ def _lay_out_ticket(paper: Paper, doc: Fields, zone: tzinfo) -> None:
     if fired_by:
         when += f" by {person_name(fired_by)}"
     paper.line(when, align="center")
+    if server:
+        paper.line(f"Server: {person_name(server)}", align="center")
     paper.rule()
     for line in lines:
         qty = line.count("qty")
@@ -166,3 +164,13 @@ def _lay_out_test_page(paper: Paper, doc: Fields, zone: tzinfo) -> None:
     paper.rule()
     paper.line(f"Sent {doc.when('at').astimezone(zone):%Y-%m-%d %H:%M} by {doc.text('by')}")
     paper.line("If you can read this, the printer works.")
+
+
+LAYOUTS = {
+    "ticket": _lay_out_ticket,
+    "receipt": lay_out_receipt,
+    "refund": lay_out_refund,
+    "test": _lay_out_test_page,
+}
+"""Each kind of print document, and what lays it out."""
+CUSTOMER_COPIES = ("receipt", "refund")  # headed by the store's logo

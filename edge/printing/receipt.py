@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 
 from drivers.escpos.encoder import Paper
 from edge.orders.money import exponent
-from edge.printing.fields import Fields, label
+from edge.printing.fields import Fields, label, person_name
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
@@ -31,6 +31,8 @@ def lay_out_receipt(paper: Paper, doc: Fields, zone: tzinfo) -> None:
     discounts = doc.objects("discounts", required=False)
     taxes = doc.objects("taxes", required=False)
     payments = doc.objects("payments", required=False)
+    refunds = doc.objects("refunds", required=False)
+    server = doc.optional_text("server")
     tips = doc.optional_count("tips", 0) or 0
     change = doc.optional_count("change", 0) or 0
     balance_due = doc.optional_count("balance_due", 0) or 0
@@ -45,6 +47,8 @@ def lay_out_receipt(paper: Paper, doc: Fields, zone: tzinfo) -> None:
     paper.line(f"Order {number}", align="center", bold=True, size="tall")
     paper.line(channel + (f" - Table {table}" if table else ""), align="center")
     paper.line(_dates(printed_at, opened_at), align="center")
+    if server:
+        paper.line(f"Server: {person_name(server)}", align="center")
     paper.rule()
     for line in lines:
         _receipt_line(paper, line, money)
@@ -75,6 +79,8 @@ def lay_out_receipt(paper: Paper, doc: Fields, zone: tzinfo) -> None:
         paper.row("Tips", money(tips))
     if change > 0:
         paper.row("CHANGE", money(change), bold=True)
+    for refund in refunds:
+        paper.row(f"Refund {label(refund.text('tender'))}", money(-refund.count("amount")))
     if balance_due > 0:
         paper.row("BALANCE DUE", money(balance_due), bold=True, size="tall")
     paper.line()
@@ -84,6 +90,43 @@ def lay_out_receipt(paper: Paper, doc: Fields, zone: tzinfo) -> None:
         paper.line()
     for text in footer:
         paper.line(text, align="center")
+
+
+def lay_out_refund(paper: Paper, doc: Fields, zone: tzinfo) -> None:
+    """Print refund slip `doc` onto `paper`; raises LayoutError naming a bad field."""
+    store = doc.child("store")
+    store_name, header = store.text("name"), store.texts("header")
+    order_id, number = doc.order_id(), doc.text("number")
+    refunded_at = doc.when("refunded_at").astimezone(zone)
+    currency = doc.text("currency")
+    if not _CURRENCY.fullmatch(currency):
+        raise doc.error("currency", f"must be an ISO 4217 code such as 'USD', got {currency!r}")
+    tender, amount = doc.text("tender"), doc.count("amount")
+    reference, reason = doc.optional_text("reference"), doc.text("reason")
+    items = doc.objects("items", required=False)
+    by, approved_by = doc.text("by"), doc.optional_text("approved_by")
+
+    paper.headline(store_name)
+    for text in header:
+        paper.line(text, align="center")
+    paper.line()
+    paper.headline("REFUND", invert=True)
+    paper.line(f"Order {number}", align="center", bold=True, size="tall")
+    paper.line(f"{refunded_at:%Y-%m-%d %H:%M}", align="center")
+    paper.rule()
+    for item in items:
+        paper.line(f"{item.count('qty')} x {item.text('name')}")
+    paper.line(f"Reason: {reason}")
+    paper.rule()
+    paper.row(f"REFUND {label(tender)} {currency}", format_amount(-amount, currency), bold=True)
+    if reference:
+        paper.line(f"Ref: {reference}")
+    paper.line(f"By {person_name(by)}")
+    if approved_by:
+        paper.line(f"Approved by {person_name(approved_by)}")
+    paper.line()
+    paper.qr(order_id)
+    paper.line(order_id, align="center")
 
 
 def _receipt_line(paper: Paper, line: Fields, money) -> None:

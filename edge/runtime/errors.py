@@ -59,6 +59,10 @@ class PaymentRejected(OrderError):
     """A payment cannot be taken as asked (e.g. a card over-payment)."""
 
 
+class RefundRejected(OrderError):
+    """A refund or a payment reversal cannot be made as asked (e.g. more than was paid)."""
+
+
 class IdempotencyConflict(OrderError):
     """The idempotency key was already used for a different request."""
 

@@ -82,6 +82,10 @@ async def test_a_retried_post_gets_the_first_answer_and_makes_nothing_twice(till
     assert (status, status2) == (201, 201)
     assert second == first and headers["Idempotent-Replayed"] == "true"
     path = f"/orders/{first['order']['id']}"
+    for _ in range(2):  # a replayed problem keeps its charset: clients decode text by it
+        status, _, answered = await till.call("POST", "/orders/nope\u00e9/close", key="close-1")
+        assert answered["Content-Type"] == "application/problem+json; charset=utf-8"
+    assert (status, answered["Idempotent-Replayed"]) == (404, "true")
 
     # Five retries of one line at once: the first runs, the others wait for its answer.
     answers = await asyncio.gather(

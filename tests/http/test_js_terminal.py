@@ -167,7 +167,7 @@ async def test_a_yjs_terminal_reads_an_api_order_and_the_api_serves_the_one_it_w
     assert written["ignored"] == []
     [served] = written["lines"]
     assert (served["sku"], served["name"], served["qty"]) == ("SHAKE", "Vanilla Shake", 2)
-    assert served["modifiers"] == [{"code": "CHOC", "name": "Chocolate", "price": 0}]
+    assert served["modifiers"] == [{"code": "CHOC", "name": "Chocolate", "price": 0, "qty": 1}]
     assert (served["station"], served["by"]) == ("bar", label)
     assert served["at"] == "2026-11-20T18:05:00.000Z/0001/js-terminal"
     assert written["totals"]["subtotal"] == 2 * 650

@@ -19,6 +19,7 @@ from edge.runtime.errors import ConfigError, OrderNotEditable
 from tests.support.api_node import Terminal
 
 TILL = Actor("Counter 1 (t-1)")
+MANAGER = Actor("Manager (t-2)", manager=True)
 
 
 async def fired(book, *lines: tuple[str, dict], **order) -> tuple[str, str]:
@@ -53,7 +54,7 @@ async def test_voided_lines_stay_struck_and_count_for_nothing_all_day(book):
     _, drop = await book.add_line(TILL, order.id, sku="VEGGIE")
     await book.fire(TILL, order.id)
     await fired(book, ("BURGER", {"qty": 3}))
-    await book.void_line(TILL, order.id, drop, "changed mind")
+    await book.void_line(MANAGER, order.id, drop, "changed mind")
 
     tickets = station_tickets(await book.list_orders(), "grill")
     assert [(line.name, line.voided) for line in tickets[0].lines] == [
@@ -65,7 +66,7 @@ async def test_voided_lines_stay_struck_and_count_for_nothing_all_day(book):
 
 async def test_a_voided_order_keeps_its_ticket_marked_void_until_bumped(book):
     order_id, fire_id = await fired(book, ("BURGER", {}))
-    await book.void_order(TILL, order_id, "walked out")
+    await book.void_order(MANAGER, order_id, "walked out")
     [ticket] = station_tickets(await book.list_orders(), "grill")
     assert ticket.void and all(line.voided for line in ticket.lines)
     await book.bump(TILL, order_id, fire_id=fire_id, station="grill")

@@ -47,6 +47,16 @@ step = st.one_of(
     st.tuples(st.just("close"), node, slot),
     st.tuples(st.just("void"), node, slot),
     st.tuples(st.just("reopen"), node, slot),
+    st.tuples(
+        st.just("refund"),
+        node,
+        slot,
+        st.sampled_from(["cash", "card"]),
+        st.sampled_from([None, 100, 500, 1500]),
+        st.integers(-1, 3),  # the index of a line to refund one unit of, or none
+        st.integers(0, 4),  # the request's key: the same key is the same refund
+    ),
+    st.tuples(st.just("reverse"), node, slot, st.integers(0, 3)),
     st.tuples(st.just("deliver"), node, node, st.integers(0, 1000)),
     st.tuples(st.just("deliver_again"), node, node, st.integers(0, 1000)),
 )
@@ -96,9 +106,10 @@ async def run_scenario(root: Path, steps: list[tuple], seed: int) -> dict[str, d
 
         order_ids: list[str] = []
         acknowledged: dict[str, dict[str, int]] = {}  # order id → payment key → amount
+        refunded: dict[str, set[str]] = {}  # order id → ids of the refunds acknowledged
         for item in steps:
             clock.advance(seconds=1)
-            await play(item, replicas, order_ids, acknowledged)
+            await play(item, replicas, order_ids, (acknowledged, refunded))
 
         rng = random.Random(seed)
         for replica in replicas:  # heal: everything reaches everyone, shuffled, some twice
@@ -121,7 +132,17 @@ async def run_scenario(root: Path, steps: list[tuple], seed: int) -> dict[str, d
         for order_id, view in views[0].items():
             payments = {p["key"]: p["amount"] for p in view["payments"]}
             assert payments == acknowledged.get(order_id, {})
-            assert view["totals"]["paid"] == sum(payments.values())
+            refunds = view["refunds"]
+            kept = {k: a for k, a in payments.items() if k not in refunds["reversed_payments"]}
+            assert view["totals"]["paid"] == sum(kept.values())
+            assert {r["id"] for r in refunds["refunds"]} == refunded.get(order_id, set())
+            for tender in refunds["tenders"]:  # never more back than was paid on a tender
+                assert 0 <= tender["refunded"] <= tender["paid"] - tender["change"]
+                assert (
+                    tender["refundable"] == tender["paid"] - tender["change"] - tender["refunded"]
+                )
+            counted = [r["amount"] for r in refunds["refunds"] if r["counted"]]
+            assert sum(counted) == refunds["refunded"] <= view["totals"]["total"]
             assert view["ignored"] == []
         return views[0]
     finally:
@@ -133,9 +154,15 @@ async def play(
     item: tuple,
     replicas: list[Replica],
     order_ids: list[str],
-    acknowledged: dict[str, dict[str, int]],
+    acknowledged: tuple[dict[str, dict[str, int]], dict[str, set[str]]],
 ) -> None:
     kind, who, *args = item
+    if kind == "sync":  # everything sent so far reaches everyone
+        for receiver in replicas:
+            backlog, receiver.inbox = receiver.inbox, []
+            for guid, update in backlog:
+                await apply(receiver, guid, update)
+        return
     if kind in ("deliver", "deliver_again"):
         target, pick = args
         if target == who:
@@ -162,25 +189,30 @@ async def play(
 
 
 async def operate(
-    book: OrderBook, kind: str, order_id: str, args: list, acknowledged: dict[str, dict[str, int]]
+    book: OrderBook,
+    kind: str,
+    order_id: str,
+    args: list,
+    acknowledged: tuple[dict[str, dict[str, int]], dict[str, set[str]]],
 ) -> None:
+    payments, refunds = acknowledged
     if kind == "add":
         await book.add_line(CASHIER, order_id, sku=args[1], qty=args[2])
     elif kind == "void_line":
         view = await book.get(order_id)
         if view.lines:
             line = view.lines[args[1] % len(view.lines)]
-            await book.void_line(CASHIER, order_id, line.id, reason="test")
+            await book.void_line(MANAGER, order_id, line.id, reason="test")
     elif kind == "discount":
         value = args[1]
         if isinstance(value, str):
-            await book.add_discount(CASHIER, order_id, percent=value, reason="test")
+            await book.add_discount(MANAGER, order_id, percent=value, reason="test")
         else:
-            await book.add_discount(CASHIER, order_id, amount=value, reason="test")
+            await book.add_discount(MANAGER, order_id, amount=value, reason="test")
     elif kind == "pay":
         key, amount = f"pay-{args[1]}", payment_amount(args[0], args[1])
         await book.add_payment(CASHIER, order_id, key=key, tender=args[2], amount=amount)
-        acknowledged.setdefault(order_id, {})[key] = amount
+        payments.setdefault(order_id, {})[key] = amount
     elif kind == "fire":
         await book.fire(CASHIER, order_id)
     elif kind == "bump":
@@ -193,9 +225,30 @@ async def operate(
     elif kind == "close":
         await book.close(CASHIER, order_id)
     elif kind == "void":
-        await book.void_order(CASHIER, order_id, reason="test")
+        await book.void_order(MANAGER, order_id, reason="test")
     elif kind == "reopen":
         await book.reopen(MANAGER, order_id, reason="test")
+    elif kind == "refund":
+        tender, amount, line_index, key = args[1:]
+        view = await book.get(order_id)
+        items = None
+        if line_index >= 0 and view.lines:
+            items = [{"line_id": view.lines[line_index % len(view.lines)].id, "qty": 1}]
+        if amount is None and items is None:
+            amount = 100
+        _, refund_id = await book.refund(
+            MANAGER,
+            order_id,
+            tender=tender,
+            reason="test",
+            amount=amount,
+            items=items,
+            reference=None if tender == "cash" else f"ref-{key}",
+            request_key=f"refund-{key}",
+        )
+        refunds.setdefault(order_id, set()).add(refund_id)
+    elif kind == "reverse":
+        await book.reverse_payment(MANAGER, order_id, payment_key=f"pay-{args[1]}", reason="test")
 
 
 @settings(max_examples=120)
@@ -203,6 +256,71 @@ async def operate(
 def test_replicas_converge_on_the_same_orders_and_payments(steps, seed):
     with tempfile.TemporaryDirectory() as root:
         asyncio.run(run_scenario(Path(root), steps, seed))
+
+
+PAID_ORDERS = [  # three orders, paid and known everywhere: what refunds work on
+    *[("open", 0)] * 3,
+    ("sync", 0),
+    ("add", 0, 0, "BURGER", 1),
+    ("add", 0, 1, "FRIES", 2),
+    ("add", 0, 1, "BEER", 1),
+    ("add", 0, 2, "SODA", 3),
+    ("sync", 0),
+    ("pay", 0, 0, 2, "cash"),  # 1700 in cash for a burger: change given
+    ("pay", 0, 1, 0, "card"),
+    ("pay", 0, 1, 3, "cash"),
+    ("pay", 0, 2, 2, "card"),
+    ("sync", 0),
+    ("close", 0, 0),
+    ("sync", 0),
+]
+money_step = st.one_of(
+    st.tuples(
+        st.just("refund"),
+        node,
+        slot,
+        st.sampled_from(["cash", "card"]),
+        st.sampled_from([None, 100, 500, 1500]),
+        st.integers(-1, 3),
+        st.integers(0, 4),
+    ),
+    st.tuples(st.just("reverse"), node, slot, st.integers(0, 3)),
+    st.tuples(st.just("pay"), node, slot, st.integers(0, 3), st.sampled_from(["cash", "card"])),
+    st.tuples(st.just("close"), node, slot),
+    st.tuples(st.just("void"), node, slot),
+    st.tuples(st.just("deliver"), node, node, st.integers(0, 1000)),
+    st.tuples(st.just("deliver_again"), node, node, st.integers(0, 1000)),
+)
+
+
+@settings(max_examples=120)
+@given(steps=st.lists(money_step, min_size=1, max_size=40), seed=st.integers(0, 2**32))
+def test_refunds_and_reversals_from_three_replicas_converge_and_never_exceed_what_was_paid(
+    steps, seed
+):
+    """Refunds and reversals of paid orders made on three replicas, exchanged late, out of
+    order and twice, converge; no tender is ever refunded more than was paid on it, and
+    every refund a replica acknowledged is in the log, counted or over-refunded."""
+    with tempfile.TemporaryDirectory() as root:
+        asyncio.run(run_scenario(Path(root), PAID_ORDERS + steps, seed))
+
+
+def test_two_nodes_cut_off_each_refunding_the_last_of_a_payment_show_one_over_refunded():
+    """A and B, cut off from each other, each refund the whole burger's cash: once they
+    meet, the earlier refund counts and the later is over-refunded, on every node."""
+    steps = [
+        *PAID_ORDERS,
+        ("refund", 0, 0, "cash", None, 0, 0),
+        ("refund", 1, 0, "cash", None, 0, 1),
+    ]
+    with tempfile.TemporaryDirectory() as root:
+        order = asyncio.run(run_scenario(Path(root), steps, seed=3))
+    burger = next(o for o in order.values() if o["lines"] and o["lines"][0]["sku"] == "BURGER")
+    refunds = burger["refunds"]
+    first, second = sorted(refunds["refunds"], key=lambda r: r["at"])
+    assert first["counted"] and not second["counted"]
+    assert refunds["refunded"] == first["amount"] == burger["totals"]["total"]
+    assert refunds["over_refunded"] == second["amount"] and refunds["refundable"] == 0
 
 
 def test_concurrent_close_and_add_converge_to_a_closed_order_that_shows_the_debt():

@@ -41,7 +41,7 @@ def json_response(data: Any, status: int = 200, headers: dict | None = None) -> 
 
 
 def order_response(
-    request: web.Request, view: OrderView, status: int = 200, **extra: str
+    request: web.Request, view: OrderView, status: int = 200, **extra: object
 ) -> web.Response:
     """A write's answer: the order as it now is (in short, if the terminal prefers it) and
     what the write made (`extra`: line_id, fire_id, …)."""

@@ -57,6 +57,11 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unsupported-media-type": (415, "a body was sent without Content-Type: application/json"),
     "invalid-input": (422, "a body field is missing, unknown or invalid; `pointer` names it"),
     "unknown-item": (422, "no such item, or no such modifier of it, in the catalog"),
+    "refund-rejected": (
+        422,
+        "more than is left to refund on the tender, units not there to refund (void, or "
+        "refunded already), or a tender the order was not paid by; `pointer` names the field",
+    ),
     "payment-rejected": (
         422,
         "the order owes nothing, or a payment other than cash is more than the balance due",

@@ -5,7 +5,7 @@ recall and rush, closing, reopening)."""
 from __future__ import annotations
 
 from edge.http.api.openapi.operations import answer, operation, parameter, path_param, query
-from edge.http.api.openapi.schemas import closed, ref
+from edge.http.api.openapi.schemas import array, closed, ref, string
 from edge.orders.index import MAX_PAGE
 from edge.orders.status import Status
 
@@ -207,6 +207,38 @@ def order_paths() -> dict[str, dict]:
                 "Void the whole order (refused once money was taken)",
                 "Reason",
                 problems=("order-not-editable",),
+            )
+        },
+        ORDER + "/refunds": {
+            "post": order_action(
+                "refund",
+                "Give money back on a tender: an amount, or what some lines' units come to "
+                "(managers, or with a manager's approval); prints the slip, opens the drawer "
+                "for cash",
+                "NewRefund",
+                problems=(
+                    "manager-required",
+                    "order-not-editable",
+                    "refund-rejected",
+                    "unknown-line",
+                    "key-conflict",
+                ),
+                created=True,
+                extra={
+                    "refund_id": {"type": "string"},
+                    "print_job": {"type": ["object", "null"]},
+                    "drawer_open": {"type": ["object", "null"]},
+                    "warnings": array(string("what this node could not do: print, open")),
+                },
+            )
+        },
+        ORDER + "/payments/{payment_key}/reverse": {
+            "post": order_action(
+                "reverse_payment",
+                "Undo a payment taken in error before the order closed (managers; twice is once)",
+                "Reason",
+                problems=("manager-required", "order-not-editable", "refund-rejected"),
+                params=(path_param("payment_key", "the payment's key"),),
             )
         },
         ORDER + "/reopen": {

@@ -76,12 +76,22 @@ OPTIONAL_KEY = nullable(
 
 def _order_schemas() -> dict[str, dict]:
     entry_times = {"at": STAMP, "by": WHO}
+    employee = {"employee": nullable(string("the employee signed in on the terminal, if any"))}
+    approved = {"approved_by": nullable(string("the manager who approved it by PIN, if any"))}
     return {
         "Status": string(
             "open < fired < ready < paid < closed; void absorbs all",
             enum=[status.label for status in Status],
         ),
-        "Modifier": closed({"code": string("modifier code"), "name": string(""), "price": money()}),
+        "Modifier": closed(
+            {
+                "code": string("modifier code"),
+                "name": string(""),
+                "price": money("the price of one"),
+                "qty": {"type": "integer", "minimum": 1, "description": "how many on each unit"},
+            },
+            required=("code", "name", "price"),
+        ),
         "Line": closed(
             {
                 "id": string("line id"),
@@ -95,6 +105,7 @@ def _order_schemas() -> dict[str, dict]:
                 "tax_included": {"type": "boolean"},
                 "station": nullable(string("the kitchen station it is sent to")),
                 **entry_times,
+                **employee,
                 "gross": money("qty × (unit_price + Σ modifier prices)"),
                 "net": money("gross less discounts; 0 once voided"),
                 "fired": {"type": "boolean"},
@@ -102,7 +113,15 @@ def _order_schemas() -> dict[str, dict]:
                 "void_reason": nullable(string("")),
             }
         ),
-        "Void": closed({"line": string("line id"), "reason": string(""), **entry_times}),
+        "Void": closed(
+            {
+                "line": string("line id"),
+                "reason": string(""),
+                **entry_times,
+                **employee,
+                **approved,
+            }
+        ),
         "Discount": closed(
             {
                 "id": string("discount id"),
@@ -111,6 +130,8 @@ def _order_schemas() -> dict[str, dict]:
                 "percent": nullable(DECIMAL),
                 "reason": string(""),
                 **entry_times,
+                **employee,
+                **approved,
             }
         ),
         "Payment": closed(
@@ -121,6 +142,7 @@ def _order_schemas() -> dict[str, dict]:
                 "tip": money(),
                 "reference": nullable(string("e.g. a card authorization")),
                 **entry_times,
+                **employee,
             }
         ),
         "Tip": closed(
@@ -129,12 +151,15 @@ def _order_schemas() -> dict[str, dict]:
                 "payment": nullable(string("the payment key it belongs to")),
                 "amount": money(),
                 **entry_times,
+                **employee,
             }
         ),
         "Event": closed(
             {
                 "id": string("event id (a fire's is the fire_id)"),
-                "kind": string("fire, bump, recall, rush, close, void, reopen, drawer"),
+                "kind": string(
+                    "fire, bump, recall, rush, close, void, reopen, drawer, refund, reversal"
+                ),
                 **entry_times,
                 "epoch": {"type": "integer", "minimum": 0, "description": "reopens so far"},
                 "detail": {"type": "object", "description": "fields of the kind"},
@@ -163,6 +188,47 @@ def _order_schemas() -> dict[str, dict]:
                 ),
             }
         ),
+        "Refunds": closed(
+            {
+                "refunded": money("Σ refunds counted"),
+                "over_refunded": money(
+                    "Σ refunds past what their tender held: made on nodes cut off from each "
+                    "other, for a manager to settle"
+                ),
+                "refundable": money("what may still be refunded, over all tenders"),
+                "reversed_payments": array(string("the key of a payment reversed")),
+                "tenders": array(
+                    closed(
+                        {
+                            "tender": string(""),
+                            "paid": money("payments not reversed"),
+                            "change": money("change given out of it"),
+                            "refunded": money(),
+                            "over_refunded": money(),
+                            "refundable": money("paid − change − refunded"),
+                        }
+                    )
+                ),
+                "refunds": array(ref("Refund")),
+            }
+        ),
+        "Refund": closed(
+            {
+                "id": string("the refund's id (its event's)"),
+                "tender": string(""),
+                "amount": money("what went back"),
+                "items": array(closed({"line": string("line id"), "qty": {"type": "integer"}})),
+                "reason": string(""),
+                "reference": nullable(string("the card processor's reference")),
+                **entry_times,
+                **employee,
+                **approved,
+                "counted": {
+                    "type": "boolean",
+                    "description": "false: over what was left to refund (see over_refunded)",
+                },
+            }
+        ),
         "HistoryStep": {
             "type": "object",
             "description": "what happened; further fields depend on `what`",
@@ -179,6 +245,7 @@ def _order_schemas() -> dict[str, dict]:
                 "guests": {"type": "integer", "minimum": 0},
                 "opened_at": STAMP,
                 "opened_by": WHO,
+                "server": nullable(string("the employee who opened it, if one was signed in")),
                 "status": ref("Status"),
                 "lines": array(ref("Line")),
                 "voids": array(ref("Void")),
@@ -187,6 +254,7 @@ def _order_schemas() -> dict[str, dict]:
                 "tips": array(ref("Tip")),
                 "events": array(ref("Event")),
                 "totals": ref("Totals"),
+                "refunds": ref("Refunds"),
                 "ignored": array(
                     string("an entry left out: it does not parse, or is past the order's caps")
                 ),
@@ -285,6 +353,30 @@ def _request_schemas() -> dict[str, dict]:
                 "key": OPTIONAL_KEY,
             },
             required=("tender", "amount"),
+        ),
+        "NewRefund": closed(
+            {
+                "tender": {**KEY, "description": "the tender it goes back on: cash, card, …"},
+                "reason": TEXT,
+                "amount": {
+                    **nullable(amount),
+                    "description": "what to give back; absent: what the items come to",
+                },
+                "items": nullable(
+                    array(
+                        closed(
+                            {
+                                "line_id": string("a line of the order, not void"),
+                                "qty": {**amount, "maximum": MAX_QTY, "default": 1},
+                            },
+                            required=("line_id",),
+                        )
+                    )
+                ),
+                "reference": nullable({**TEXT, "description": "needed for all but cash"}),
+                "drawer": nullable(string("the cash drawer to open (default: the only one)")),
+            },
+            required=("tender", "reason"),
         ),
         "NewTip": closed(
             {
