@@ -8,7 +8,18 @@ import logging
 
 from aiohttp import web
 
-from edge.http.api import catalog, events, health, kds, orders, refunds, store_ca, sync, terminals
+from edge.http.api import (
+    cash,
+    catalog,
+    events,
+    health,
+    kds,
+    orders,
+    refunds,
+    store_ca,
+    sync,
+    terminals,
+)
 from edge.http.api import devices as device_routes
 from edge.http.api import peers as peer_routes
 from edge.http.auth import auth_middleware
@@ -33,6 +44,7 @@ ROUTE_TABLES = (
     health.routes,
     orders.routes,
     refunds.routes,
+    cash.routes,
     catalog.routes,
     terminals.routes,
     store_ca.routes,

@@ -63,6 +63,14 @@ class RefundRejected(OrderError):
     """A refund or a payment reversal cannot be made as asked (e.g. more than was paid)."""
 
 
+class UnknownDrawerSession(OrderError):
+    """No cash drawer session has this id."""
+
+
+class DrawerSessionConflict(OrderError):
+    """The drawer session cannot do this now (e.g. its drawer has one open already)."""
+
+
 class IdempotencyConflict(OrderError):
     """The idempotency key was already used for a different request."""
 

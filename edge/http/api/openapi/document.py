@@ -2,7 +2,7 @@
 
 Every route `make_app` (edge/http/application.py) serves is here (tests/http/test_openapi.py
 compares the two, and fuzzes the server against this document). Its paths are built by
-subject beside it (node.py, events.py, terminals.py, orders.py, devices.py, kds.py) out of
+subject beside it (node.py, events.py, terminals.py, orders.py, devices.py, cash.py, kds.py) out of
 operations.py and schemas.py.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+from edge.http.api.openapi.cash import CASH_SCHEMAS, cash_paths
 from edge.http.api.openapi.devices import DEVICE_HEADERS, DEVICE_SCHEMAS, device_paths
 from edge.http.api.openapi.events import events_paths
 from edge.http.api.openapi.kds import kds_paths
@@ -40,7 +41,16 @@ def openapi_document() -> dict:
         "info": INFO,
         "tags": [
             {"name": name}
-            for name in ("orders", "catalog", "terminals", "devices", "events", "kds", "node")
+            for name in (
+                "orders",
+                "catalog",
+                "cash",
+                "terminals",
+                "devices",
+                "events",
+                "kds",
+                "node",
+            )
         ],
         "security": [{"bearer": []}],
         "paths": {
@@ -49,10 +59,16 @@ def openapi_document() -> dict:
             **terminal_paths(),
             **order_paths(),
             **device_paths(),
+            **cash_paths(),
             **kds_paths(),
         },
         "components": {
-            "schemas": {**SCHEMAS, **DEVICE_SCHEMAS, "RemovePeer": REMOVE_PEER},
+            "schemas": {
+                **SCHEMAS,
+                **DEVICE_SCHEMAS,
+                **CASH_SCHEMAS,
+                "RemovePeer": REMOVE_PEER,
+            },
             "parameters": PARAMETERS,
             "headers": {**HEADERS, **DEVICE_HEADERS},
             "securitySchemes": {

@@ -57,6 +57,11 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unsupported-media-type": (415, "a body was sent without Content-Type: application/json"),
     "invalid-input": (422, "a body field is missing, unknown or invalid; `pointer` names it"),
     "unknown-item": (422, "no such item, or no such modifier of it, in the catalog"),
+    "unknown-drawer-session": (404, "no cash drawer session has this id"),
+    "drawer-session-conflict": (
+        409,
+        "the drawer has a session open already, or the session was closed",
+    ),
     "refund-rejected": (
         422,
         "more than is left to refund on the tender, units not there to refund (void, or "
