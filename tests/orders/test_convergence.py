@@ -36,6 +36,17 @@ MANAGER = Actor("mgr", manager=True)
 
 node = st.integers(0, NODES - 1)
 slot = st.integers(0, 2)  # few orders, so that operations collide on them
+refund_step = st.tuples(
+    st.just("refund"),
+    node,
+    slot,
+    st.sampled_from(["cash", "card"]),
+    st.sampled_from([None, 100, 500, 1500]),
+    st.integers(-1, 3),  # the index of a line to refund one unit of, or none
+    st.integers(0, 4),  # the request's key: the same key is the same refund
+)
+reverse_step = st.tuples(st.just("reverse"), node, slot, st.integers(0, 3))
+
 step = st.one_of(
     st.tuples(st.just("open"), node),
     st.tuples(st.just("add"), node, slot, st.sampled_from(SKUS), st.integers(1, 3)),
@@ -47,16 +58,8 @@ step = st.one_of(
     st.tuples(st.just("close"), node, slot),
     st.tuples(st.just("void"), node, slot),
     st.tuples(st.just("reopen"), node, slot),
-    st.tuples(
-        st.just("refund"),
-        node,
-        slot,
-        st.sampled_from(["cash", "card"]),
-        st.sampled_from([None, 100, 500, 1500]),
-        st.integers(-1, 3),  # the index of a line to refund one unit of, or none
-        st.integers(0, 4),  # the request's key: the same key is the same refund
-    ),
-    st.tuples(st.just("reverse"), node, slot, st.integers(0, 3)),
+    refund_step,
+    reverse_step,
     st.tuples(st.just("deliver"), node, node, st.integers(0, 1000)),
     st.tuples(st.just("deliver_again"), node, node, st.integers(0, 1000)),
 )
@@ -275,16 +278,8 @@ PAID_ORDERS = [  # three orders, paid and known everywhere: what refunds work on
     ("sync", 0),
 ]
 money_step = st.one_of(
-    st.tuples(
-        st.just("refund"),
-        node,
-        slot,
-        st.sampled_from(["cash", "card"]),
-        st.sampled_from([None, 100, 500, 1500]),
-        st.integers(-1, 3),
-        st.integers(0, 4),
-    ),
-    st.tuples(st.just("reverse"), node, slot, st.integers(0, 3)),
+    refund_step,
+    reverse_step,
     st.tuples(st.just("pay"), node, slot, st.integers(0, 3), st.sampled_from(["cash", "card"])),
     st.tuples(st.just("close"), node, slot),
     st.tuples(st.just("void"), node, slot),
