@@ -1,6 +1,6 @@
 """`/api/v1/drawer-sessions`: cash-up over HTTP. A drawer's session is opened with a float,
 takes paid-ins, paid-outs (managers) and drops, and is closed with a count; the answer shows
-the cash expected and, once counted, over or short (edge/cash/sessions.py)."""
+the cash expected and, once counted, over or short (edge/orders/cash/sessions.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import datetime as dt
 
 from aiohttp import web
 
-from edge.cash.drawer_sessions import DrawerSessions
 from edge.http.api.orders import json_response
 from edge.http.bodies import json_body, known_query
 from edge.http.context import actor, context
 from edge.http.idempotency import REQUEST_KEY
 from edge.http.problems import invalid_parameter
+from edge.orders.cash.drawer_sessions import DrawerSessions
 from edge.runtime.errors import InvalidInput
 
 routes = web.RouteTableDef()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from edge.cash.drawer_sessions import MAX_PIECES
-from edge.cash.sessions import MOVEMENTS
 from edge.http.api.openapi.operations import answer, operation, path_param, query
 from edge.http.api.openapi.schemas import (
     DATE,
@@ -17,6 +15,8 @@ from edge.http.api.openapi.schemas import (
     ref,
     string,
 )
+from edge.orders.cash.drawer_sessions import MAX_PIECES
+from edge.orders.cash.sessions import MOVEMENTS
 from edge.orders.validation import MAX_AMOUNT
 
 SESSION = "/api/v1/drawer-sessions/{session_id}"

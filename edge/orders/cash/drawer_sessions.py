@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from edge.cash.sessions import DRAWER_SESSIONS, MOVEMENTS, CashDay, DrawerSession, cash_day
 from edge.orders.book import OrderBook
+from edge.orders.cash.sessions import DRAWER_SESSIONS, MOVEMENTS, CashDay, DrawerSession, cash_day
 from edge.orders.ids import entry_id
 from edge.orders.log import Actor
 from edge.orders.refund_book import require_manager
