@@ -246,7 +246,7 @@ class DomainTill:
     async def open(self) -> str:
         return (await self._book.open_order(self._actor, request_key=self._key())).id
 
-    async def line(self, order: str, sku: str, qty: int, modifiers: list[str]) -> str:
+    async def line(self, order: str, sku: str, qty: int, modifiers: list) -> str:
         _, line_id = await self._book.add_line(
             self._actor, order, sku=sku, qty=qty, modifiers=modifiers, request_key=self._key()
         )

@@ -24,7 +24,8 @@ from typing import Protocol, TypeVar
 
 import aiohttp
 
-from edge.orders.catalog import parse_catalog, sample_catalog
+from edge.cli.demo.cashier import choose_modifiers
+from edge.orders.catalog import Item, parse_catalog, sample_catalog
 from edge.runtime.errors import OrderError
 
 KINDS = ("open", "line", "void", "discount", "fire", "pay", "tip", "close")
@@ -33,8 +34,8 @@ REQUESTS_PER_ORDER = LINES + 8  # open, lines, void, discount, fire, 2 payments,
 TIP = 200
 
 T = TypeVar("T")
-Menu = dict[str, list[str]]  # sku → its modifier codes
-Plan = list[tuple[str, int, list[str]]]  # sku, qty, modifier codes per line
+Menu = dict[str, Item]  # sku → the item
+Plan = list[tuple[str, int, list]]  # sku, qty, modifiers (codes or {code, qty}) per line
 
 
 async def make_orders(session: aiohttp.ClientSession, base: str, count: int) -> list[str]:
@@ -76,22 +77,23 @@ def ratio(a: float, b: float) -> float | None:
 
 
 def sample_menu() -> Menu:
+    """The sample catalog's items a till rings up at their catalog price (not open-priced)."""
     catalog = parse_catalog(sample_catalog())
-    return {sku: sorted(item.modifiers) for sku, item in sorted(catalog.items.items())}
+    return {sku: item for sku, item in sorted(catalog.items.items()) if item.open_price is None}
 
 
 def plan_order(rng: random.Random, menu: Menu) -> Plan:
-    """Five lines; the first always, the others sometimes, with a modifier or two."""
+    """Five lines; the first always, the others sometimes, with modifiers by the item's
+    groups (the demo cashier's choice: every required group met, nothing else broken)."""
     skus = list(menu)
-    with_modifiers = [sku for sku in skus if menu[sku]]
+    with_modifiers = [sku for sku in skus if menu[sku].modifiers]
     plan = []
     for index in range(LINES):
-        sku = rng.choice(with_modifiers if index == 0 else skus)
-        codes = menu[sku]
-        chosen = []
-        if codes and (index == 0 or rng.random() < 0.4):
-            chosen = rng.sample(codes, k=min(len(codes), rng.randint(1, 2)))
-        plan.append((sku, rng.randint(1, 2), chosen))
+        item = menu[rng.choice(with_modifiers if index == 0 else skus)]
+        chosen = choose_modifiers(item, rng) or []
+        if not item.groups or not any(group.required for group in item.groups):
+            chosen = chosen if index == 0 or rng.random() < 0.4 else []
+        plan.append((item.sku, rng.randint(1, 2), chosen))
     return plan
 
 
@@ -99,7 +101,7 @@ class Till(Protocol):
     """One terminal's way to the order book: each call is one request or one operation."""
 
     async def open(self) -> str: ...  # the order id
-    async def line(self, order: str, sku: str, qty: int, modifiers: list[str]) -> str: ...
+    async def line(self, order: str, sku: str, qty: int, modifiers: list) -> str: ...
     async def void(self, order: str, line: str) -> None: ...
     async def discount(self, order: str) -> None: ...
     async def fire(self, order: str) -> int: ...  # the balance due
@@ -254,7 +256,7 @@ class HttpTill:
     async def open(self) -> str:
         return (await self._post("", {"channel": "counter"}, 201))["order"]["id"]
 
-    async def line(self, order: str, sku: str, qty: int, modifiers: list[str]) -> str:
+    async def line(self, order: str, sku: str, qty: int, modifiers: list) -> str:
         body = {"sku": sku, "qty": qty, "modifiers": modifiers}
         return (await self._post(f"/{order}/lines", body, 201))["line_id"]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from edge.cli.demo.cashier import choose_modifiers
 from edge.orders.book import OrderBook
 from edge.orders.catalog import Catalog, parse_catalog, sample_catalog
 from edge.orders.clock import HybridClock
@@ -39,17 +40,19 @@ class OrderPlan:
     """One order to ring up: what a cashier would enter."""
 
     channel: str
-    lines: tuple[tuple[str, int, tuple[str, ...]], ...]  # sku, qty, modifier codes
+    lines: tuple[tuple[str, int, tuple[tuple[str, int], ...]], ...]  # sku, qty, modifiers
     tender: str
 
 
 def plan_order(rng: random.Random, catalog: Catalog, lines: int) -> OrderPlan:
-    skus = sorted(catalog.items)
+    """Lines of items at their catalog price, with modifiers by their groups' rules."""
+    skus = sorted(sku for sku, item in catalog.items.items() if item.open_price is None)
     chosen = []
     for _ in range(lines):
         item = catalog.items[rng.choice(skus)]
-        mods = rng.sample(sorted(item.modifiers), k=min(len(item.modifiers), rng.randint(0, 1)))
-        chosen.append((item.sku, rng.randint(1, 2), tuple(mods)))
+        taken = choose_modifiers(item, rng) or []
+        mods = tuple((m, 1) if isinstance(m, str) else (m["code"], m["qty"]) for m in taken)
+        chosen.append((item.sku, rng.randint(1, 2), mods))
     return OrderPlan(
         rng.choice(["counter", "takeaway"]), tuple(chosen), rng.choice(["cash", "card"])
     )
@@ -85,9 +88,10 @@ class OrderRun:
     async def _open(self) -> None:
         self.view = await self.book.open_order(CASHIER, channel=self.plan.channel)
 
-    async def _add_line(self, sku: str, qty: int, modifiers: tuple[str, ...]) -> None:
+    async def _add_line(self, sku: str, qty: int, modifiers: tuple[tuple[str, int], ...]) -> None:
+        taken = [{"code": code, "qty": times} for code, times in modifiers]
         self.view, _ = await self.book.add_line(
-            CASHIER, self.view.id, sku=sku, qty=qty, modifiers=modifiers
+            CASHIER, self.view.id, sku=sku, qty=qty, modifiers=taken
         )
 
     async def _pay(self) -> None:
@@ -120,10 +124,10 @@ def baseline_rows(plan: OrderPlan, catalog: Catalog, clock: HybridClock) -> list
         }
     ]
     amount = 0
-    for sku, qty, codes in plan.lines:
+    for sku, qty, taken in plan.lines:
         item = catalog.items[sku]
-        mods = [item.modifiers[code] for code in codes]
-        amount += qty * (item.price + sum(m.price for m in mods))
+        mods = [(item.modifiers[code], times, item.group_of(code)) for code, times in taken]
+        amount += qty * (item.price + sum(m.price * times for m, times, _ in mods))
         rows.append(
             {
                 "op": "line",
@@ -133,7 +137,10 @@ def baseline_rows(plan: OrderPlan, catalog: Catalog, clock: HybridClock) -> list
                 "name": item.name,
                 "qty": qty,
                 "unit_price": item.price,
-                "modifiers": [{"code": m.code, "name": m.name, "price": m.price} for m in mods],
+                "modifiers": [
+                    {"code": m.code, "name": m.name, "price": m.price, "qty": times, "group": g.id}
+                    for m, times, g in mods
+                ],
                 "note": "",
                 "tax_rate": catalog.taxes[item.tax].rate,
                 "tax_included": catalog.prices_include_tax,

@@ -35,6 +35,7 @@ from edge.http.server import HttpServer
 from edge.http.tls import ApiCertificate, node_names
 from edge.kitchen.board import KdsBoard
 from edge.kitchen.print_facts import PrintFacts
+from edge.orders.availability import Availability
 from edge.orders.book import OrderBook
 from edge.orders.clock import HybridClock
 from edge.orders.documents import store_guid
@@ -173,6 +174,7 @@ class Daemon:
             self.config = self.layers.effective()
         config = self.config
         book = order_book(config, replica)
+        book.availability = Availability(document)  # what is 86'd: the store's, not the menu's
         await book.start()
         self.book = book
         async with contextlib.AsyncExitStack() as resources:  # closed in reverse order

@@ -8,7 +8,8 @@ salt of their own. A session belongs to the node it was started on (a browser's 
 per node) and keeps the stamp of the user's register it was started under: a change of
 the user anywhere (password, role, removal) moves that stamp, which signs the session out.
 A session's token is kept only as its SHA-256 hash (it is random and long, so a fast hash
-is enough). SQLite's errors come out as StorageError.
+is enough). SQLite's errors come out as StorageError. The hashing is edge/access/hashes.py's,
+which the employees' PINs share.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import hmac
 import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.access import node_db
+from edge.access.hashes import NOBODY_HASH, hash_password, password_matches
 from edge.config.registers import Entry
 from edge.config.store_document import StoreDocument
 from edge.runtime.errors import EdgeError
@@ -32,8 +33,6 @@ KIND = "user"  # the store document's registers of users: user:<name>
 MIN_PASSWORD = 8
 MAX_NAME = 64
 SESSION_LIFETIME = dt.timedelta(hours=12)
-# scrypt at n=2^14, r=8 (16 MiB, ~50 ms here): the parameters are stored with each hash
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
 
 class UserError(EdgeError):
@@ -79,33 +78,6 @@ class Session:
     csrf_token: str
     expires_at: str
     flashes: list[dict] = field(default_factory=list)
-
-
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """The stored form of a password: `scrypt$n$r$p$salt$hash`, hex encoded."""
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def password_matches(password: str, stored: str) -> bool:
-    """Whether `password` hashes to `stored` (compared in constant time)."""
-    try:
-        scheme, n, r, p, salt, expected = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        digest = hashlib.scrypt(
-            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(digest.hex(), expected)
-
-
-# Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
-_NOBODY_HASH = hash_password(secrets.token_hex(16))
 
 
 def check_name(name: object) -> str:
@@ -215,7 +187,7 @@ class UserStore:
         from a worker thread."""
         read = read_user(name, self.document.entry(f"{KIND}:{name}"))
         if read is None:
-            password_matches(password, _NOBODY_HASH)
+            password_matches(password, NOBODY_HASH)
             return None
         return read[0] if password_matches(password, read[1]) else None
 

@@ -13,8 +13,9 @@ import sys
 import drivers.escpos  # noqa: F401  first: python-escpos loaded without leaving a temp dir
 from edge import __version__
 from edge.access.pairing_codes import TerminalError
+from edge.access.staff.errors import StaffError
 from edge.access.users import UserError
-from edge.cli import emulate, hub, membership, run, store, terminals, users
+from edge.cli import employees, emulate, hub, membership, run, store, terminals, users
 from edge.cli.common import EX_CONFIG, EX_IOERR, EX_USAGE, Command
 from edge.cli.demo import command as demo
 from edge.cli.doctor import command as doctor
@@ -35,6 +36,7 @@ COMMANDS: tuple[Command, ...] = (
     terminals.TERMINALS,
     hub.COMMAND,
     users.COMMAND,
+    employees.COMMAND,
     doctor.COMMAND,
 )
 
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrustError as exc:  # the node's store credentials do not fit its configuration
         print(f"posedge: {exc}", file=sys.stderr)
         return EX_CONFIG
-    except (SyncError, StorageError, TerminalError, UserError) as exc:  # each names its file
+    except (SyncError, StorageError, TerminalError, UserError, StaffError) as exc:  # each says why
         print(f"posedge: {exc}", file=sys.stderr)
         return EX_IOERR if isinstance(exc, SyncError | StorageError) else EX_USAGE
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from edge.app import order_book
 from edge.cli.common import EX_IOERR, EX_USAGE, Command, add_state_source, config_of
 from edge.config.model import Config
-from edge.orders.catalog import sample_catalog
+from edge.orders.catalog import CATALOG_ROOTS, change_problems, sample_catalog
 from edge.orders.money import format_money
 from edge.runtime.process import state_dir_lock
 from sync.replica import Replica
@@ -48,14 +48,24 @@ def _catalog(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EX_USAGE
-        return asyncio.run(_import_catalog(config, data))
+        return asyncio.run(_import_catalog(config, data, args.file or "the sample catalog"))
 
 
-async def _import_catalog(config: Config, data: dict) -> int:
+async def _import_catalog(config: Config, data: dict, source: object) -> int:
     store = await DocStore.open(config.store_path)
     try:
         book = order_book(config, Replica(store))
         await book.start()
+        problems = [
+            f"{name}: not a table of a catalog (those are {', '.join(CATALOG_ROOTS)})"
+            for name in data
+            if name not in CATALOG_ROOTS
+        ] or change_problems(await book.catalog_entries(), data)
+        if problems:  # nothing written: the store keeps the catalog it had
+            print(f"posedge: {source} not imported, it would break the catalog:", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            return EX_USAGE
         catalog = await book.import_catalog(data)
     finally:
         await store.close()

@@ -311,6 +311,13 @@ SETTINGS: tuple[Setting, ...] = (
         _between(0.5, 240),
     ),
     Setting(
+        "staff.sign_in_required",
+        bool,
+        False,
+        "Cashier terminals must have an employee signed in (docs/staff.md) to open or change "
+        "orders; managers' terminals and kitchen screens need not.",
+    ),
+    Setting(
         "log.level",
         str,
         "info",

@@ -12,6 +12,9 @@ It holds registers (registers.py) named `kind:name`:
 | `node` | a node's name | what it tells the others: its API addresses, its own printers |
 | `user` | a manager UI user's name | role, salted scrypt hash, when added |
 | `terminal` | a paired terminal's id | name, role, token hash, when paired, when revoked |
+| `employee` | an employee's id (`e-3fa2c1`) | name, role, salted scrypt hash of the PIN |
+| `staff_session` | the SHA-256 of a staff sign-in's token | who, on which terminal, until |
+| `unavailable` | a sku, or `modifier:<code>` | why, by whom and when it was 86'd |
 
 Each register holds its latest write (HLC order), whichever node made it: docs/store.md
 says what that means per kind. The document lives on the event loop like every Doc;
@@ -21,7 +24,7 @@ listeners hear which keys changed after every durable update, local or from a pe
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -103,13 +106,18 @@ class StoreDocument:
 
     # -- writing -------------------------------------------------------------------------
 
-    async def write(self, changes: dict[str, object]) -> str:
+    async def write(self, changes: dict[str, object], *, drop: Iterable[str] = ()) -> str:
         """Write `changes` (key -> value, None removes) in one durable transaction; returns
-        the stamp of the last write. Each write is later than every one of its key seen."""
+        the stamp of the last write. Each write is later than every one of its key seen.
+
+        The registers `drop` names are deleted outright, leaving no removal behind: only
+        for registers whose value can no longer matter to anyone (an expired staff
+        session), so that the document does not grow without end.
+        """
 
         def change(doc: Doc) -> str:
             root = doc.get(CHANGES, type=Map)
-            for stamp in superseded(root_map_contents(doc, CHANGES), set(changes)):
+            for stamp in superseded(root_map_contents(doc, CHANGES), set(changes) | set(drop)):
                 del root[stamp]
             stamp = ""
             for key, value in changes.items():

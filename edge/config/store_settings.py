@@ -1,11 +1,12 @@
 """Which settings are the store's and which the machine's, and the two put together.
 
 The store's live in the store document (store_document.py): the store's name, time zone
-and rollover, the receipt's header and footer, the KDS thresholds, the network devices
-(a `tcp://` printer, and a drawer kicked through one), every station's printer, and which
-node prefers to drive each network device. The rest is the machine's and stays in its TOML
-file: node name and letter, addresses and ports, the state directory, print timings, the
-receipt printer and logo, and the devices plugged into it (serial, USB, file).
+and rollover, the receipt's header and footer, the KDS thresholds, whether terminals need an
+employee signed in, the network devices (a `tcp://` printer, and a drawer kicked through
+one), every station's printer, and which node prefers to drive each network device. The
+rest is the machine's and stays in its TOML file: node name and letter, addresses and ports,
+the state directory, print timings, the receipt printer and logo, and the devices plugged
+into it (serial, USB, file).
 
 A node's effective configuration is its file with the store's settings laid over it, read
 by the same loader and checks as the file alone (`load.load(path, store=...)`). Pure logic:
@@ -26,6 +27,7 @@ SETTINGS = (
     "receipt.footer",
     "kds.warn_after",
     "kds.late_after",
+    "staff.sign_in_required",
 )
 SETTING, DEVICE, STATION, OWNER = "setting", "device", "station", "owner"  # register kinds
 

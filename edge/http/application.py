@@ -21,7 +21,9 @@ from edge.http.api import (
     terminals,
 )
 from edge.http.api import devices as device_routes
+from edge.http.api import employees as employee_routes
 from edge.http.api import peers as peer_routes
+from edge.http.api import staff as staff_routes
 from edge.http.auth import auth_middleware
 from edge.http.bodies import MAX_BODY
 from edge.http.context import CONTEXT, ApiContext
@@ -30,6 +32,7 @@ from edge.http.idempotency import IDEMPOTENCY, IdempotencyStore, idempotency_mid
 from edge.http.lan_guard import LAN_POLICY, LanPolicy, lan_middleware
 from edge.http.metrics import METRICS, ApiMetrics, metrics_middleware
 from edge.http.problems import problem_middleware
+from edge.http.staff_auth import PIN_GUARD, PinGuard, staff_middleware
 from edge.http.ui.app import install_ui
 from edge.http.ui.guard import ui_middleware
 from edge.http.websocket import STOPPING
@@ -47,6 +50,8 @@ ROUTE_TABLES = (
     cash.routes,
     catalog.routes,
     terminals.routes,
+    staff_routes.routes,
+    employee_routes.routes,
     store_ca.routes,
     events.routes,
     peer_routes.routes,
@@ -75,6 +80,7 @@ def make_app(
             problem_middleware,
             lan_middleware,  # plain HTTP from the LAN: kitchen screens at most
             auth_middleware,
+            staff_middleware,  # the employee signed in, a manager's approval
             ui_middleware,  # sessions and CSRF of the manager UI, under /ui/ only
             idempotency_middleware,
         ],
@@ -89,6 +95,7 @@ def make_app(
     app[sync.AWARENESS] = AwarenessRelay()
     app[terminals.PAIRING_THROTTLE] = AttemptThrottle()
     app[terminals.PAIRING_REFUSALS] = LogLimiter(terminals.log)
+    app[PIN_GUARD] = PinGuard(ctx.staff)
     app[STOPPING] = asyncio.Event()
     app.add_routes(join_routes)
     for table in ROUTE_TABLES:

@@ -1,8 +1,9 @@
 """The node's terminal API and manager UI, assembled over the node's parts: the terminal
-registry, the UI's users, the command line's changes to the store document, the
-idempotency store, the KDS board and the HTTP server (with its connection limits). The
-composition root (edge/app.py) opens the parts it shares with the rest of the node and
-hands them in; tests/support/api_node.py assembles the same API over a test's store.
+registry, the UI's users, the store's employees, the command line's changes to the store
+document, the idempotency store, the KDS board and the HTTP server (with its connection
+limits). The composition root (edge/app.py) opens the parts it shares with the rest of the
+node and hands them in; tests/support/api_node.py assembles the same API over a test's
+store.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from edge.access.join_codes import StoredJoinCodes
 from edge.access.outbox import StoreOutbox
 from edge.access.pairing_codes import PairingCodes
+from edge.access.staff.store import EmployeeStore
 from edge.access.terminals import TerminalRegistry
 from edge.access.users import UserStore
 from edge.config.model import HttpConfig, KdsSettings
@@ -99,6 +101,7 @@ async def open_api(
         index,
         terminals,
         UserStore(node_db, document),
+        EmployeeStore(document),
         devices,
         state_dir,
         now=now,

@@ -6,7 +6,9 @@ answer without a token.
 Browsers cannot set headers on a WebSocket, so `/api/v1/events`, `/api/v1/sync/…` and
 `/api/v1/kds/…` also take the token as `access_token` in the query string (the access log
 never records query strings). A token paired with the role `kds` reaches only KDS_ROUTES:
-it shows tickets, bumps and recalls them, and cannot ring up, pay or read orders. Over plain
+it shows tickets, bumps and recalls them, lists its station's items and marks them (and
+their modifiers) unavailable ("86") and available again, and cannot ring up, pay, read
+orders or the catalog's prices. Over plain
 HTTP on the LAN (edge/http/lan_guard.py) only such a token is taken.
 """
 
@@ -33,6 +35,12 @@ KDS_ROUTES = frozenset(
         ("POST", "/api/v1/orders/{order_id}/bump"),
         ("POST", "/api/v1/orders/{order_id}/recall"),
         ("GET", "/api/v1/terminals/me"),
+        # the 86 panel: the station's items, and marking them (or a modifier) unavailable
+        ("GET", "/api/v1/catalog/stations/{station}"),
+        ("PUT", "/api/v1/catalog/items/{sku}/availability"),
+        ("DELETE", "/api/v1/catalog/items/{sku}/availability"),
+        ("PUT", "/api/v1/catalog/modifiers/{code}/availability"),
+        ("DELETE", "/api/v1/catalog/modifiers/{code}/availability"),
     }
 )
 
@@ -81,7 +89,8 @@ async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
             403,
             "role-not-allowed",
             "This terminal's role may not do this",
-            f"{terminal.name!r} is a kitchen screen: it may only show, bump and recall tickets",
+            f"{terminal.name!r} is a kitchen screen: it may only show, bump and recall tickets, "
+            "and mark its station's items unavailable",
         )
     request[TERMINAL] = terminal
     return await handler(request)

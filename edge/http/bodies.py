@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 
 from aiohttp import web
@@ -118,3 +119,14 @@ def query_bool(request: web.Request, name: str) -> bool:
     if text not in ("true", "false", "1", "0"):
         raise invalid_parameter(f"{name} must be true or false", parameter=name)
     return text in ("true", "1")
+
+
+def query_date(request: web.Request, default: dt.date, name: str = "date") -> dt.date:
+    """A date query parameter as YYYY-MM-DD (or `default` when absent)."""
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise invalid_parameter(f"{name} must be a date as YYYY-MM-DD", parameter=name) from None

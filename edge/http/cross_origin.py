@@ -16,7 +16,7 @@ from aiohttp import web
 
 API = "/api/v1/"
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, Employee-Session, Manager-Approval"
 EXPOSED_HEADERS = "Location, Retry-After, Preference-Applied"
 PREFLIGHT_CACHE = "600"  # seconds a browser may keep a preflight's answer
 

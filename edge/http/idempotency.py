@@ -74,8 +74,11 @@ drops the kept answers that showed a pairing code. NORMAL: a record lost to a po
 only makes its retry run again (see above)."""
 
 _KEPT_HEADERS = ("Location", "Preference-Applied")
-SECRET_ANSWERS = frozenset({("POST", "/api/v1/terminals/pairing-codes")})
-"""Routes whose answer shows a secret that the node keeps only as a hash."""
+SECRET_ANSWERS = frozenset(
+    {("POST", "/api/v1/terminals/pairing-codes"), ("POST", "/api/v1/staff/sign-in")}
+)
+"""Routes whose answer shows a secret that the node keeps only as a hash (a pairing code,
+a staff session's token)."""
 
 
 @dataclass(frozen=True, slots=True)

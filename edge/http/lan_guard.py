@@ -23,9 +23,16 @@ from edge.http.problems import Problem
 PLAIN_LAN = web.RequestKey("plain_lan", bool)  # set on plain requests from the LAN
 HEALTH = frozenset({"/healthz", "/readyz"})
 STORE_CA_PAGES = frozenset({"/ui/store-ca", "/ui/store-ca.pem", "/api/v1/pair/ca"})
-# what a kitchen screen's page does: load itself, pair, watch its station, bump and recall
-KDS_PATHS = re.compile(r"/kds/.+|/api/v1/kds/[^/]+|/api/v1/pair|/api/v1/terminals/me")
-KDS_ACTIONS = re.compile(r"/api/v1/orders/[^/]+/(bump|recall)")
+# what a kitchen screen's page does: load itself, pair, watch its station, bump and recall,
+# list its station's items and mark them (or a modifier) unavailable and available again
+KDS_PATHS = re.compile(
+    r"/kds/.+|/api/v1/kds/[^/]+|/api/v1/pair|/api/v1/terminals/me|/api/v1/catalog/stations/[^/]+"
+)
+KDS_ACTIONS = {
+    "POST": re.compile(r"/api/v1/orders/[^/]+/(bump|recall)"),
+    "PUT": re.compile(r"/api/v1/catalog/(items|modifiers)/[^/]+/availability"),
+    "DELETE": re.compile(r"/api/v1/catalog/(items|modifiers)/[^/]+/availability"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,8 @@ def on_private_channel(request: web.Request) -> bool:
 def _kds_request(request: web.Request) -> bool:
     if KDS_PATHS.fullmatch(request.path):
         return True
-    return request.method == "POST" and KDS_ACTIONS.fullmatch(request.path) is not None
+    action = KDS_ACTIONS.get(request.method)
+    return action is not None and action.fullmatch(request.path) is not None
 
 
 @web.middleware

@@ -16,6 +16,13 @@ import logging
 from aiohttp import web
 
 from edge.access.pairing_codes import InvalidTerminalName, PairingRefused, TerminalError
+from edge.access.staff.errors import (
+    AlreadyClockedIn,
+    InvalidEmployee,
+    NotClockedIn,
+    PinRefused,
+    UnknownEmployee,
+)
 from edge.access.terminals import UnknownTerminal
 from edge.runtime.errors import (
     BalanceDue,
@@ -25,7 +32,9 @@ from edge.runtime.errors import (
     DrawerSessionConflict,
     IdempotencyConflict,
     InvalidInput,
+    ItemUnavailable,
     ManagerRequired,
+    ModifierRejected,
     NothingToFire,
     OrderError,
     OrderFull,
@@ -115,6 +124,8 @@ _DOMAIN: tuple[tuple[type[Exception], int, str, str], ...] = (
     (UnknownOrder, 404, "unknown-order", "No such order"),
     (UnknownLine, 404, "unknown-line", "No such line on this order"),
     (UnknownItem, 422, "unknown-item", "No such item or modifier in the catalog"),
+    (ItemUnavailable, 409, "item-unavailable", "The item or modifier is unavailable for now"),
+    (ModifierRejected, 422, "modifier-rejected", "The modifiers break the item's rules"),
     (OrderNotEditable, 409, "order-not-editable", "The order's status does not allow this"),
     (BusinessDayClosed, 409, "business-day-closed", "The business day is closed"),
     (BalanceDue, 409, "balance-due", "The order still owes money"),
@@ -135,6 +146,11 @@ _DOMAIN: tuple[tuple[type[Exception], int, str, str], ...] = (
     (UnknownTerminal, 404, "unknown-terminal", "No such terminal"),
     (InvalidTerminalName, 422, "invalid-input", "A field of the request is invalid"),
     (TerminalError, 422, "terminal-error", "The terminal request cannot be done"),
+    (InvalidEmployee, 422, "invalid-input", "A field of the request is invalid"),
+    (UnknownEmployee, 404, "unknown-employee", "No such employee"),
+    (PinRefused, 403, "pin-refused", "The PIN is not valid"),
+    (AlreadyClockedIn, 409, "already-clocked-in", "The employee is on the clock already"),
+    (NotClockedIn, 409, "not-clocked-in", "The employee is not on the clock"),
 )
 
 _HTTP: dict[int, tuple[str, str]] = {

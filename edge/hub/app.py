@@ -11,8 +11,10 @@ HQ's API, under /hq/v1 with `Authorization: Bearer <hq.token>`:
 - `GET /hq/v1/stores/{store}/orders?date=YYYY-MM-DD[&format=csv]`: that day's orders, as
   the nodes' API shows them (JSON) or one row per order (CSV);
 - `GET /hq/v1/stores/{store}/catalog` and `PATCH` it: entries in the shape of
-  `posedge catalog --import` (items, taxes, stations, settings), each replacing the entry
-  of the same key. A change flows down to the store's nodes as they link.
+  `posedge catalog --import` (items, taxes, stations, categories, modifier_groups,
+  settings), each replacing the entry of the same key; refused when it would break the
+  catalog's rules (catalog.change_problems). A change flows down to the store's nodes as
+  they link.
 """
 
 from __future__ import annotations

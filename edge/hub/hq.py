@@ -125,12 +125,22 @@ async def patch_catalog(request: web.Request) -> web.Response:
     if not isinstance(patch, dict) or set(patch) - set(CATALOG_ROOTS):
         raise invalid_input(f"send an object with some of {', '.join(CATALOG_ROOTS)}", pointer="")
     new_problems = change_problems(await _catalog_contents(request, book), patch)
-    if new_problems:
-        raise invalid_input("; ".join(new_problems), pointer="")
+    if new_problems:  # each names its entry: "modifier_groups.sauces: min 3 is more than max 2"
+        raise invalid_input("; ".join(new_problems), pointer=_pointer(new_problems, patch))
     await book.ensure_catalog()  # no node may have sent it yet
     catalog = await book.import_catalog(patch)
     log.info("HQ changed the catalog of store %s: %s", book.store_id, sorted(patch))
     return web.json_response({"store": book.store_id, "items": len(catalog.items)})
+
+
+def _pointer(problems: list[str], patch: dict) -> str:
+    """The JSON pointer of the first entry of the patch a problem names (`items.BURGER: …`
+    → `/items/BURGER`), or "" when they name only entries the patch leaves as they were."""
+    for problem in problems:
+        root, _, key = problem.partition(": ")[0].partition(".")
+        if isinstance(patch.get(root), dict) and key in patch[root]:
+            return f"/{root}/{key.replace('~', '~0').replace('/', '~1')}"
+    return ""
 
 
 async def _catalog_contents(request: web.Request, book: OrderBook) -> dict:

@@ -15,11 +15,13 @@ from decimal import Decimal
 from pycrdt import Doc, Map
 
 from edge.orders import rules
+from edge.orders.availability import Availability
 from edge.orders.cache import OrderDraft
 from edge.orders.days import next_number
 from edge.orders.ids import entry_id
 from edge.orders.ids import order_id as make_order_id
 from edge.orders.log import Actor
+from edge.orders.menu_rules import NOTHING_UNAVAILABLE
 from edge.orders.refund_book import RefundBook, require_manager
 from edge.orders.status import current_epoch
 from edge.orders.validation import MAX_AMOUNT, MAX_QTY, require_int, require_key, require_text
@@ -41,6 +43,10 @@ class OrderBook(RefundBook):
     discount_limit = DEFAULT_DISCOUNT_LIMIT
     """The most percent off a line or order a discount takes without a manager (the store
     setting `staff.discount_limit_percent`)."""
+
+    availability: Availability | None = None
+    """What is unavailable store-wide ("86"), kept in the store document; None (nothing
+    unavailable) for a book without one, such as the hub's."""
 
     async def open_order(
         self,
@@ -112,14 +118,19 @@ class OrderBook(RefundBook):
         *,
         sku: str,
         qty: int = 1,
-        modifiers: Sequence[str] = (),
+        modifiers: Sequence[str | dict] = (),
         note: str | None = None,
+        price: int | None = None,
         request_key: str | None = None,
     ) -> tuple[OrderView, str]:
-        """Add a line, copying name, price, tax and station from the catalog."""
+        """Add a line, copying name, price, tax and station from the catalog (`price`: an
+        open-priced item's, within its range)."""
         qty = require_int(qty, "/qty", 1, MAX_QTY)
         note = require_text(note, "/note", optional=True)
-        entry = rules.line_entry(await self.catalog(), sku, qty, modifiers, note)
+        unavailable = NOTHING_UNAVAILABLE if self.availability is None else self.availability.now()
+        entry = rules.line_entry(
+            await self.catalog(), sku, qty, modifiers, note, price=price, unavailable=unavailable
+        )
         line_id = entry_id(request_key, "line")
 
         def write(draft: OrderDraft) -> None:

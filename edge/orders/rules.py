@@ -13,11 +13,17 @@ where it is (closing a void order, reopening one that was never closed) is refus
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from edge.orders.catalog import Catalog
+from edge.orders.menu_rules import (
+    NOTHING_UNAVAILABLE,
+    Unavailable,
+    check_available,
+    chosen_modifiers,
+    line_price,
+)
 from edge.orders.refunds import CASH_TENDERS, units_value
 from edge.orders.status import Status, current_epoch, live_bumps
 from edge.orders.validation import (
@@ -63,28 +69,29 @@ def room_for(view: OrderView, section: str) -> None:
 
 
 def line_entry(
-    catalog: Catalog, sku: object, qty: int, modifiers: Sequence[str], note: str | None
+    catalog: Catalog,
+    sku: object,
+    qty: int,
+    modifiers: object,
+    note: str | None,
+    *,
+    price: object = None,
+    unavailable: Unavailable = NOTHING_UNAVAILABLE,
 ) -> dict[str, Any]:
-    """A new line's entry (without who and when), copied from the catalog as it is now."""
-    if isinstance(modifiers, str) or not isinstance(modifiers, Sequence):
-        raise InvalidInput("/modifiers", "must be a list of modifier codes")
+    """A new line's entry (without who and when), copied from the catalog as it is now:
+    refused for an item or modifier that is unknown or unavailable, modifiers that break
+    the item's groups (menu_rules.py), or a price the item does not take."""
     item = catalog.items.get(sku) if isinstance(sku, str) else None
     if item is None:
         raise UnknownItem(f"no item {sku!r} in the catalog", field="/sku")
-    chosen = []
-    for index, code in enumerate(modifiers):
-        if not isinstance(code, str):
-            raise InvalidInput(f"/modifiers/{index}", "must be a modifier code (a string)")
-        if code not in item.modifiers:
-            raise UnknownItem(f"{item.name} has no modifier {code!r}", field=f"/modifiers/{index}")
-        mod = item.modifiers[code]
-        chosen.append({"code": mod.code, "name": mod.name, "price": mod.price})
+    check_available(item, unavailable)
+    unit_price = line_price(item, price)
     return {
         "sku": item.sku,
         "name": item.name,
         "qty": qty,
-        "unit_price": item.price,
-        "modifiers": chosen,
+        "unit_price": unit_price,
+        "modifiers": chosen_modifiers(catalog, item, modifiers, unavailable),
         "note": note or "",
         "tax_rate": catalog.taxes[item.tax].rate,
         "tax_included": catalog.prices_include_tax,

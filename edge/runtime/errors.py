@@ -39,6 +39,15 @@ class UnknownItem(OrderError):
     """The catalog has no item (or modifier) with this code."""
 
 
+class ItemUnavailable(OrderError):
+    """The item or modifier is unavailable store-wide for now ("86"): a till cannot sell it."""
+
+
+class ModifierRejected(OrderError):
+    """The modifiers chosen break a rule of the item's modifier groups (too few, too many,
+    one taken too often)."""
+
+
 class UnknownLine(OrderError):
     """The order has no line with this id."""
 

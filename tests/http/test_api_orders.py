@@ -211,7 +211,8 @@ async def test_the_catalog_is_read_with_prices_in_minor_units(till):
     assert catalog["currency"] == "USD"
     burger = next(item for item in catalog["items"] if item["sku"] == "BURGER")
     assert burger["price"] == 1250 and burger["station"] == "grill"
-    assert {"code": "CHEESE", "name": "Add cheese", "price": 150} in burger["modifiers"]
+    cheese = {"code": "CHEESE", "name": "Add cheese", "price": 150, "group": None}
+    assert {**cheese, "available": True, "unavailable": None} in burger["modifiers"]
     assert {"id": "food", "name": "Sales tax, food", "rate": "8.875"} in catalog["taxes"]
 
 

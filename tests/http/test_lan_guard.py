@@ -7,6 +7,7 @@ as a whole so many that the node's own health checks still get in."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 import aiohttp
@@ -64,6 +65,7 @@ async def test_plain_http_from_the_lan_gets_the_kitchen_at_most(tmp_path):
             await node.stop()
 
             await posedge("init", "--config", str(node.config))
+            await posedge("catalog", "--sample", "--config", str(node.config))
             await node.start(http)
             status, headers, _ = await plain(http, node, "GET", "/ui/signin?next=/ui/")
             assert status == 308
@@ -102,6 +104,17 @@ async def test_plain_http_from_the_lan_gets_the_kitchen_at_most(tmp_path):
             screen = await code(node, "--kds")
             status, _, body = await plain(http, node, "POST", "/api/v1/pair", json={"code": screen})
             assert status == 201, body
+            kds = {"Authorization": f"Bearer {json.loads(body)['token']}"}
+            status, _, body = await plain(
+                http, node, "GET", "/api/v1/catalog/stations/grill", headers=kds
+            )
+            assert status == 200 and json.loads(body)["items"], body  # the 86 panel...
+            eighty_six = "/api/v1/catalog/items/BURGER/availability"
+            for method in ("PUT", "DELETE"):
+                status, _, body = await plain(http, node, method, eighty_six, headers=kds, json={})
+                assert status == 200, (method, body)  # ...marks and clears over plain HTTP
+            status, _, body = await plain(http, node, "GET", "/api/v1/catalog", headers=kds)
+            assert status == 403 and "https-required" in body, body  # the prices stay private
             till = await code(node)  # a terminal's code may not cross the LAN in clear...
             status, _, body = await plain(http, node, "POST", "/api/v1/pair", json={"code": till})
             assert status == 403 and "pairing-refused" in body, body

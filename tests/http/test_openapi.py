@@ -161,6 +161,9 @@ async def seed(node, auth: dict) -> Seeds:
             seeds.use(operation_id, order=order)
         line = {"sku": "BURGER", "qty": 2, "modifiers": ["CHEESE"], "note": "no pickles"}
         seeds.use("add_line", order=order, body=line)
+        angus = {"sku": "ANGUS", "modifiers": ["RARE", {"code": "CHEESE", "qty": 2}, "BBQ"]}
+        seeds.use("add_line", order=order, body=angus)
+        seeds.use("add_line", order=order, body={"sku": "SPECIAL", "price": 1200})
         seeds.use("add_payment", order=order, body={"tender": "cash", "amount": 500, "tip": 50})
         if state == "void":
             await call("POST", f"/api/v1/orders/{order}/void", {"reason": "walked out"})
@@ -186,6 +189,14 @@ async def seed(node, auth: dict) -> Seeds:
             await call("POST", f"/api/v1/orders/{order}/close")
             seeds.use("reopen", order=order, body={"reason": "wrong tender"})
 
+    for sku in ("FRIES", "ANGUS"):  # the 86s of items and modifiers, and back
+        item = {"path_parameters": {"sku": sku}}
+        seeds.use("mark_item_unavailable", **item, body={"reason": "ran out"})
+        seeds.use("mark_item_available", **item)
+    for code in ("BACON", "LARGE"):
+        seeds.use("mark_modifier_unavailable", path_parameters={"code": code}, body={})
+        seeds.use("mark_modifier_available", path_parameters={"code": code})
+    seeds.use("get_station_items", path_parameters={"station": "grill"})
     page = await call("GET", "/api/v1/orders?limit=3")
     seeds.use("list_orders", query={"after": page["next"], "limit": 2})
     seeds.use("list_orders", query={"status": "open,fired", "open": "true", "table": "7"})

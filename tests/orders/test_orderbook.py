@@ -231,7 +231,10 @@ async def test_unknown_items_modifiers_and_orders_are_typed_errors(book, cashier
     order = await book.open_order(cashier)
     with pytest.raises(UnknownItem, match="no item 'PIZZA'"):
         await book.add_line(cashier, order.id, sku="PIZZA")
-    with pytest.raises(UnknownItem, match="Fries has no modifier 'BACON'") as raised:
+    with pytest.raises(UnknownItem, match="Fries has no modifier 'GOLD'") as raised:
+        await book.add_line(cashier, order.id, sku="FRIES", modifiers=["LARGE", "GOLD"])
+    assert raised.value.field == "/modifiers/1"
+    with pytest.raises(UnknownItem, match=r"Fries does not offer Toppings .* BACON") as raised:
         await book.add_line(cashier, order.id, sku="FRIES", modifiers=["LARGE", "BACON"])
     assert raised.value.field == "/modifiers/1"
     for bad_id in [

@@ -231,7 +231,11 @@ def test_decoded_receipt_reads_exactly_with_its_qr_code(width):
     ("document", "pointer", "words"),
     [
         (ticket(kind="menu"), "/kind", "/kind is 'menu', an unknown kind"),
-        ({"ticket": "fire"}, "/kind", "/kind is missing: expected one of 'ticket', 'receipt', 'refund', 'test'"),
+        (
+            {"ticket": "fire"},
+            "/kind",
+            "/kind is missing: expected one of 'ticket', 'receipt', 'refund', 'test'",
+        ),
         (ticket(ticket="refire"), "/ticket", "'fire' or 'void'"),
         (ticket(number=None), "/number", "/number is missing"),
         (ticket(fired_at="yesterday"), "/fired_at", "not an ISO 8601 timestamp"),

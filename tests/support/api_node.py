@@ -23,6 +23,7 @@ from edge.http.assembly import open_api
 from edge.http.context import ApiContext
 from edge.http.server import HttpServer
 from edge.http.tls import ApiCertificate
+from edge.orders.availability import Availability
 from edge.orders.book import OrderBook
 from edge.orders.feed import OrderFeed
 from sync.membership.trust import StoreCredentials
@@ -139,6 +140,7 @@ async def start_node(
         )
         document = await open_store_document(replica, book.store_id, book.node.name)
         closers.callback(document.close)
+        book.availability = Availability(document)  # as edge/app.py wires it
         api = await open_api(
             closers,
             book,

@@ -4,15 +4,12 @@ the cash expected and, once counted, over or short (edge/orders/cash/sessions.py
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
 
 from edge.http.api.orders import json_response
-from edge.http.bodies import json_body, known_query
+from edge.http.bodies import json_body, known_query, query_date
 from edge.http.context import actor, context
 from edge.http.idempotency import REQUEST_KEY
-from edge.http.problems import invalid_parameter
 from edge.orders.cash.drawer_sessions import DrawerSessions
 from edge.runtime.errors import InvalidInput
 
@@ -28,11 +25,7 @@ def _sessions(request: web.Request) -> DrawerSessions:
 async def list_sessions(request: web.Request) -> web.Response:
     known_query(request, ("date",))
     book = context(request).book
-    try:
-        day = dt.date.fromisoformat(request.query["date"]) if "date" in request.query else None
-    except ValueError:
-        raise invalid_parameter("date must be a date as YYYY-MM-DD", parameter="date") from None
-    day = day or book.business_date()
+    day = query_date(request, book.business_date())
     cash = await _sessions(request).day(day)
     return json_response(
         {

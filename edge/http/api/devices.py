@@ -7,13 +7,12 @@ often it is retried, even if the node lost its record of the first answer.
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 
 from aiohttp import web
 
 from edge.http.api.orders import json_response
-from edge.http.bodies import json_body, known_query, query_int
+from edge.http.bodies import json_body, known_query, query_date, query_int
 from edge.http.context import actor, context, terminal
 from edge.http.idempotency import REQUEST_KEY
 from edge.http.problems import invalid_parameter
@@ -127,13 +126,6 @@ async def open_drawer(request: web.Request) -> web.Response:
 async def drawer_opens(request: web.Request) -> web.Response:
     known_query(request, ("date",))
     ctx = context(request)
-    try:
-        day = (
-            dt.date.fromisoformat(request.query["date"])
-            if "date" in request.query
-            else ctx.book.business_date()
-        )
-    except ValueError:
-        raise invalid_parameter("date must be a date as YYYY-MM-DD", parameter="date") from None
+    day = query_date(request, ctx.book.business_date())
     opens = await ctx.devices.drawers.opens(day)
     return json_response({"business_date": day.isoformat(), "drawer_opens": opens})

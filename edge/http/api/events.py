@@ -5,6 +5,9 @@ Messages (JSON text frames) from the server:
 - `{"type": "orders", "cursor": N, "orders": [order, ...]}`: these orders changed, each as
   `GET /api/v1/orders/{id}` would show it now;
 - `{"type": "catalog", "cursor": N}`: the catalog changed; fetch it again;
+- `{"type": "availability", "cursor": N, "items": [...], "modifiers": [...]}`: what is
+  unavailable store-wide ("86") changed, on this node or another; the message lists all
+  that is unavailable now;
 - `{"type": "resync", "cursor": C}`: the changes after the asked-for cursor are not all
   known here (the node restarted, or they are too old); fetch what you show again.
 
@@ -27,12 +30,14 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
+from edge.http.api.catalog import unavailable_json
 from edge.http.api.orders import dumps
 from edge.http.bodies import query_int
 from edge.http.context import terminal
 from edge.http.websocket import TOKEN_RECHECK, Close, End, serve, while_paired
 from edge.orders.book import OrderBook
 from edge.orders.feed import OrderChange, OrderFeed
+from edge.orders.menu_rules import Unavailable
 from sync.links.pump import STOPPED
 
 log = logging.getLogger(__name__)
@@ -97,14 +102,27 @@ class EventHub:
         self._book = book
         self.feed = feed
         self.listeners: set[Listener] = set()
+        self._availability_cursor = -1  # the cursor of the latest change of availability
         feed.subscribe(self._on_change)
+        if book.availability is not None:
+            book.availability.subscribe(self._on_availability)
 
     def _on_change(self, change: OrderChange) -> None:
         if self.listeners:
-            text = dumps(self.message(change))
-            size = len(text.encode())
-            for listener in self.listeners:
-                listener.offer(change.cursor, text, size)
+            self._offer(change.cursor, self.message(change))
+
+    def _on_availability(self, unavailable: Unavailable) -> None:
+        """What is unavailable changed (the store document's update is durable, so the
+        store's last sequence number is this change's cursor)."""
+        cursor = self._availability_cursor = self.feed.cursor
+        if self.listeners:
+            self._offer(cursor, availability_message(cursor, unavailable))
+
+    def _offer(self, cursor: int, message: dict) -> None:
+        text = dumps(message)
+        size = len(text.encode())
+        for listener in self.listeners:
+            listener.offer(cursor, text, size)
 
     def message(self, change: OrderChange) -> dict:
         if change.catalog:
@@ -129,6 +147,8 @@ class EventHub:
         messages = []
         if any(change.catalog for change in changes):
             messages.append({"type": "catalog", "cursor": since})
+        if self._availability_cursor > since and self._book.availability is not None:
+            messages.append(availability_message(since, self._book.availability.now()))
         for start in range(0, len(order_ids), REPLAY_BATCH):
             batch = order_ids[start : start + REPLAY_BATCH]
             messages.append({"type": "orders", "cursor": since, "orders": self._orders(batch)})
@@ -140,6 +160,10 @@ class EventHub:
         """Ask every listener's connection to close (the node is stopping)."""
         for listener in self.listeners:
             listener.goodbye()
+
+
+def availability_message(cursor: int, unavailable: Unavailable) -> dict:
+    return {"type": "availability", "cursor": cursor, **unavailable_json(unavailable)}
 
 
 EVENT_HUB = web.AppKey("event_hub", EventHub)

@@ -46,6 +46,7 @@ ASSETS = {
     "kds.sound.js": "text/javascript",
     "kds.nodes.js": "text/javascript",
     "kds.expo.js": "text/javascript",
+    "kds.86.js": "text/javascript",
     "kds.css": "text/css",
     "kds.html": "text/html",
 }

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from edge.http.bodies import json_body, known_query, query_bool, query_int
+from edge.http.bodies import json_body, known_query, query_bool, query_date, query_int
 from edge.http.context import actor, context
 from edge.http.idempotency import REQUEST_KEY
 from edge.http.problems import invalid_parameter
@@ -69,10 +69,7 @@ def _order_query(request: web.Request) -> tuple[dt.date, OrderQuery]:
     known_query(request, LIST_PARAMETERS)
     query = request.query
     book = context(request).book
-    try:
-        day = dt.date.fromisoformat(query["date"]) if "date" in query else book.business_date()
-    except ValueError:
-        raise invalid_parameter("date must be a date as YYYY-MM-DD", parameter="date") from None
+    day = query_date(request, book.business_date())
     statuses = None
     if "status" in query:
         labels = [label.strip() for label in query["status"].split(",") if label.strip()]
@@ -130,7 +127,9 @@ async def get_order(request: web.Request) -> web.Response:
 
 @routes.post(ORDER + "/lines")
 async def add_line(request: web.Request) -> web.Response:
-    body = await json_body(request, required=("sku",), optional=("qty", "modifiers", "note"))
+    body = await json_body(
+        request, required=("sku",), optional=("qty", "modifiers", "note", "price")
+    )
     view, line_id = await context(request).book.add_line(
         actor(request),
         request.match_info["order_id"],
@@ -138,6 +137,7 @@ async def add_line(request: web.Request) -> web.Response:
         qty=body.get("qty", 1),
         modifiers=body.get("modifiers", ()),
         note=body.get("note"),
+        price=body.get("price"),
         request_key=request.get(REQUEST_KEY),
     )
     return order_response(request, view, 201, line_id=line_id)

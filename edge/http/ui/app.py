@@ -17,6 +17,7 @@ from edge.http.ui import (
     orders_page,
     settings_page,
     signin,
+    staff_page,
     store_ca_page,
     terminals_page,
 )
@@ -31,6 +32,7 @@ PAGE_MODULES = (
     orders_page,
     devices_page,
     terminals_page,
+    staff_page,
     menu_page,
     settings_page,
     store_ca_page,

@@ -1,10 +1,11 @@
-"""The Menu page's forms: an item, a tax rate, a kitchen station, to catalog entries and
-back. Pure logic.
+"""The Menu page's forms: an item, a modifier group, a category, a tax rate, a kitchen
+station, to catalog entries and back. Pure logic.
 
 Prices are typed as people write them ("12.50") and kept as integer minor units in the
-currency's exponent; modifiers are one per line, `CODE | Name | price`. Each form is checked
-field by field here; what only the whole catalog can tell (an item whose tax is gone) is
-`catalog.change_problems`, the same check HQ's edits at the hub get.
+currency's exponent; a group's modifiers (and an item's own, older-style ones) are one per
+line, `CODE | Name | price`, listed in that order. Each form is checked field by field here;
+what only the whole catalog can tell (an item whose tax or group is gone, a modifier code in
+two groups) is `catalog.change_problems`, the same check HQ's edits at the hub get.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from edge.http.ui.forms import FormErrors, field_text
 from edge.orders.catalog import Item, Modifier, TaxRate
+from edge.orders.catalog_groups import Category, ModifierGroup
 from edge.orders.money import exponent
 from edge.orders.validation import parse_percent
 
@@ -69,8 +71,9 @@ def modifiers_text(modifiers: dict[str, Modifier], currency: str) -> str:
     )
 
 
-def parse_modifiers(text: str, currency: str) -> dict[str, dict]:
-    """Modifier entries from the field's lines; ValueError naming the line that is wrong."""
+def parse_modifiers(text: str, currency: str, *, positions: bool = False) -> dict[str, dict]:
+    """Modifier entries from the field's lines (with `positions`, each its line's place, so
+    that every node lists them in this order); ValueError naming the line that is wrong."""
     found: dict[str, dict] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -89,28 +92,61 @@ def parse_modifiers(text: str, currency: str) -> dict[str, dict]:
         except ValueError as exc:
             raise ValueError(f"line {number}: {exc}") from None
         found[parts[0]] = {"name": parts[1], "price": price}
+        if positions:
+            found[parts[0]]["position"] = len(found)
     return found
+
+
+def field_list(form: Mapping[str, object], key: str) -> list[str]:
+    """Every value submitted for `key` (checkboxes), in the order the form lists them."""
+    values = form.getall(key, []) if hasattr(form, "getall") else form.get(key, [])
+    if isinstance(values, str):
+        values = [values]
+    return [str(value).strip() for value in values if str(value).strip()]
+
+
+def _open_price(form: Mapping[str, str], currency: str, errors: dict) -> dict | None:
+    low, high = field_text(form, "open_min"), field_text(form, "open_max")
+    if not low and not high:
+        return None
+    found = {}
+    for key, text in (("open_min", low), ("open_max", high)):
+        try:
+            found[key] = parse_price(text, currency)
+        except ValueError as exc:
+            errors[key] = str(exc) if text else "give both ends of the range"
+    if len(found) == 2 and found["open_min"] > found["open_max"]:
+        errors["open_max"] = "the highest price is below the lowest"
+    return {"min": found.get("open_min", 0), "max": found.get("open_max", 0)}
 
 
 def read_item_form(
     form: Mapping[str, str], currency: str, *, existing: str | None, taken: Collection[str] = ()
 ) -> tuple[str, dict]:
     """(sku, item entry) from the item form (a new item's sku not among `taken`); raises
-    FormErrors naming every bad field."""
+    FormErrors naming every bad field. An item with an open price range has no price."""
     errors: dict[str, str] = {}
     sku = _code(form, "sku", existing, errors)
     if existing is None and sku in taken:
         errors["sku"] = f"the menu has an item {sku} already"
     entry: dict[str, object] = {"name": _name(form, errors), "tax": field_text(form, "tax")}
-    try:
-        entry["price"] = parse_price(field_text(form, "price"), currency)
-    except ValueError as exc:
-        errors["price"] = str(exc)
+    open_price = _open_price(form, currency, errors)
+    if open_price is None:
+        try:
+            entry["price"] = parse_price(field_text(form, "price"), currency)
+        except ValueError as exc:
+            errors["price"] = str(exc)
+    elif field_text(form, "price"):
+        errors["price"] = "leave the price empty: an open-priced item's price is typed at the till"
+    else:
+        entry["open_price"] = open_price
     if not entry["tax"]:
         errors["tax"] = "choose the tax rate the item is sold at"
-    station = field_text(form, "station")
-    if station:
-        entry["station"] = station
+    for key in ("station", "category"):
+        if value := field_text(form, key):
+            entry[key] = value
+    if groups := field_list(form, "modifier_groups"):
+        entry["modifier_groups"] = list(dict.fromkeys(groups))
     try:
         entry["modifiers"] = parse_modifiers(str(form.get("modifiers", "")), currency)
     except ValueError as exc:
@@ -120,18 +156,94 @@ def read_item_form(
     return sku, entry
 
 
-def item_values(item: Item | None, currency: str) -> dict[str, str]:
+def item_values(item: Item | None, currency: str) -> dict:
     """The item form's fields for `item` (None: a new item)."""
     if item is None:
-        return {"sku": "", "name": "", "price": "", "tax": "", "station": "", "modifiers": ""}
+        return {
+            "sku": "", "name": "", "price": "", "tax": "", "station": "", "category": "",
+            "modifier_groups": [], "open_min": "", "open_max": "", "modifiers": "",
+        }  # fmt: skip
+    span = item.open_price
     return {
         "sku": item.sku,
         "name": item.name,
-        "price": format_price(item.price, currency),
+        "price": "" if span else format_price(item.price, currency),
         "tax": item.tax,
         "station": item.station or "",
-        "modifiers": modifiers_text(item.modifiers, currency),
+        "category": item.category or "",
+        "modifier_groups": item.group_ids,
+        "open_min": format_price(span.min, currency) if span else "",
+        "open_max": format_price(span.max, currency) if span else "",
+        "modifiers": modifiers_text(item.own_modifiers, currency),
     }
+
+
+def _count(form: Mapping[str, str], key: str, default: str, low: int, errors: dict) -> int | None:
+    text = field_text(form, key) or default
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < low:
+        errors[key] = f"a whole number, {low} or more" + ("; empty for any" if not default else "")
+        return None
+    return int(text)
+
+
+def read_group_form(
+    form: Mapping[str, str], currency: str, *, existing: str | None
+) -> tuple[str, dict]:
+    """(group id, modifier group entry) from the group form; raises FormErrors. An empty
+    `max` is no maximum; `min` 1 or more makes the group required, `max` 1 exclusive."""
+    errors: dict[str, str] = {}
+    group_id = _code(form, "id", existing, errors)
+    entry: dict[str, object] = {"name": _name(form, errors)}
+    low = _count(form, "min", "0", 0, errors)
+    high = _count(form, "max", "", 1, errors)
+    entry["min"] = low or 0
+    if high is not None:
+        entry["max"] = high
+        if low is not None and low > high:
+            errors["max"] = f"at least the minimum ({low})"
+    entry["max_each"] = _count(form, "max_each", "1", 1, errors) or 1
+    try:
+        modifiers = parse_modifiers(str(form.get("modifiers", "")), currency, positions=True)
+    except ValueError as exc:
+        errors["modifiers"] = str(exc)
+    else:
+        if not modifiers:
+            errors["modifiers"] = "give the group its modifiers, one per line"
+        entry["modifiers"] = modifiers
+    if errors:
+        raise FormErrors(errors)
+    return group_id, entry
+
+
+def group_values(group: ModifierGroup | None, currency: str) -> dict[str, str]:
+    """The group form's fields for `group` (None: a new group)."""
+    if group is None:
+        return {"id": "", "name": "", "min": "0", "max": "", "max_each": "1", "modifiers": ""}
+    return {
+        "id": group.id or "",
+        "name": group.name,
+        "min": str(group.min),
+        "max": "" if group.max is None else str(group.max),
+        "max_each": str(group.max_each),
+        "modifiers": modifiers_text(group.modifiers, currency),
+    }
+
+
+def read_category_form(form: Mapping[str, str], *, existing: str | None) -> tuple[str, dict]:
+    """(category id, category entry) from the category form; raises FormErrors."""
+    errors: dict[str, str] = {}
+    category_id = _code(form, "id", existing, errors)
+    name = _name(form, errors)
+    position = _count(form, "position", "0", 0, errors)
+    if errors:
+        raise FormErrors(errors)
+    return category_id, {"name": name, "position": position or 0}
+
+
+def category_values(category: Category) -> dict[str, str]:
+    return {"id": category.id, "name": category.name, "position": str(category.position)}
 
 
 def read_tax_form(form: Mapping[str, str], *, existing: str | None) -> tuple[str, dict]:

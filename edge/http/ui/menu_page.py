@@ -1,8 +1,11 @@
-"""The Menu page: the store's catalog (items, prices, tax rates, kitchen stations, modifiers).
+"""The Menu page: the store's catalog (items, prices, categories, modifier groups, tax
+rates, kitchen stations), and what is unavailable for now ("86").
 
 A store without a hub edits its catalog here; the change is a write to the catalog document,
 which replicates to every node of the store. When `upstream.url` is set the hub manages the
-catalog (HQ edits it, and it flows down), so the page shows it read-only.
+catalog (HQ edits it, and it flows down), so the page shows it read-only. Marking an item
+or a modifier unavailable and available again is the store's own business either way: a
+toggle per item and per modifier, written to the store document (availability.py).
 """
 
 from __future__ import annotations
@@ -11,23 +14,33 @@ from aiohttp import web
 
 from edge.access.users import User
 from edge.http.context import context
-from edge.http.ui.forms import FormErrors
+from edge.http.ui.forms import FormErrors, field_text
 from edge.http.ui.menu_forms import (
+    category_values,
     format_price,
+    group_values,
     item_values,
+    read_category_form,
+    read_group_form,
     read_item_form,
     read_station_form,
     read_tax_form,
 )
 from edge.http.ui.pages import flash, render, require_user, see_other
+from edge.orders.availability import ITEM_KIND, MODIFIER_KIND
 from edge.orders.book import OrderBook
-from edge.orders.catalog import change_problems
+from edge.orders.catalog import Catalog, Item, change_problems
+from edge.orders.catalog_groups import ModifierGroup
+from edge.orders.menu_rules import NOTHING_UNAVAILABLE, Unavailable
+from edge.orders.validation import MAX_TEXT
 
 routes = web.RouteTableDef()
 
 SHOWN_PROBLEMS = 3  # what a refused change lists of what it would break
 KINDS = {  # the catalog's root map, and what one entry is called
     "items": "item",
+    "modifier_groups": "modifier group",
+    "categories": "category",
     "taxes": "tax rate",
     "stations": "kitchen station",
 }
@@ -59,34 +72,103 @@ async def change_catalog(
     await book.import_catalog(patch)  # writes the patch, and reads the catalog afresh
 
 
+def _unavailable(book: OrderBook) -> Unavailable:
+    return NOTHING_UNAVAILABLE if book.availability is None else book.availability.now()
+
+
+def group_rule(group: ModifierGroup) -> str:
+    """A group's rules in words: `required, choose 1`, `up to 2, each up to 3 times`."""
+    if group.exclusive:
+        said = "required, choose 1" if group.required else "optional, choose 1"
+    elif group.max is None:
+        said = f"at least {group.min}" if group.required else "any number"
+    else:
+        said = f"{group.min} to {group.max}" if group.required else f"up to {group.max}"
+    return said if group.max_each == 1 else f"{said}, each up to {group.max_each} times"
+
+
+def _priced(price: int, currency: str) -> str:
+    return f" (+{format_price(price, currency)})" if price else ""
+
+
+def _item_row(item: Item, catalog: Catalog, unavailable: Unavailable) -> dict:
+    currency = catalog.currency
+    span = item.open_price
+    mark = unavailable.items.get(item.sku)
+    own = item.own_modifiers
+    return {
+        "sku": item.sku,
+        "name": item.name,
+        "category": catalog.categories[item.category].name if item.category else "",
+        "price": f"open, {format_price(span.min, currency)}–{format_price(span.max, currency)}"
+        if span
+        else format_price(item.price, currency),
+        "tax": catalog.taxes[item.tax].name,
+        "station": catalog.stations.get(item.station, "—") if item.station else "—",
+        "groups": [group.name for group in item.groups if group.id is not None],
+        "modifiers": [f"{m.name}{_priced(m.price, currency)}" for m in own.values()],
+        "unavailable": mark,
+    }
+
+
+def _group_row(group: ModifierGroup, catalog: Catalog, unavailable: Unavailable) -> dict:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "rule": group_rule(group),
+        "form": group_values(group, catalog.currency),
+        "modifiers": [
+            {
+                "code": m.code,
+                "name": f"{m.name}{_priced(m.price, catalog.currency)}",
+                "unavailable": unavailable.modifiers.get(m.code),
+            }
+            for m in group.modifiers.values()
+        ],
+        "used_by": [item.name for item in catalog.items.values() if group in item.groups],
+    }
+
+
+def _own_modifiers(catalog: Catalog, unavailable: Unavailable) -> list[dict]:
+    """Modifiers of items' own older-style tables (a code once, whichever items have it)."""
+    found: dict[str, dict] = {}
+    for item in sorted(catalog.items.values(), key=lambda i: i.name.casefold()):
+        for m in item.own_modifiers.values():
+            row = found.setdefault(
+                m.code,
+                {"code": m.code, "name": m.name, "unavailable": unavailable.modifiers.get(m.code),
+                 "items": []},
+            )  # fmt: skip
+            row["items"].append(item.name)
+    return [found[code] for code in sorted(found)]
+
+
 @routes.get("/ui/menu", name="ui_menu")
 async def menu_page(request: web.Request) -> web.Response:
     require_user(request, "manager")
     ctx = context(request)
     catalog = await ctx.book.catalog()
-    currency = catalog.currency
-    items = [
-        {
-            "sku": item.sku,
-            "name": item.name,
-            "price": format_price(item.price, currency),
-            "tax": catalog.taxes[item.tax].name,
-            "station": catalog.stations.get(item.station, "—") if item.station else "—",
-            "modifiers": [f"{m.name} (+{format_price(m.price, currency)})" if m.price else m.name
-                          for m in item.modifiers.values()],
-        }
-        for item in sorted(catalog.items.values(), key=lambda i: i.name.casefold())
-    ]  # fmt: skip
+    unavailable = _unavailable(ctx.book)
+    places = {cid: index for index, cid in enumerate(catalog.categories)}
+    ordered = sorted(
+        catalog.items.values(),
+        key=lambda i: (places.get(i.category, len(places)), i.name.casefold()),
+    )
     return render(
         request,
         "menu.html",
         title="Menu",
-        items=items,
+        items=[_item_row(item, catalog, unavailable) for item in ordered],
+        groups=[_group_row(g, catalog, unavailable) for g in catalog.groups.values()],
+        own_modifiers=_own_modifiers(catalog, unavailable),
+        categories=[category_values(c) for c in catalog.categories.values()],
+        new_group=group_values(None, catalog.currency),
         taxes=list(catalog.taxes.values()),
         stations=catalog.stations,
-        currency=currency,
+        currency=catalog.currency,
         managed_by_hub=ctx.upstream is not None,
         problems=catalog.problems,
+        max_reason=MAX_TEXT,
         errors={},
     )
 
@@ -103,8 +185,22 @@ async def _item_page(request, *, existing, values, errors=None, status=200) -> w
         errors=errors or {},
         taxes={t.id: f"{t.name} ({t.rate} %)" for t in catalog.taxes.values()},
         stations=catalog.stations,
+        categories={c.id: c.name for c in catalog.categories.values()},
+        groups=_group_choices(catalog, values["modifier_groups"]),
         currency=catalog.currency,
     )
+
+
+def _group_choices(catalog: Catalog, chosen: list[str]) -> list[dict]:
+    """The item form's group checkboxes: those chosen first, in the item's order (the
+    order a till asks them in), then the others."""
+    first = [g for g in chosen if g in catalog.groups]
+    ids = [*first, *[g for g in catalog.groups if g not in first]]
+    return [
+        {"id": g, "label": f"{catalog.groups[g].name}: {group_rule(catalog.groups[g])}",
+         "checked": g in chosen}
+        for g in ids
+    ]  # fmt: skip
 
 
 @routes.get("/ui/menu/items/new", name="ui_menu_item_new")
@@ -137,10 +233,16 @@ async def save_item(request: web.Request) -> web.Response:
         await change_catalog(book, {"items": {sku: entry}})
     except FormErrors as exc:
         values = {**item_values(None, catalog.currency), **{k: str(v) for k, v in form.items()}}
+        values["modifier_groups"] = [str(g) for g in form.getall("modifier_groups", [])]
         return await _item_page(
             request, existing=existing, values=values, errors=exc.errors, status=400
         )
-    price = format_price(int(entry["price"]), catalog.currency)
+    if "open_price" in entry:
+        span = entry["open_price"]
+        price = (f"an open price, {format_price(span['min'], catalog.currency)} to "
+                 f"{format_price(span['max'], catalog.currency)}")  # fmt: skip
+    else:
+        price = format_price(int(entry["price"]), catalog.currency)
     flash(request, f"{'Saved' if existing else 'Added'} ‘{entry['name']}’ at {price} "
           f"{catalog.currency}; every node of the store has it now")  # fmt: skip
     raise see_other("/ui/menu")
@@ -148,16 +250,23 @@ async def save_item(request: web.Request) -> web.Response:
 
 @routes.post("/ui/menu/{kind}/save", name="ui_menu_entry_save")
 async def save_entry(request: web.Request) -> web.Response:
-    """A tax rate or a kitchen station, from the small forms on the menu page."""
+    """A modifier group, a category, a tax rate or a kitchen station, from the forms on the
+    menu page."""
     _editor(request)
     kind = request.match_info["kind"]
-    if kind not in ("taxes", "stations"):
+    if kind not in ("modifier_groups", "categories", "taxes", "stations"):
         raise web.HTTPNotFound()
     form = await request.post()
     existing = str(form.get("existing", "")) or None
-    read = read_tax_form if kind == "taxes" else read_station_form
+    currency = (await context(request).book.catalog()).currency
+    readers = {
+        "modifier_groups": lambda: read_group_form(form, currency, existing=existing),
+        "categories": lambda: read_category_form(form, existing=existing),
+        "taxes": lambda: read_tax_form(form, existing=existing),
+        "stations": lambda: read_station_form(form, existing=existing),
+    }
     try:
-        key, entry = read(form, existing=existing)
+        key, entry = readers[kind]()
         await change_catalog(context(request).book, {kind: {key: entry}})
     except FormErrors as exc:
         flash(request, f"The {KINDS[kind]} was not saved: " + "; ".join(
@@ -181,3 +290,34 @@ async def remove_entry(request: web.Request) -> web.Response:
     else:
         flash(request, f"Removed {KINDS[kind]} {key} from the menu")
     raise see_other("/ui/menu")
+
+
+@routes.post("/ui/menu/availability", name="ui_menu_availability")
+async def set_availability(request: web.Request) -> web.Response:
+    """86 an item or a modifier store-wide, or bring it back: the store's call, so allowed
+    when the hub manages the menu too."""
+    user = require_user(request, "manager")
+    form = await request.post()
+    kind, code = field_text(form, "kind"), field_text(form, "code")
+    ctx = context(request)
+    catalog = await ctx.book.catalog()
+    names = {m.code: m.name for item in catalog.items.values() for m in item.modifiers.values()}
+    names |= {m.code: m.name for g in catalog.groups.values() for m in g.modifiers.values()}
+    if kind == ITEM_KIND and code in catalog.items:
+        name = catalog.items[code].name
+    elif kind == MODIFIER_KIND and code in names:
+        name = names[code]
+    else:
+        raise web.HTTPNotFound(reason="No such item or modifier on the menu")
+    availability = ctx.book.availability
+    if availability is None:
+        raise web.HTTPServiceUnavailable(reason="This node keeps no store document")
+    if field_text(form, "available") == "yes":
+        await availability.clear(kind, code)
+        flash(request, f"‘{name}’ is available again on every node of the store")
+        raise see_other(f"/ui/menu#{kind}-{code}")
+    reason = field_text(form, "reason")[:MAX_TEXT]
+    await availability.mark(kind, code, reason=reason, by=user.label, now=ctx.now())
+    said = f": {reason}" if reason else ""
+    flash(request, f"‘{name}’ is unavailable (86) on every node of the store{said}")
+    raise see_other(f"/ui/menu#{kind}-{code}")

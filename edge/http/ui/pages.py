@@ -42,6 +42,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Orders", "/ui/orders", ("manager",)),
     ("Devices", "/ui/devices", ("manager", "technician")),
     ("Terminals & nodes", "/ui/terminals", ("manager", "technician")),
+    ("Staff", "/ui/staff", ("manager",)),
     ("Menu", "/ui/menu", ("manager",)),
     ("Settings", "/ui/settings", ("manager", "technician")),
 )

@@ -221,6 +221,7 @@ async def test_no_page_is_wider_than_a_phone_nor_cuts_off_a_column_of_a_table(tm
             ],
             "/ui/devices/{device_id}/edit": ["/ui/devices/front/edit"],
             "/ui/terminals": ["/ui/terminals"],
+            "/ui/staff": ["/ui/staff"],
             "/ui/menu": ["/ui/menu"],
             "/ui/menu/items/new": ["/ui/menu/items/new"],
             "/ui/menu/items/{sku}/edit": ["/ui/menu/items/BURGER/edit"],

@@ -2,8 +2,8 @@
 
 Every route `make_app` (edge/http/application.py) serves is here (tests/http/test_openapi.py
 compares the two, and fuzzes the server against this document). Its paths are built by
-subject beside it (node.py, events.py, terminals.py, orders.py, devices.py, cash.py, kds.py) out of
-operations.py and schemas.py.
+subject beside it (node.py, catalog.py, events.py, terminals.py, staff.py, orders.py,
+devices.py, cash.py, kds.py) out of operations.py and schemas.py.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 
 from edge.http.api.openapi.cash import CASH_SCHEMAS, cash_paths
+from edge.http.api.openapi.catalog import CATALOG_SCHEMAS, catalog_paths
 from edge.http.api.openapi.devices import DEVICE_HEADERS, DEVICE_SCHEMAS, device_paths
 from edge.http.api.openapi.events import events_paths
 from edge.http.api.openapi.kds import kds_paths
@@ -18,6 +19,7 @@ from edge.http.api.openapi.node import REMOVE_PEER, node_paths
 from edge.http.api.openapi.operations import HEADERS, PARAMETERS
 from edge.http.api.openapi.orders import order_paths
 from edge.http.api.openapi.schemas import SCHEMAS
+from edge.http.api.openapi.staff import STAFF_PARAMETERS, STAFF_SCHEMAS, staff_paths
 from edge.http.api.openapi.terminals import terminal_paths
 
 INFO = {
@@ -27,8 +29,10 @@ INFO = {
         "The API a store's terminals (tills, kitchen displays, handhelds) use on a posedge "
         "node. Amounts are integers in minor units (cents). Every request but /healthz, "
         "/readyz and /api/v1/pair carries `Authorization: Bearer <token>`, the token that "
-        "pairing gave. A POST may carry an `Idempotency-Key`: its retries get the first "
-        "answer again. Errors are RFC 9457 problem details. See docs/api.md."
+        "pairing gave; a terminal's request may also name the employee signed in on it "
+        "(`Employee-Session`) and a manager's approval (`Manager-Approval`). A POST may carry "
+        "an `Idempotency-Key`: its retries get the first answer again. Errors are RFC 9457 "
+        "problem details. See docs/api.md."
     ),
 }
 
@@ -46,6 +50,7 @@ def openapi_document() -> dict:
                 "catalog",
                 "cash",
                 "terminals",
+                "staff",
                 "devices",
                 "events",
                 "kds",
@@ -55,8 +60,10 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": {
             **node_paths(),
+            **catalog_paths(),
             **events_paths(),
             **terminal_paths(),
+            **staff_paths(),
             **order_paths(),
             **device_paths(),
             **cash_paths(),
@@ -67,9 +74,11 @@ def openapi_document() -> dict:
                 **SCHEMAS,
                 **DEVICE_SCHEMAS,
                 **CASH_SCHEMAS,
+                **CATALOG_SCHEMAS,
+                **STAFF_SCHEMAS,
                 "RemovePeer": REMOVE_PEER,
             },
-            "parameters": PARAMETERS,
+            "parameters": {**PARAMETERS, **STAFF_PARAMETERS},
             "headers": {**HEADERS, **DEVICE_HEADERS},
             "securitySchemes": {
                 "bearer": {

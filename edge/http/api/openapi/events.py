@@ -22,6 +22,8 @@ an `EventMessage` (components/schemas):
 - `{{"type": "orders", "cursor": N, "orders": [Order, ...]}}`: these orders changed, each as
   GET /api/v1/orders/{{order_id}} shows it now;
 - `{{"type": "catalog", "cursor": N}}`: the catalog changed; fetch it again;
+- `{{"type": "availability", "cursor": N, "items": [...], "modifiers": [...]}}`: what is
+  unavailable store-wide (86) changed, here or on another node: all that is unavailable now;
 - `{{"type": "resync", "cursor": C}}`: the changes after `since` are not all known here;
   fetch what you show again.
 

@@ -1,11 +1,11 @@
 """The OpenAPI description of the node's own routes: health, readiness and metrics, joining
-the store (sync/membership/join.py), its peers and upstream link, this document and the
-catalog."""
+the store (sync/membership/join.py), its peers and upstream link, and this document (the
+catalog is catalog.py's)."""
 
 from __future__ import annotations
 
 from edge.http.api.openapi.operations import answer, operation, path_param
-from edge.http.api.openapi.schemas import SCHEMAS, array, closed, ref
+from edge.http.api.openapi.schemas import SCHEMAS, array, closed
 from sync.membership.join import ANSWER_FIELDS, REQUEST_FIELDS
 
 PROOFS = array({"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}) | {
@@ -143,7 +143,7 @@ UPSTREAM = {
 
 
 def node_paths() -> dict[str, dict]:
-    """The node's own paths, from /healthz to the catalog."""
+    """The node's own paths, from /healthz to this document."""
     health = closed({"status": {"const": "ok"}})
     ready = closed(
         {
@@ -251,15 +251,6 @@ def node_paths() -> dict[str, dict]:
                 "This document",
                 "node",
                 {"200": answer("the OpenAPI 3.1 document", {"type": "object"})},
-            )
-        },
-        "/api/v1/catalog": {
-            "get": operation(
-                "get_catalog",
-                "Items, modifiers, taxes and stations",
-                "catalog",
-                {"200": answer("the catalog", ref("Catalog"))},
-                problems=("store-unavailable",),
             )
         },
     }

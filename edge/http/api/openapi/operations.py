@@ -20,11 +20,31 @@ PROBLEMS: dict[str, tuple[int, str]] = {
         "the route takes no Idempotency-Key: its answer shows a secret, of which no copy is kept",
     ),
     "bad-request": (400, "the request is malformed (e.g. /api/v1/events without an upgrade)"),
+    "invalid-approval": (
+        400,
+        "the Manager-Approval header is not `<employee id>:<PIN>` (a PIN is 4-8 digits)",
+    ),
     "unauthorized": (401, "no bearer token, or one that is unknown or revoked"),
-    "manager-required": (403, "only a terminal paired as a manager may do this"),
+    "employee-session-refused": (
+        401,
+        "the Employee-Session is unknown, expired, signed out, of another terminal, or its "
+        "employee changed since: sign in again",
+    ),
+    "sign-in-required": (
+        401,
+        "the store has a cashier terminal write orders only with an employee signed in "
+        "(`staff.sign_in_required`)",
+    ),
+    "manager-required": (
+        403,
+        "needs a manager: a manager's terminal, a manager signed in, or a manager's "
+        "Manager-Approval",
+    ),
+    "pin-refused": (403, "the employee is unknown or removed, or the PIN is not theirs"),
     "role-not-allowed": (
         403,
-        "a kitchen screen's token may only show tickets, bump and recall them",
+        "a kitchen screen's token may only show tickets, bump and recall them, and 86 its "
+        "station's items",
     ),
     "pairing-refused": (
         403,
@@ -39,6 +59,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-order": (404, "no order with this id on this node"),
     "unknown-line": (404, "the order has no such line (or, for a discount, no such live line)"),
     "unknown-terminal": (404, "no live terminal has this id or name"),
+    "unknown-employee": (404, "no employee of the store has this id"),
     "unknown-document": (404, "no document with this guid that a terminal may sync"),
     "unknown-device": (404, "this node has no such device (of that kind); `pointer` names it"),
     "unknown-job": (404, "this node has no print job with this id"),
@@ -49,6 +70,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "balance-due": (409, "the order cannot close while it still owes money"),
     "key-conflict": (409, "the payment or tip key was used for a different payment or tip"),
     "nothing-to-fire": (409, "every line of the order was already sent to the kitchen"),
+    "already-clocked-in": (409, "the employee is on the clock already: clock out first"),
+    "not-clocked-in": (409, "the employee is not on the clock: clock in first"),
     "order-full": (409, "the order holds the most lines, discounts or payments an order may"),
     "order-error": (409, "any other change the order cannot take"),
     "device-error": (409, "any other device request that cannot be done"),
@@ -56,7 +79,16 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "body-timeout": (408, f"the body took over {BODY_TIMEOUT:.0f} s to arrive after the headers"),
     "unsupported-media-type": (415, "a body was sent without Content-Type: application/json"),
     "invalid-input": (422, "a body field is missing, unknown or invalid; `pointer` names it"),
-    "unknown-item": (422, "no such item, or no such modifier of it, in the catalog"),
+    "unknown-item": (
+        422,
+        "no such item, or no such modifier of it (or of a group it offers), in the catalog",
+    ),
+    "item-unavailable": (409, "the item or a modifier chosen is unavailable for now (86)"),
+    "modifier-rejected": (
+        422,
+        "the modifiers break a rule of the item's groups: too few or too many of a group, or "
+        "one taken more often than its group allows; `pointer` names it",
+    ),
     "unknown-drawer-session": (404, "no cash drawer session has this id"),
     "drawer-session-conflict": (
         409,
@@ -75,7 +107,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "terminal-error": (422, "any other terminal request that cannot be done"),
     "too-many-attempts": (
         429,
-        "too many failed pairing or join attempts lately: wait `Retry-After` s",
+        "too many failed pairing or join attempts, or wrong PINs, lately: wait `Retry-After` s",
     ),
     "join-refused": (403, "the join request does not verify with a live join code"),
     "not-a-member": (409, "this node is not a member of a store yet (posedge init or join)"),
@@ -100,6 +132,15 @@ BODY_PROBLEMS = (
     "invalid-input",
 )
 KEY_PROBLEMS = ("invalid-idempotency-key", "idempotency-key-reused")
+# what a terminal's Employee-Session and Manager-Approval can be refused with, on any route
+STAFF_PROBLEMS = (
+    "employee-session-refused",
+    "sign-in-required",
+    "invalid-approval",
+    "pin-refused",
+    "manager-required",
+    "too-many-attempts",
+)
 NEVER_REPLAYED = {"401", "413", "429", "503"}  # answered before, or not kept by, idempotency
 NO_RETRY_AFTER = {"device-failed"}  # 503s without Retry-After: when a device is back is unknown
 
@@ -123,7 +164,9 @@ HEADERS = {
         "schema": {"type": "integer", "minimum": 1},
     },
     "WWW-Authenticate": {
-        "description": 'Bearer realm="posedge"',
+        "description": (
+            'Bearer realm="posedge"; for an employee\'s session, Employee-Session realm="posedge"'
+        ),
         "required": True,
         "schema": {"type": "string"},
     },
@@ -248,6 +291,8 @@ def operation(
         slugs += ("unauthorized", "store-unavailable")
         if not kds:
             slugs += ("role-not-allowed",)
+        slugs += STAFF_PROBLEMS  # edge/http/staff_auth.py, on every terminal's request
+        params = (*params, parameter("EmployeeSession"), parameter("ManagerApproval"))
     responses = {**answers, **problem_responses(slugs)}
     op: dict = {"operationId": operation_id, "summary": summary, "tags": [tag]}
     if description:

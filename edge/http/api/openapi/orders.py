@@ -115,7 +115,13 @@ def order_paths() -> dict[str, dict]:
                 "add_line",
                 "Add a line of an item, with price and tax from the catalog",
                 "NewLine",
-                problems=("order-not-editable", "order-full", "unknown-item"),
+                problems=(
+                    "order-not-editable",
+                    "order-full",
+                    "unknown-item",
+                    "item-unavailable",
+                    "modifier-rejected",
+                ),
                 created=True,
                 extra={"line_id": {"type": "string"}},
             )

@@ -318,8 +318,9 @@ def _request_schemas() -> dict[str, dict]:
             {
                 "sku": string("an item's sku in the catalog"),
                 "qty": {"type": "integer", "minimum": 1, "maximum": MAX_QTY, "default": 1},
-                "modifiers": {**array(string("modifier code")), "default": []},
+                "modifiers": {**array(ref("LineModifier")), "default": []},
                 "note": nullable(TEXT),
+                "price": nullable(money("an open-priced item's, in its range", high=MAX_AMOUNT)),
             },
             required=("sku",),
         ),
@@ -410,7 +411,6 @@ def _request_schemas() -> dict[str, dict]:
 
 
 def _other_schemas() -> dict[str, dict]:
-    named = {"id": string(""), "name": string("")}
     terminal = closed(
         {
             "id": string("terminal id", pattern=r"^t-[0-9a-f]{8}$"),
@@ -424,29 +424,13 @@ def _other_schemas() -> dict[str, dict]:
         "hello": {"terminal": ref("Terminal")},
         "orders": {"orders": array(ref("Order"))},
         "catalog": {},
+        "availability": {
+            "items": array(ref("UnavailableItem")),
+            "modifiers": array(ref("UnavailableModifier")),
+        },
         "resync": {},
     }
     return {
-        "Catalog": closed(
-            {
-                "currency": string("ISO 4217 code"),
-                "prices_include_tax": {"type": "boolean"},
-                "taxes": array(closed({**named, "rate": DECIMAL})),
-                "stations": array(closed(named)),
-                "items": array(
-                    closed(
-                        {
-                            "sku": string(""),
-                            "name": string(""),
-                            "price": money(),
-                            "tax": string("tax id"),
-                            "station": nullable(string("station id")),
-                            "modifiers": array(ref("Modifier")),
-                        }
-                    )
-                ),
-            }
-        ),
         "Terminal": terminal,
         "PairingCode": closed(
             {
